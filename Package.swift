@@ -1,0 +1,46 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+  name: "hvreplay",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "hvreplay", targets: ["hvreplay"]),
+    .library(name: "HVReplay", targets: ["HVReplay"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+    .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+  ],
+  targets: [
+    .systemLibrary(
+      name: "CZstd",
+      pkgConfig: "libzstd",
+      providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]
+    ),
+    .target(
+      name: "HVReplay",
+      dependencies: [
+        "CZstd",
+        .product(name: "HeapModule", package: "swift-collections"),
+        .product(name: "SystemPackage", package: "swift-system"),
+      ]
+    ),
+    .executableTarget(
+      name: "hvreplay",
+      dependencies: [
+        "HVReplay",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .testTarget(
+      name: "HVReplayTests",
+      dependencies: ["HVReplay", "CZstd"]
+    ),
+    .testTarget(
+      name: "EndToEndTests",
+      dependencies: ["hvreplay", "HVReplay"]
+    ),
+  ]
+)

@@ -1,0 +1,131 @@
+extension TraceInspection {
+  /// A report for people: format, metadata, counts, span, totals and rates.
+  public var text: String {
+    let s = statistics
+    var lines: [String] = []
+    lines.append("file:        \(file == "-" ? "<stdin>" : file)")
+    var formatLine = "format:      \(format == .hvt ? "hvt (native binary, version 1)" : "csv")"
+    if compression == .zstd {
+      let ratio = fileBytes > 0 ? Double(decodedBytes) / Double(fileBytes) : 0
+      formatLine +=
+        ", zstd-compressed (\(Self.bytes(fileBytes)) on disk, \(Self.bytes(decodedBytes)) decompressed, ratio \(Self.fixed(ratio, 1)))"
+    } else {
+      formatLine += ", uncompressed (\(Self.bytes(fileBytes)))"
+    }
+    lines.append(formatLine)
+    if !metadata.isEmpty {
+      lines.append("metadata:")
+      for entry in metadata.entries { lines.append("  \(entry.key): \(entry.value)") }
+    }
+    lines.append("events:      \(s.events)")
+    for kind in EventKind.allCases {
+      let n = s.count(kind)
+      guard n > 0 else { continue }
+      let ops = kind.ops.filter { s.count($0) > 0 }.map { "\($0) \(s.count($0))" }
+      lines.append(
+        "  \(kind):\(String(repeating: " ", count: 6 - kind.description.count))\(n)  (\(ops.joined(separator: ", ")))"
+      )
+    }
+    let vms = s.vms
+    lines.append("vms:         \(vms.count)")
+    for v in vms {
+      var parts: [String] = []
+      if v.disk > 0 { parts.append("disk \(v.disk)") }
+      if v.net > 0 { parts.append("net \(v.net)") }
+      if v.cpu > 0 { parts.append("cpu \(v.cpu)") }
+      lines.append("  vm \(v.vm): \(parts.joined(separator: ", "))")
+    }
+    if s.events > 0 {
+      lines.append(
+        "time span:   \(Self.seconds(s.spanNs)) (first event at \(s.firstNs) ns, last at \(s.lastNs) ns)"
+      )
+    }
+    let diskBytes = EventKind.disk.ops.reduce(UInt64(0)) { $0 + s.bytesByOp[Int($1.rawValue)] }
+    let netBytes = EventKind.net.ops.reduce(UInt64(0)) { $0 + s.bytesByOp[Int($1.rawValue)] }
+    lines.append(
+      "bytes:       \(Self.bytes(s.payloadBytes)) (disk \(Self.bytes(diskBytes)), net \(Self.bytes(netBytes)))"
+    )
+    if s.cpuWorkNs > 0 { lines.append("cpu work:    \(Self.seconds(s.cpuWorkNs))") }
+    if s.spanNs > 0 {
+      let seconds = Double(s.spanNs) / 1e9
+      lines.append(
+        "mean rate:   \(Self.fixed(Double(s.events) / seconds, 1)) events/s, \(Self.bytes(UInt64(Double(s.payloadBytes) / seconds)))/s"
+      )
+    }
+    if reordered > 0 {
+      lines.append(
+        "reordered:   \(reordered) events arrived out of time order and were put in order (window \(reorderWindow))"
+      )
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// The same facts as JSON.
+  public var json: JSONValue {
+    let s = statistics
+    return .object([
+      ("file", .string(file)),
+      ("format", .string(format.rawValue)),
+      ("compression", .string(compression.rawValue)),
+      ("file_bytes", .uint(fileBytes)),
+      ("decoded_bytes", .uint(decodedBytes)),
+      ("metadata", .object(metadata.entries.map { ($0.key, .string($0.value)) })),
+      ("events", .uint(s.events)),
+      (
+        "by_kind",
+        .object(EventKind.allCases.map { ($0.description, .uint(s.count($0))) })
+      ),
+      ("by_op", .object(EventOp.allCases.map { ($0.description, .uint(s.count($0))) })),
+      (
+        "by_vm",
+        .array(
+          s.vms.map {
+            .object([
+              ("vm", .uint(UInt64($0.vm))), ("disk", .uint($0.disk)), ("net", .uint($0.net)),
+              ("cpu", .uint($0.cpu)),
+            ])
+          })
+      ),
+      ("first_ns", .uint(s.firstNs)),
+      ("last_ns", .uint(s.lastNs)),
+      ("span_ns", .uint(s.spanNs)),
+      ("payload_bytes", .uint(s.payloadBytes)),
+      ("cpu_work_ns", .uint(s.cpuWorkNs)),
+      ("events_per_s", .double(s.spanNs > 0 ? Double(s.events) * 1e9 / Double(s.spanNs) : 0)),
+      ("reordered", .uint(reordered)),
+    ])
+  }
+
+  static func bytes(_ n: UInt64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var value = Double(n)
+    var unit = 0
+    while value >= 1024 && unit < units.count - 1 {
+      value /= 1024
+      unit += 1
+    }
+    return unit == 0 ? "\(n) B" : "\(fixed(value, 2)) \(units[unit])"
+  }
+
+  static func seconds(_ ns: UInt64) -> String {
+    if ns >= 1_000_000_000 { return "\(fixed(Double(ns) / 1e9, 3)) s" }
+    if ns >= 1_000_000 { return "\(fixed(Double(ns) / 1e6, 3)) ms" }
+    if ns >= 1_000 { return "\(fixed(Double(ns) / 1e3, 3)) us" }
+    return "\(ns) ns"
+  }
+
+  /// `value` with exactly `digits` decimals, rounded half away from zero.
+  static func fixed(_ value: Double, _ digits: Int) -> String {
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let scaled = (abs(value) * scale).rounded()
+    let whole = UInt64(scaled / scale)
+    let fraction = UInt64(scaled - Double(whole) * scale)
+    var text = (value < 0 && scaled != 0 ? "-" : "") + String(whole)
+    if digits > 0 {
+      let f = String(fraction)
+      text += "." + String(repeating: "0", count: digits - f.count) + f
+    }
+    return text
+  }
+}

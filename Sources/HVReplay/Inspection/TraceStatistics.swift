@@ -1,0 +1,88 @@
+/// Counts and totals of a trace, gathered in one streaming pass in fixed memory.
+public struct TraceStatistics: Sendable {
+  /// Number of events.
+  public private(set) var events: UInt64 = 0
+  /// Events per op, indexed by ``EventOp/rawValue``.
+  public private(set) var byOp = [UInt64](repeating: 0, count: EventOp.allCases.count)
+  /// Payload bytes per op, indexed by ``EventOp/rawValue``.
+  public private(set) var bytesByOp = [UInt64](repeating: 0, count: EventOp.allCases.count)
+  /// Events per VM and kind, indexed by `vm * 3 + kind`.
+  private var byVMKind = [UInt64](repeating: 0, count: 65536 * EventKind.allCases.count)
+  /// The time of the first and last event in nanoseconds.
+  public private(set) var firstNs: UInt64 = 0
+  public private(set) var lastNs: UInt64 = 0
+  /// Total CPU work of cpu bursts in nanoseconds.
+  public private(set) var cpuWorkNs: UInt64 = 0
+
+  public init() {}
+
+  /// Adds one event.
+  @inline(__always)
+  public mutating func add(_ event: TraceEvent) {
+    if events == 0 { firstNs = event.timeNs }
+    lastNs = event.timeNs
+    events &+= 1
+    let op = Int(event.op.rawValue)
+    byOp[op] &+= 1
+    bytesByOp[op] &+= UInt64(event.bytes)
+    byVMKind[Int(event.vm) &* 3 &+ Int(event.kind.rawValue)] &+= 1
+    if event.op == .burst { cpuWorkNs &+= event.serviceNs }
+  }
+
+  /// Events of `kind`.
+  public func count(_ kind: EventKind) -> UInt64 {
+    kind.ops.reduce(0) { $0 + byOp[Int($1.rawValue)] }
+  }
+
+  /// Events of `op`.
+  public func count(_ op: EventOp) -> UInt64 { byOp[Int(op.rawValue)] }
+
+  /// Payload bytes of disk and net events.
+  public var payloadBytes: UInt64 { bytesByOp.reduce(0, +) }
+
+  /// The span from the first to the last event in nanoseconds.
+  public var spanNs: UInt64 { lastNs - firstNs }
+
+  /// The VMs that have events, with their event counts per kind, in VM order.
+  public var vms: [(vm: UInt16, disk: UInt64, net: UInt64, cpu: UInt64)] {
+    var result: [(UInt16, UInt64, UInt64, UInt64)] = []
+    for vm in 0..<65536 {
+      let d = byVMKind[vm * 3]
+      let n = byVMKind[vm * 3 + 1]
+      let c = byVMKind[vm * 3 + 2]
+      if d | n | c != 0 { result.append((UInt16(vm), d, n, c)) }
+    }
+    return result
+  }
+}
+
+/// What `hvreplay inspect` reports about a trace file.
+public struct TraceInspection: Sendable {
+  public var file: String
+  public var format: TraceFormat
+  public var compression: Compression
+  public var fileBytes: UInt64
+  public var decodedBytes: UInt64
+  public var metadata: TraceMetadata
+  public var statistics: TraceStatistics
+  public var reordered: UInt64
+  public var reorderWindow: Int
+
+  /// Reads the whole trace at `path` in one streaming pass.
+  public init(path: String, reorderWindow: Int = TraceReader.defaultReorderWindow)
+    throws(HVReplayError)
+  {
+    var reader = try TraceReader(path: path, reorderWindow: reorderWindow)
+    var statistics = TraceStatistics()
+    while let event = try reader.next() { statistics.add(event) }
+    self.file = path
+    format = reader.format
+    compression = reader.input.compression
+    fileBytes = reader.input.fileBytesRead
+    decodedBytes = reader.input.windowOffset + UInt64(reader.input.end)
+    metadata = reader.metadata
+    self.statistics = statistics
+    reordered = reader.reorderedCount
+    self.reorderWindow = reader.reorderWindow
+  }
+}

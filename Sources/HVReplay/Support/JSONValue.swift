@@ -1,0 +1,87 @@
+/// A JSON value with ordered object keys, written deterministically.
+public indirect enum JSONValue: Equatable, Sendable {
+  case null
+  case bool(Bool)
+  case int(Int64)
+  case uint(UInt64)
+  case double(Double)
+  case string(String)
+  case array([JSONValue])
+  case object([(String, JSONValue)])
+
+  public static func == (a: JSONValue, b: JSONValue) -> Bool {
+    a.serialized() == b.serialized()
+  }
+
+  /// The value as JSON text, indented by two spaces per level when `pretty`.
+  public func serialized(pretty: Bool = true) -> String {
+    var out = ""
+    write(to: &out, indent: 0, pretty: pretty)
+    return out
+  }
+
+  private func write(to out: inout String, indent: Int, pretty: Bool) {
+    let newline = pretty ? "\n" : ""
+    let pad = pretty ? String(repeating: "  ", count: indent + 1) : ""
+    let closePad = pretty ? String(repeating: "  ", count: indent) : ""
+    switch self {
+    case .null: out += "null"
+    case .bool(let b): out += b ? "true" : "false"
+    case .int(let i): out += String(i)
+    case .uint(let u): out += String(u)
+    case .double(let d): out += Self.format(d)
+    case .string(let s): Self.quote(s, into: &out)
+    case .array(let items):
+      if items.isEmpty {
+        out += "[]"
+        return
+      }
+      out += "[" + newline
+      for (i, item) in items.enumerated() {
+        out += pad
+        item.write(to: &out, indent: indent + 1, pretty: pretty)
+        out += (i + 1 < items.count ? "," : "") + newline
+      }
+      out += closePad + "]"
+    case .object(let members):
+      if members.isEmpty {
+        out += "{}"
+        return
+      }
+      out += "{" + newline
+      for (i, (key, value)) in members.enumerated() {
+        out += pad
+        Self.quote(key, into: &out)
+        out += pretty ? ": " : ":"
+        value.write(to: &out, indent: indent + 1, pretty: pretty)
+        out += (i + 1 < members.count ? "," : "") + newline
+      }
+      out += closePad + "}"
+    }
+  }
+
+  /// Formats a double the shortest way that reads back exactly; non-finite as null.
+  static func format(_ d: Double) -> String {
+    guard d.isFinite else { return "null" }
+    if d == d.rounded() && abs(d) < 1e15 { return String(Int64(d)) }
+    return String(d)
+  }
+
+  static func quote(_ s: String, into out: inout String) {
+    out += "\""
+    for scalar in s.unicodeScalars {
+      switch scalar {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\r": out += "\\r"
+      case "\t": out += "\\t"
+      case _ where scalar.value < 0x20:
+        let hex = String(scalar.value, radix: 16)
+        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+      default: out.unicodeScalars.append(scalar)
+      }
+    }
+    out += "\""
+  }
+}

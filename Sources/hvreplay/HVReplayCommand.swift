@@ -1,0 +1,89 @@
+import ArgumentParser
+import HVReplay
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+@main
+struct HVReplayCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "hvreplay",
+    abstract:
+      "Replay guest I/O and CPU traces through virtualization designs and measure their cost.",
+    discussion: """
+      Traces are CSV or hvreplay's native binary format, either of them plain or
+      zstd-compressed; the format is detected from the content. `-` reads standard
+      input or writes standard output.
+      """,
+    version: HVReplayVersion.current,
+    subcommands: [Inspect.self, Synth.self, Convert.self],
+    defaultSubcommand: Inspect.self
+  )
+}
+
+/// Options every command that reads a trace shares.
+struct ReadOptions: ParsableArguments {
+  @Option(
+    name: .customLong("reorder-window"),
+    help: "Events held back to put a locally disordered trace in time order.")
+  var reorderWindow: Int = TraceReader.defaultReorderWindow
+
+  func validate() throws {
+    guard reorderWindow >= 0 && reorderWindow <= 100_000_000 else {
+      throw ValidationError("--reorder-window must be between 0 and 100000000")
+    }
+  }
+}
+
+/// Runs `body`, printing an ``HVReplayError`` as `hvreplay: message` on standard
+/// error and exiting with its sysexits code.
+func reportingErrors(_ body: () throws(HVReplayError) -> Void) throws {
+  do {
+    try body()
+  } catch {
+    writeStandardError("hvreplay: \(error)\n")
+    throw ExitCode(error.exitCode)
+  }
+}
+
+func writeStandardError(_ text: String) {
+  var text = text
+  text.withUTF8 { buffer in _ = write(2, buffer.baseAddress, buffer.count) }
+}
+
+func writeStandardOutput(_ text: String) throws {
+  var text = text
+  let ok = text.withUTF8 { buffer -> Bool in
+    var done = 0
+    while done < buffer.count {
+      let n = write(1, buffer.baseAddress! + done, buffer.count - done)
+      if n <= 0 { return false }
+      done += n
+    }
+    return true
+  }
+  if !ok { throw ExitCode(74) }
+}
+
+/// Resolves the trace file type of an output from `--to` or the file name.
+func outputType(path: String, to: String?) throws -> TraceFileType {
+  if let to {
+    guard let type = TraceFileType(name: to) else {
+      throw ValidationError(
+        "--to must be one of \(TraceFileType.allNames.joined(separator: ", ")), found \"\(to)\"")
+    }
+    return type
+  }
+  if path == "-" { return TraceFileType(format: .csv, compression: .none) }
+  guard let type = TraceFileType(path: path) else {
+    throw ValidationError(
+      "cannot tell the output format from \"\(path)\": name it .hvt, .hvt.zst, .csv or .csv.zst, or pass --to"
+    )
+  }
+  return type
+}
