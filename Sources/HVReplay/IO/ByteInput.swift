@@ -28,8 +28,9 @@ public final class ByteInput {
   private let descriptor: FileDescriptor
   private let closesDescriptor: Bool
   /// Raw bytes read from the file so far (compressed bytes for a compressed file).
-  public private(set) var fileBytesRead: UInt64 = 0
-  private var zstd: ZstdStreamDecoder?
+  public var fileBytesRead: UInt64 { pipeline?.fileBytesRead ?? plainBytesRead }
+  private var plainBytesRead: UInt64 = 0
+  private var pipeline: DecompressionPipeline?
   /// Bytes read from the file before the decoder was set up (the sniffed prefix).
   private var pending: [UInt8] = []
 
@@ -77,7 +78,7 @@ public final class ByteInput {
       throw HVReplayError(.missingInput, file: path, "cannot read: \(error)")
     }
     prefix.removeLast(4 - got)
-    fileBytesRead = UInt64(got)
+    plainBytesRead = UInt64(got)
     if got == 0 {
       base.deallocate()
       if closesDescriptor { try? descriptor.close() }
@@ -85,17 +86,22 @@ public final class ByteInput {
     }
     let isZstd = prefix.withUnsafeBytes { Compression.isZstd($0) }
     compression = isZstd ? .zstd : .none
-    pending = prefix
-    if isZstd { zstd = ZstdStreamDecoder() }
+    if isZstd {
+      pipeline = DecompressionPipeline(
+        descriptor: descriptor.rawValue, prefix: prefix, fileName: path)
+    } else {
+      pending = prefix
+    }
   }
 
   deinit {
+    pipeline?.stop()
     base.deallocate()
     if closesDescriptor { try? descriptor.close() }
   }
 
   /// Keeps the bytes from `position` on, moves them to the start of the window
-  /// and reads more after them.
+  /// and reads after them until the window is full or the stream ends.
   ///
   /// - Returns: the number of bytes kept (the new position of the old `position`
   ///   byte is 0, and the window now ends at ``end``); check ``end`` for progress.
@@ -111,7 +117,6 @@ public final class ByteInput {
       let n = try fill(base + end, capacity - end)
       if n == 0 { atEnd = true }
       end += n
-      if n > 0 { break }
     }
     return kept
   }
@@ -120,12 +125,7 @@ public final class ByteInput {
   private func fill(_ destination: UnsafeMutableRawPointer, _ count: Int) throws(HVReplayError)
     -> Int
   {
-    if let decoder = zstd {
-      return try decoder.decompress(
-        into: UnsafeMutableRawBufferPointer(start: destination, count: count),
-        reading: { buffer throws(HVReplayError) in try readFile(into: buffer) },
-        fileName: name, compressedOffset: { self.fileBytesRead })
-    }
+    if let pipeline { return try pipeline.read(into: destination, count: count) }
     return try readFile(into: UnsafeMutableRawBufferPointer(start: destination, count: count))
   }
 
@@ -141,7 +141,7 @@ public final class ByteInput {
     }
     do {
       let n = try descriptor.read(into: buffer)
-      fileBytesRead += UInt64(n)
+      plainBytesRead += UInt64(n)
       return n
     } catch {
       throw HVReplayError(.ioError, file: name, "cannot read: \(error)")

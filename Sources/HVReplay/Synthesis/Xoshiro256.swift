@@ -32,6 +32,11 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable {
     s3 = splitMix()
   }
 
+  /// A generator with the given raw state (for checking against reference outputs).
+  init(state: (UInt64, UInt64, UInt64, UInt64)) {
+    (s0, s1, s2, s3) = state
+  }
+
   /// A generator for sub-stream `index`, independent of the others for practical purposes.
   public init(seed: UInt64, stream index: UInt64) {
     self.init(seed: seed ^ (index &* 0xD1B5_4A32_D192_ED03) &+ index)

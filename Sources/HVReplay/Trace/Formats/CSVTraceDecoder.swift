@@ -26,6 +26,8 @@ struct CSVTraceDecoder: TraceDecoder {
   /// The 1-based number of the line last read.
   private(set) var line = 0
   private(set) var metadata = TraceMetadata()
+  /// The first event line, found while reading the leading comments.
+  private var firstLine: (start: Int, count: Int)?
 
   /// Whether `prefix` starts like a CSV trace (its header's first bytes).
   static func matches(_ prefix: UnsafeRawBufferPointer) -> Bool {
@@ -52,11 +54,10 @@ struct CSVTraceDecoder: TraceDecoder {
     }
     // Leading comments: metadata.
     while true {
-      let mark = (position, line)
       guard let next = try nextLine() else { break }
       if next.count == 0 { continue }
       if base.load(fromByteOffset: next.start, as: UInt8.self) != UInt8(ascii: "#") {
-        (position, line) = mark
+        firstLine = next
         break
       }
       let comment = String(
@@ -74,6 +75,10 @@ struct CSVTraceDecoder: TraceDecoder {
   var location: HVReplayError.Location { .line(line) }
 
   mutating func next() throws(HVReplayError) -> TraceEvent? {
+    if let first = firstLine {
+      firstLine = nil
+      return try parseEvent(first.start, first.start + first.count)
+    }
     while let next = try nextLine() {
       if next.count == 0
         || base.load(fromByteOffset: next.start, as: UInt8.self) == UInt8(ascii: "#")
