@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""hvreplay's speed and memory benchmarks, run on demand (never by the test suite).
+
+    python3 Benchmarks/bench.py [--events N] [--runs R] [pipeline] [replay]
+
+Builds hvreplay in release mode, generates the inputs with `hvreplay synth` into
+Benchmarks/work/ (git-ignored), and times each command side by side with its reference in
+the same run, alternating runs and keeping the best wall time of each. Peak memory is the
+child's maximum resident set size (wait4). Targets (from the issues) are printed beside
+each figure; the script exits 1 when a target is missed.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.path.join(ROOT, "Benchmarks", "work")
+HVREPLAY = os.path.join(ROOT, ".build", "release", "hvreplay")
+
+
+def run(argv, stdout=subprocess.DEVNULL, stdin=None):
+    """Runs argv; returns (seconds, peak RSS in MiB)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=stdout, stdin=stdin, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    err = proc.stderr.read().decode()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{' '.join(argv)} failed: {err}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def best(argv, runs, **kw):
+    results = [run(argv, **kw) for _ in range(runs)]
+    return min(r[0] for r in results), max(r[1] for r in results)
+
+
+def side_by_side(a, b, runs):
+    """Alternates a and b, so both see the same machine state; best time of each."""
+    ra, rb = [], []
+    for _ in range(runs):
+        ra.append(run(a))
+        rb.append(run(b))
+    return (min(x[0] for x in ra), max(x[1] for x in ra)), (min(x[0] for x in rb), max(x[1] for x in rb))
+
+
+def synth(name, events, profile="mixed", extra=()):
+    path = os.path.join(WORK, name)
+    if not os.path.exists(path):
+        run([HVREPLAY, "synth", "--profile", profile, "--events", str(events), *extra, "-o", path])
+    return path
+
+
+failures = []
+
+
+def check(label, ok, figure, target):
+    mark = "ok  " if ok else "MISS"
+    print(f"  [{mark}] {label}: {figure} (target {target})")
+    if not ok:
+        failures.append(label)
+
+
+def pipeline(events, runs):
+    print(f"# trace pipeline: {events:,} events of the mixed profile")
+    hvt_zst = synth(f"mixed-{events}.hvt.zst", events, extra=["--rps", "1000"])
+    csv = os.path.join(WORK, f"mixed-{events}.csv")
+    if not os.path.exists(csv):
+        run([HVREPLAY, "convert", hvt_zst, csv])
+    (hv, hv_mem), (zs, _) = side_by_side(
+        [HVREPLAY, "inspect", hvt_zst], ["sh", "-c", f"zstd -dc '{hvt_zst}' > /dev/null"], runs)
+    size = os.path.getsize(hvt_zst)
+    print(f"  .hvt.zst: {size / 2**20:.1f} MiB compressed")
+    print(f"  zstd -dc FILE > /dev/null: {zs:.3f} s")
+    print(f"  hvreplay inspect FILE:     {hv:.3f} s ({events / hv / 1e6:.1f} M events/s), peak {hv_mem:.1f} MiB")
+    check("inspect .hvt.zst / zstd -dc", hv / zs <= 1.25, f"{hv / zs:.2f}x", "<= 1.25x")
+    t, mem = best([HVREPLAY, "inspect", csv], runs)
+    mbps = os.path.getsize(csv) / t / 1e6
+    print(f"  hvreplay inspect CSV ({os.path.getsize(csv) / 1e6:.0f} MB): {t:.3f} s, peak {mem:.1f} MiB")
+    check("CSV parse rate", mbps >= 100, f"{mbps:.0f} MB/s", ">= 100 MB/s")
+    check("peak memory reading .hvt.zst", hv_mem < 32, f"{hv_mem:.1f} MiB", "< 32 MiB")
+    # Memory must not grow with trace length: a trace a tenth as long.
+    small = synth(f"mixed-{events // 10}.hvt.zst", events // 10, extra=["--rps", "1000"])
+    _, small_mem = best([HVREPLAY, "inspect", small], 1)
+    check("memory flat over 10x trace length", hv_mem <= small_mem * 1.1 + 1,
+          f"{small_mem:.1f} MiB at {events // 10:,} events, {hv_mem:.1f} MiB at {events:,}", "flat")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("suites", nargs="*", default=["pipeline"])
+    args = parser.parse_args()
+    for tool in ["zstd"]:
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is needed: apt-get install -y {tool}")
+    subprocess.run(["swift", "build", "-c", "release", "--product", "hvreplay"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    os.makedirs(WORK, exist_ok=True)
+    for suite in args.suites:
+        {"pipeline": pipeline}[suite](args.events, args.runs)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
