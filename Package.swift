@@ -12,6 +12,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+    .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
   ],
   targets: [
     .systemLibrary(
@@ -23,7 +24,9 @@ let package = Package(
       name: "HVReplay",
       dependencies: [
         "CZstd",
+        .product(name: "DequeModule", package: "swift-collections"),
         .product(name: "HeapModule", package: "swift-collections"),
+        .product(name: "Histogram", package: "hdrhistogram-swift"),
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),

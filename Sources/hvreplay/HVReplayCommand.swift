@@ -21,8 +21,8 @@ struct HVReplayCommand: ParsableCommand {
       input or writes standard output.
       """,
     version: HVReplayVersion.current,
-    subcommands: [Inspect.self, Synth.self, Convert.self],
-    defaultSubcommand: Inspect.self
+    subcommands: [Replay.self, Inspect.self, Synth.self, Convert.self, ModelCommand.self],
+    defaultSubcommand: Replay.self
   )
 }
 

@@ -34,7 +34,8 @@ extension Duration {
 }
 
 extension String {
-  func trimmingCharacters(in set: Character) -> String {
+  /// The string without leading and trailing `set` characters.
+  public func trimmingCharacters(in set: Character) -> String {
     var s = Substring(self)
     while s.first == set { s.removeFirst() }
     while s.last == set { s.removeLast() }

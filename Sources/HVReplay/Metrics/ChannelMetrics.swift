@@ -1,0 +1,187 @@
+import Histogram
+
+/// What one backend measured on one channel. Counters add up across channels.
+public struct ChannelMetrics: Sendable {
+  /// Highest latency the histograms track: one hour, in nanoseconds.
+  public static let highestLatencyNs: UInt64 = 3_600_000_000_000
+
+  /// Completed requests.
+  public var requests: UInt64 = 0
+  /// Payload bytes of completed requests.
+  public var bytes: UInt64 = 0
+  /// Trapped register accesses when submitting.
+  public var submitTraps: UInt64 = 0
+  /// Trapped register accesses in completion handlers.
+  public var completionTraps: UInt64 = 0
+  /// Hypercalls (event-channel sends) from the guest.
+  public var hypercalls: UInt64 = 0
+  /// Virtual interrupts injected into the guest.
+  public var interrupts: UInt64 = 0
+  /// Notifications sent to the other side (either direction).
+  public var notificationsSent: UInt64 = 0
+  /// Pushes that did not need to notify because the other side was already working.
+  public var notificationsSuppressed: UInt64 = 0
+  /// Bytes copied between guest and hypervisor buffers.
+  public var bytesCopied: UInt64 = 0
+  /// Payloads not copied (mapped by grant instead), and their bytes.
+  public var copiesAvoided: UInt64 = 0
+  public var bytesCopyAvoided: UInt64 = 0
+  /// Grant pages mapped.
+  public var grantsMapped: UInt64 = 0
+  /// Backend wake-ups from sleep.
+  public var backendWakeups: UInt64 = 0
+  /// Requests that found the ring full, and the total time they waited, in ns.
+  public var ringFullStalls: UInt64 = 0
+  public var ringFullNs: UInt64 = 0
+  /// Hypervisor and guest CPU time spent on virtualization overhead, in ns.
+  public var overheadNs: UInt64 = 0
+  /// Sum of latencies in ns (for the exact mean).
+  public var latencySumNs: UInt64 = 0
+  /// Latencies above ``highestLatencyNs``, recorded at that value.
+  public var latencyClamped: UInt64 = 0
+  /// Latency per op (indexed by ``EventOp/rawValue``), created on first use.
+  public var latency: [Histogram<UInt64>?] = Array(repeating: nil, count: EventOp.allCases.count)
+  /// Ring occupancy over time (para only).
+  public var occupancy: OccupancyMetrics?
+
+  public init() {}
+
+  /// A latency histogram: 1 ns to 1 hour, 3 significant digits.
+  public static func makeHistogram() -> Histogram<UInt64> {
+    Histogram<UInt64>(
+      lowestDiscernibleValue: 1, highestTrackableValue: highestLatencyNs,
+      numberOfSignificantValueDigits: .three)
+  }
+
+  /// Records one completed request.
+  @inline(__always)
+  public mutating func complete(op: EventOp, bytes: UInt32, latencyNs: UInt64) {
+    requests &+= 1
+    self.bytes &+= UInt64(bytes)
+    latencySumNs &+= latencyNs
+    let index = Int(op.rawValue)
+    if latency[index] == nil { latency[index] = Self.makeHistogram() }
+    var value = latencyNs
+    if value > Self.highestLatencyNs {
+      value = Self.highestLatencyNs
+      latencyClamped &+= 1
+    }
+    latency[index]!.record(max(value, 1))
+  }
+
+  /// Total traps.
+  public var traps: UInt64 { submitTraps + completionTraps }
+
+  /// All ops' latencies in one histogram, or `nil` when nothing completed.
+  public var allLatency: Histogram<UInt64>? {
+    var merged: Histogram<UInt64>?
+    for case let h? in latency {
+      if merged == nil { merged = h } else { merged!.add(h) }
+    }
+    return merged
+  }
+
+  /// Adds `other`'s counts and histograms.
+  public mutating func add(_ other: ChannelMetrics) {
+    requests += other.requests
+    bytes += other.bytes
+    submitTraps += other.submitTraps
+    completionTraps += other.completionTraps
+    hypercalls += other.hypercalls
+    interrupts += other.interrupts
+    notificationsSent += other.notificationsSent
+    notificationsSuppressed += other.notificationsSuppressed
+    bytesCopied += other.bytesCopied
+    copiesAvoided += other.copiesAvoided
+    bytesCopyAvoided += other.bytesCopyAvoided
+    grantsMapped += other.grantsMapped
+    backendWakeups += other.backendWakeups
+    ringFullStalls += other.ringFullStalls
+    ringFullNs += other.ringFullNs
+    overheadNs += other.overheadNs
+    latencySumNs &+= other.latencySumNs
+    latencyClamped += other.latencyClamped
+    for i in latency.indices {
+      guard let h = other.latency[i] else { continue }
+      if latency[i] == nil { latency[i] = h } else { latency[i]!.add(h) }
+    }
+    if let o = other.occupancy {
+      if occupancy == nil { occupancy = o } else { occupancy!.add(o) }
+    }
+  }
+}
+
+/// Ring occupancy over time: how long the ring held each number of outstanding requests.
+public struct OccupancyMetrics: Sendable {
+  /// Nanoseconds spent at each occupancy level `0...entries` (summed over rings when merged).
+  public private(set) var timeAtLevel: [UInt64]
+  /// The ring's size in entries (the largest ring's, when merged).
+  public private(set) var entries: UInt64
+  /// Time spent full, in ns (summed over rings when merged).
+  public private(set) var fullNs: UInt64 = 0
+  /// The highest occupancy seen.
+  public private(set) var maximum: UInt64 = 0
+  private var level: UInt64 = 0
+  private var since: UInt64 = 0
+  private var started = false
+
+  public init(entries: UInt64) {
+    self.entries = entries
+    timeAtLevel = Array(repeating: 0, count: Int(entries) + 1)
+  }
+
+  /// The occupancy becomes `newLevel` at `time`.
+  @inline(__always)
+  mutating func change(to newLevel: UInt64, at requested: UInt64) {
+    // Guest-side and backend-side steps can date a change slightly before the last one.
+    let time = max(requested, since)
+    if started {
+      timeAtLevel[Int(level)] &+= time &- since
+      if level == entries { fullNs &+= time &- since }
+    } else {
+      started = true
+    }
+    since = time
+    level = newLevel
+    if newLevel > maximum { maximum = newLevel }
+  }
+
+  /// Closes the measurement at `time` (the end of the replay).
+  mutating func close(at time: UInt64) {
+    if started && time > since {
+      timeAtLevel[Int(level)] &+= time - since
+      if level == entries { fullNs &+= time - since }
+    }
+    since = time
+  }
+
+  /// Total observed time in ns.
+  public var observedNs: UInt64 { timeAtLevel.reduce(0, +) }
+
+  /// Time-weighted mean occupancy in entries.
+  public var mean: Double {
+    let total = observedNs
+    guard total > 0 else { return 0 }
+    var weighted = 0.0
+    for (l, t) in timeAtLevel.enumerated() { weighted += Double(l) * Double(t) }
+    return weighted / Double(total)
+  }
+
+  /// Fraction of the observed time the ring was full (of ring-time, when merged).
+  public var fullFraction: Double {
+    let total = observedNs
+    return total > 0 ? Double(fullNs) / Double(total) : 0
+  }
+
+  /// Adds `other`'s time at each level (rings of the same size add level by level;
+  /// rings of different sizes add by level, with the larger size kept).
+  mutating func add(_ other: OccupancyMetrics) {
+    if other.timeAtLevel.count > timeAtLevel.count {
+      timeAtLevel += Array(repeating: 0, count: other.timeAtLevel.count - timeAtLevel.count)
+    }
+    for (l, t) in other.timeAtLevel.enumerated() { timeAtLevel[l] += t }
+    maximum = max(maximum, other.maximum)
+    entries = max(entries, other.entries)
+    fullNs += other.fullNs
+  }
+}

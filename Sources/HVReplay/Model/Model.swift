@@ -1,0 +1,102 @@
+// The cost model and rules every backend reads. Each default below is derived in
+// docs/MODEL.md from a figure in ../shared/REFERENCES.md; cycle counts are converted
+// to nanoseconds at the 3.0 GHz clock of the Skylake-class parts they were measured on.
+
+/// The effective model of a replay: costs, backend rules and device parameters.
+///
+/// `hvreplay model` prints it as JSON; `--model FILE` and `--set key.path=value`
+/// change it. ``Model/keys`` lists every key with its unit and meaning.
+public struct Model: Sendable, Equatable {
+  /// Costs of the primitive operations, in nanoseconds.
+  public struct Costs: Sendable, Equatable {
+    /// One trapped register access: VM exit, emulation in the device model, VM entry.
+    /// (1,100 + 13,000) cycles: exit round trip plus a userspace device model.
+    public var trapNs: UInt64 = 4_700
+    /// One hypercall / event-channel send from the guest: 1,545 cycles (VMCALL exit).
+    public var hypercallNs: UInt64 = 515
+    /// Injecting one virtual interrupt (with its EOI): 1,510 cycles (Dall et al.).
+    public var irqInjectNs: UInt64 = 503
+    /// Copying 1 KiB between guest and hypervisor buffers: 11 GB/s large copies.
+    public var copyNsPerKiB: UInt64 = 93
+    /// Mapping and later unmapping one 4 KiB page grant: netback mapped-grant TX, 3.6 Mpps.
+    public var grantMapNs: UInt64 = 278
+    /// Writing or reading one ring slot (112 bytes at cache-hot memcpy speed).
+    public var ringSlotNs: UInt64 = 2
+    /// From a notification to the idle backend starting to work: a virtual IPI, 3,700 cycles.
+    public var backendWakeupNs: UInt64 = 1_233
+  }
+
+  /// Trap counts of an emulated device in full virtualization.
+  public struct TrapCounts: Sendable, Equatable {
+    /// Trapped register accesses to submit one request.
+    public var submitTraps: UInt64
+    /// Trapped register accesses in the guest's completion handler (status read, EOI).
+    public var completionTraps: UInt64
+  }
+
+  /// Full virtualization (trap and emulate).
+  public struct Full: Sendable, Equatable {
+    /// An emulated ATA controller with bus-master DMA: 6 taskfile writes and 2 bus-master writes.
+    public var disk = TrapCounts(submitTraps: 8, completionTraps: 2)
+    /// An emulated PCnet (Lance) NIC: register-address-port select and CSR0 transmit demand.
+    public var net = TrapCounts(submitTraps: 2, completionTraps: 2)
+  }
+
+  /// Paravirtualization (Xen split drivers over shared rings).
+  public struct Para: Sendable, Equatable {
+    /// Slots in each disk ring (Xen blkif, one 4 KiB page: 32).
+    public var ringEntries: UInt64 = 32
+    /// Slots in each network ring, tx and rx (Xen netif, one page: 256).
+    public var netRingEntries: UInt64 = 256
+    /// `true`: Xen's `req_event` / `rsp_event` rules; `false`: every push notifies.
+    public var notifySuppression = true
+  }
+
+  /// A physical device class.
+  public struct Device: Sendable, Equatable {
+    /// Requests the device serves at once, in FIFO order.
+    public var queueDepth: UInt64
+    /// Service time of events whose `service_ns` is 0, in nanoseconds.
+    public var defaultServiceNs: UInt64
+  }
+
+  /// The physical devices behind the guests' virtual devices.
+  public struct Devices: Sendable, Equatable {
+    /// An NVMe-class disk: 32 commands at once (NCQ depth), 55.9 us service (btt D2C mean).
+    public var disk = Device(queueDepth: 32, defaultServiceNs: 55_900)
+    /// A 10 Gb/s NIC: one packet at a time, 1.2 us per 1,500-byte packet.
+    public var net = Device(queueDepth: 1, defaultServiceNs: 1_200)
+  }
+
+  public var costs = Costs()
+  public var full = Full()
+  public var para = Para()
+  public var devices = Devices()
+
+  /// The default model.
+  public init() {}
+
+  /// Slots in the ring of a channel of `kind`.
+  @inlinable
+  public func ringEntries(for kind: EventKind) -> UInt64 {
+    kind == .net ? para.netRingEntries : para.ringEntries
+  }
+
+  /// The physical device parameters for `kind`.
+  @inlinable
+  public func device(_ kind: EventKind) -> Device {
+    kind == .net ? devices.net : devices.disk
+  }
+
+  /// The trap counts of the emulated device for `kind`.
+  @inlinable
+  public func traps(_ kind: EventKind) -> TrapCounts {
+    kind == .net ? full.net : full.disk
+  }
+
+  /// Nanoseconds to copy `bytes` at ``Costs/copyNsPerKiB`` (rounded to nearest).
+  @inlinable
+  public func copyNs(_ bytes: UInt64) -> UInt64 {
+    (bytes &* costs.copyNsPerKiB &+ 512) >> 10
+  }
+}

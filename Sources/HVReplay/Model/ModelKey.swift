@@ -1,0 +1,133 @@
+/// One key of the model: its JSON path, its value and what it means.
+public struct ModelKey: Sendable {
+  /// How a key's value is stored.
+  public enum Access: Sendable {
+    case integer(WritableKeyPath<Model, UInt64> & Sendable, range: ClosedRange<UInt64>)
+    case flag(WritableKeyPath<Model, Bool> & Sendable)
+    case powerOfTwo(WritableKeyPath<Model, UInt64> & Sendable, range: ClosedRange<UInt64>)
+  }
+
+  /// The dotted path, such as `costs.trap_ns`.
+  public let path: String
+  public let access: Access
+  /// The unit of the value (`ns`, `traps`, `entries`, `requests`, or empty).
+  public let unit: String
+  /// What the value means.
+  public let meaning: String
+
+  /// The key's value in `model` as JSON.
+  public func value(in model: Model) -> JSONValue {
+    switch access {
+    case .integer(let k, _), .powerOfTwo(let k, _): .uint(model[keyPath: k])
+    case .flag(let k): .bool(model[keyPath: k])
+    }
+  }
+
+  /// Sets the key in `model` from a JSON value, checking its type and range.
+  func set(_ value: JSONValue, in model: inout Model) throws(ModelKeyError) {
+    switch access {
+    case .flag(let k):
+      switch value {
+      case .bool(let b): model[keyPath: k] = b
+      case .string("true"): model[keyPath: k] = true
+      case .string("false"): model[keyPath: k] = false
+      default: throw .init("\(path) must be true or false")
+      }
+    case .integer(let k, let range), .powerOfTwo(let k, let range):
+      let number: UInt64
+      switch value {
+      case .uint(let u): number = u
+      case .double(let d) where d >= 0 && d == d.rounded() && d < 1.8e19: number = UInt64(d)
+      case .string(let s) where UInt64(s) != nil: number = UInt64(s)!
+      default: throw .init("\(path) must be a whole number \(unit.isEmpty ? "" : "of \(unit) ")")
+      }
+      guard range.contains(number) else {
+        throw .init(
+          "\(path) must be between \(range.lowerBound) and \(range.upperBound), found \(number)")
+      }
+      if case .powerOfTwo = access, number & (number - 1) != 0 {
+        throw .init(
+          "\(path) must be a power of two (Xen rings are masked by size - 1), found \(number)")
+      }
+      model[keyPath: k] = number
+    }
+  }
+}
+
+/// Why a model key could not be set.
+struct ModelKeyError: Error {
+  let message: String
+  init(_ message: String) { self.message = message }
+}
+
+extension Model {
+  /// Every key of the model, in the order `hvreplay model` prints them.
+  public static let keys: [ModelKey] = [
+    ModelKey(
+      path: "costs.trap_ns", access: .integer(\.costs.trapNs, range: 0...1_000_000_000), unit: "ns",
+      meaning: "one trapped register access: VM exit, emulation in the hypervisor, VM entry"),
+    ModelKey(
+      path: "costs.hypercall_ns", access: .integer(\.costs.hypercallNs, range: 0...1_000_000_000),
+      unit: "ns", meaning: "one hypercall / event-channel send from the guest"),
+    ModelKey(
+      path: "costs.irq_inject_ns", access: .integer(\.costs.irqInjectNs, range: 0...1_000_000_000),
+      unit: "ns", meaning: "injecting one virtual interrupt into the guest"),
+    ModelKey(
+      path: "costs.copy_ns_per_kib", access: .integer(\.costs.copyNsPerKiB, range: 0...1_000_000),
+      unit: "ns", meaning: "copying 1 KiB between guest and hypervisor buffers"),
+    ModelKey(
+      path: "costs.grant_map_ns", access: .integer(\.costs.grantMapNs, range: 0...1_000_000_000),
+      unit: "ns", meaning: "mapping and later unmapping one 4 KiB page grant"),
+    ModelKey(
+      path: "costs.ring_slot_ns", access: .integer(\.costs.ringSlotNs, range: 0...1_000_000_000),
+      unit: "ns", meaning: "writing or reading one ring slot"),
+    ModelKey(
+      path: "costs.backend_wakeup_ns",
+      access: .integer(\.costs.backendWakeupNs, range: 0...1_000_000_000), unit: "ns",
+      meaning: "from a notification to the idle backend starting to work"),
+    ModelKey(
+      path: "full.disk.submit_traps", access: .integer(\.full.disk.submitTraps, range: 0...1000),
+      unit: "traps", meaning: "trapped register accesses to submit one disk request"),
+    ModelKey(
+      path: "full.disk.completion_traps",
+      access: .integer(\.full.disk.completionTraps, range: 0...1000), unit: "traps",
+      meaning: "trapped register accesses in the guest's disk completion handler (status read, EOI)"
+    ),
+    ModelKey(
+      path: "full.net.submit_traps", access: .integer(\.full.net.submitTraps, range: 0...1000),
+      unit: "traps", meaning: "trapped register accesses to send one packet"),
+    ModelKey(
+      path: "full.net.completion_traps",
+      access: .integer(\.full.net.completionTraps, range: 0...1000), unit: "traps",
+      meaning: "trapped register accesses in the guest's network completion handler"),
+    ModelKey(
+      path: "para.ring_entries", access: .powerOfTwo(\.para.ringEntries, range: 1...1 << 20),
+      unit: "entries", meaning: "slots in each disk ring (Xen blkif: 32)"),
+    ModelKey(
+      path: "para.net_ring_entries",
+      access: .powerOfTwo(\.para.netRingEntries, range: 1...1 << 20), unit: "entries",
+      meaning: "slots in each network ring, tx and rx (Xen netif: 256)"),
+    ModelKey(
+      path: "para.notify_suppression", access: .flag(\.para.notifySuppression), unit: "",
+      meaning: "true: Xen's req_event / rsp_event rules; false: every push notifies"),
+    ModelKey(
+      path: "devices.disk.queue_depth",
+      access: .integer(\.devices.disk.queueDepth, range: 1...4096), unit: "requests",
+      meaning: "disk requests the physical device serves at once (FIFO)"),
+    ModelKey(
+      path: "devices.disk.default_service_ns",
+      access: .integer(\.devices.disk.defaultServiceNs, range: 0...3_600_000_000_000), unit: "ns",
+      meaning: "service time of disk events whose service_ns is 0"),
+    ModelKey(
+      path: "devices.net.queue_depth",
+      access: .integer(\.devices.net.queueDepth, range: 1...4096), unit: "requests",
+      meaning: "packets the physical NIC serves at once, per direction (FIFO)"),
+    ModelKey(
+      path: "devices.net.default_service_ns",
+      access: .integer(\.devices.net.defaultServiceNs, range: 0...3_600_000_000_000), unit: "ns",
+      meaning: "service time of net events whose service_ns is 0"),
+  ]
+
+  /// The key at `path`, or `nil`.
+  public static func key(_ path: String) -> ModelKey? { keys.first { $0.path == path } }
+}

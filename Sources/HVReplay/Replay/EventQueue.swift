@@ -1,0 +1,66 @@
+/// A binary min-heap of scheduled simulation steps, ordered by time and then by
+/// the order they were scheduled in (so equal times run first-scheduled first).
+///
+/// Storage grows to the largest number of steps pending at once and is reused.
+struct EventQueue<Payload> {
+  struct Entry {
+    var time: UInt64
+    var sequence: UInt64
+    var payload: Payload
+
+    @inline(__always)
+    func precedes(_ other: Entry) -> Bool {
+      time < other.time || (time == other.time && sequence < other.sequence)
+    }
+  }
+
+  private var entries: [Entry] = []
+  private var nextSequence: UInt64 = 0
+
+  var isEmpty: Bool { entries.isEmpty }
+  var count: Int { entries.count }
+
+  /// The time of the earliest step, or `UInt64.max` when empty.
+  @inline(__always)
+  var nextTime: UInt64 { entries.isEmpty ? .max : entries[0].time }
+
+  /// Schedules `payload` at `time`.
+  @inline(__always)
+  mutating func schedule(_ payload: Payload, at time: UInt64) {
+    let entry = Entry(time: time, sequence: nextSequence, payload: payload)
+    nextSequence &+= 1
+    entries.append(entry)
+    var i = entries.count - 1
+    entries.withUnsafeMutableBufferPointer { heap in
+      while i > 0 {
+        let parent = (i - 1) >> 1
+        guard entry.precedes(heap[parent]) else { break }
+        heap[i] = heap[parent]
+        i = parent
+      }
+      heap[i] = entry
+    }
+  }
+
+  /// Removes and returns the earliest step.
+  @inline(__always)
+  mutating func pop() -> Entry {
+    let top = entries[0]
+    let last = entries.removeLast()
+    if entries.isEmpty { return top }
+    entries.withUnsafeMutableBufferPointer { heap in
+      let n = heap.count
+      var i = 0
+      while true {
+        var child = 2 * i + 1
+        if child >= n { break }
+        if child + 1 < n && heap[child + 1].precedes(heap[child]) { child += 1 }
+        guard heap[child].precedes(last) else { break }
+        heap[i] = heap[child]
+        i = child
+      }
+      heap[i] = last
+    }
+    return top
+  }
+}

@@ -1,0 +1,143 @@
+import Histogram
+
+/// The figures of one backend on one group of channels (a device, or everything).
+public struct Figures: Sendable {
+  /// One named figure with its unit.
+  public struct Row: Sendable {
+    public var metric: String
+    public var value: Double
+    public var unit: String
+    /// Decimals printed (0 for counts).
+    public var decimals: Int
+
+    /// The value as `summary.csv` prints it.
+    public var text: String { TraceInspection.fixed(value, decimals) }
+  }
+
+  public var metrics: ChannelMetrics
+  /// The trace's span in nanoseconds, for rates.
+  public var spanNs: UInt64
+  /// Whether the backend has rings (ring figures apply).
+  public var hasRings: Bool
+
+  /// The latency percentiles reported, with their metric suffixes.
+  public static let percentiles: [(Double, String)] = [
+    (50, "p50"), (90, "p90"), (99, "p99"), (99.9, "p999"), (99.99, "p9999"),
+  ]
+
+  /// Mean latency in ns, exact (from the sum).
+  public var latencyMeanNs: Double {
+    metrics.requests > 0 ? Double(metrics.latencySumNs) / Double(metrics.requests) : 0
+  }
+
+  /// Latency at `percentile` over every op, in ns.
+  public func latency(_ percentile: Double) -> UInt64 {
+    metrics.allLatency?.valueAtPercentile(percentile) ?? 0
+  }
+
+  /// Every figure, in the order `summary.csv` lists them.
+  public var rows: [Row] {
+    let m = metrics
+    let seconds = Double(spanNs) / 1e9
+    func count(_ name: String, _ v: UInt64, _ unit: String = "count") -> Row {
+      Row(metric: name, value: Double(v), unit: unit, decimals: 0)
+    }
+    var rows = [
+      count("requests", m.requests),
+      count("traps", m.traps),
+      count("traps_submit", m.submitTraps),
+      count("traps_completion", m.completionTraps),
+      count("hypercalls", m.hypercalls),
+      count("interrupts", m.interrupts),
+      count("notifications_sent", m.notificationsSent),
+      count("notifications_suppressed", m.notificationsSuppressed),
+      count("bytes_copied", m.bytesCopied, "bytes"),
+      count("copies_avoided", m.copiesAvoided),
+      count("bytes_copy_avoided", m.bytesCopyAvoided, "bytes"),
+      count("grants_mapped", m.grantsMapped),
+      count("backend_wakeups", m.backendWakeups),
+    ]
+    if hasRings {
+      let o = m.occupancy
+      rows += [
+        count("ring_full_stalls", m.ringFullStalls),
+        count("ring_full_ns", m.ringFullNs, "ns"),
+        Row(metric: "ring_occupancy_mean", value: o?.mean ?? 0, unit: "entries", decimals: 3),
+        count("ring_occupancy_max", o?.maximum ?? 0, "entries"),
+        Row(
+          metric: "ring_full_fraction", value: o?.fullFraction ?? 0, unit: "fraction", decimals: 6),
+      ]
+    }
+    let all = m.allLatency
+    rows.append(Row(metric: "latency_mean_ns", value: latencyMeanNs, unit: "ns", decimals: 1))
+    for (p, suffix) in Self.percentiles {
+      rows.append(count("latency_\(suffix)_ns", all?.valueAtPercentile(p) ?? 0, "ns"))
+    }
+    rows.append(count("latency_max_ns", all?.max ?? 0, "ns"))
+    rows += [
+      Row(
+        metric: "iops", value: seconds > 0 ? Double(m.requests) / seconds : 0, unit: "1/s",
+        decimals: 1),
+      Row(
+        metric: "bytes_per_s", value: seconds > 0 ? Double(m.bytes) / seconds : 0, unit: "bytes/s",
+        decimals: 1),
+      count("overhead_cpu_ns", m.overheadNs, "ns"),
+    ]
+    return rows
+  }
+}
+
+/// A report's view of a replay: figures per backend, per device and in total.
+public struct ReplayReport: Sendable {
+  /// A guest device: all channels of one (VM, kind, device).
+  public struct DeviceKey: Hashable, Comparable, Sendable {
+    public var vm: UInt16
+    public var kind: EventKind
+    public var device: UInt16
+    public var name: String { "\(kind)\(device)" }
+    public static func < (a: DeviceKey, b: DeviceKey) -> Bool {
+      (a.vm, a.kind.rawValue, a.device) < (b.vm, b.kind.rawValue, b.device)
+    }
+  }
+
+  public struct BackendFigures: Sendable {
+    public var name: String
+    public var total: Figures
+    public var devices: [(key: DeviceKey, figures: Figures)]
+    /// Per ring (channel) figures, in channel order.
+    public var rings: [(channel: Channel, figures: Figures)]
+  }
+
+  public let result: ReplayResult
+  public let backends: [BackendFigures]
+
+  public init(_ result: ReplayResult) {
+    self.result = result
+    let span = result.trace.statistics.spanNs
+    var groups: [DeviceKey: [Int]] = [:]
+    for (i, c) in result.channels.enumerated() {
+      groups[DeviceKey(vm: c.vm, kind: c.kind, device: c.device), default: []].append(i)
+    }
+    let keys = groups.keys.sorted()
+    let order = result.channels.indices.sorted { result.channels[$0] < result.channels[$1] }
+    backends = result.backends.map { backend in
+      let rings = backend.channels.contains { $0.occupancy != nil }
+      var total = ChannelMetrics()
+      for m in backend.channels { total.add(m) }
+      let devices = keys.map { key -> (DeviceKey, Figures) in
+        var merged = ChannelMetrics()
+        for i in groups[key]! { merged.add(backend.channels[i]) }
+        return (key, Figures(metrics: merged, spanNs: span, hasRings: rings))
+      }
+      let ringFigures = order.map {
+        (result.channels[$0], Figures(metrics: backend.channels[$0], spanNs: span, hasRings: rings))
+      }
+      return BackendFigures(
+        name: backend.name, total: Figures(metrics: total, spanNs: span, hasRings: rings),
+        devices: devices, rings: rings ? ringFigures : [])
+    }
+  }
+
+  /// The backend named `name`, if it was replayed.
+  public func backend(_ name: String) -> BackendFigures? { backends.first { $0.name == name } }
+}

@@ -1,0 +1,18 @@
+extension ReplayReport {
+  /// `summary.csv`: `backend,vm,device,metric,value,unit`, one row per figure; `vm` and
+  /// `device` are `all` on totals.
+  public var summaryCSV: String {
+    var out = "backend,vm,device,metric,value,unit\n"
+    for backend in backends {
+      for (key, figures) in backend.devices {
+        for row in figures.rows {
+          out += "\(backend.name),\(key.vm),\(key.name),\(row.metric),\(row.text),\(row.unit)\n"
+        }
+      }
+      for row in backend.total.rows {
+        out += "\(backend.name),all,all,\(row.metric),\(row.text),\(row.unit)\n"
+      }
+    }
+    return out
+  }
+}

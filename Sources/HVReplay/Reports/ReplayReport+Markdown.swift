@@ -1,0 +1,185 @@
+extension ReplayReport {
+  /// `report.md`: what was replayed, the backends side by side, latency per op, rings,
+  /// devices, and a one-line verdict.
+  public var markdown: String {
+    let trace = result.trace
+    let s = trace.statistics
+    var md = "# hvreplay report: \(trace.name)\n\n"
+    let kinds = EventKind.allCases.filter { s.count($0) > 0 }
+      .map { "\($0) \(Self.grouped(s.count($0)))" }.joined(separator: ", ")
+    md += "Trace `\(trace.path)` (\(trace.format)\(trace.compression == .zstd ? ", zstd" : "")): "
+    md += "\(Self.grouped(s.events)) events (\(kinds)) from \(s.vms.count) VMs over "
+    md += "\(TraceInspection.seconds(s.spanNs)).\n"
+    if let command = trace.metadata["command"] { md += "Made by `\(command)`.\n" }
+    md += "Replayed by hvreplay \(HVReplayVersion.current) through "
+    md += backends.map { "`\($0.name)`" }.joined(separator: " and ") + ".\n\n"
+    md += "**Verdict**: \(verdict)\n\n"
+
+    md += "## Backends side by side\n\n"
+    md += comparisonTable()
+
+    md += "\n## Latency per op (ns)\n\n"
+    md += "| backend | op | requests | mean | p50 | p90 | p99 | p99.9 | p99.99 | max |\n"
+    md += "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n"
+    for backend in backends {
+      for op in EventOp.allCases {
+        guard let h = backend.total.metrics.latency[Int(op.rawValue)] else { continue }
+        let cells = [50, 90, 99, 99.9, 99.99].map { Self.grouped(h.valueAtPercentile($0)) }
+        md += "| \(backend.name) | \(op) | \(Self.grouped(h.totalCount)) | "
+        md += "\(Self.grouped(UInt64(h.mean.rounded()))) | \(cells.joined(separator: " | ")) | "
+        md += "\(Self.grouped(h.max)) |\n"
+      }
+    }
+
+    for backend in backends where !backend.rings.isEmpty {
+      md += "\n## Rings (\(backend.name))\n\n"
+      md += "Occupancy is the number of requests holding a slot (or, for rx, a filled buffer)"
+      md += " whose response the guest has not consumed, weighted by time.\n\n"
+      md +=
+        "| vm | ring | entries | mean occupancy | max | time full | ring-full stalls | stall time |\n"
+      md += "|--:|---|--:|--:|--:|--:|--:|--:|\n"
+      for (channel, figures) in backend.rings {
+        let m = figures.metrics
+        let o = m.occupancy
+        md += "| \(channel.vm) | \(channel.name) | \(o?.entries ?? 0) | "
+        md += "\(TraceInspection.fixed(o?.mean ?? 0, 2)) | \(o?.maximum ?? 0) | "
+        md += "\(TraceInspection.fixed((o?.fullFraction ?? 0) * 100, 2))% | "
+        md += "\(Self.grouped(m.ringFullStalls)) | \(TraceInspection.seconds(m.ringFullNs)) |\n"
+      }
+    }
+
+    md += "\n## Per VM and device\n\n"
+    md +=
+      "| backend | vm | device | requests | traps | hypercalls | interrupts | bytes copied | p99 latency | overhead CPU |\n"
+    md += "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|\n"
+    for backend in backends {
+      for (key, f) in backend.devices {
+        let m = f.metrics
+        md += "| \(backend.name) | \(key.vm) | \(key.name) | \(Self.grouped(m.requests)) | "
+        md += "\(Self.grouped(m.traps)) | \(Self.grouped(m.hypercalls)) | "
+        md += "\(Self.grouped(m.interrupts)) | \(Self.bytes(m.bytesCopied)) | "
+        md +=
+          "\(TraceInspection.seconds(f.latency(99))) | \(TraceInspection.seconds(m.overheadNs)) |\n"
+      }
+    }
+
+    md += "\n## Model\n\n"
+    md += "Every key, its value and its meaning; `*` marks a value changed from the default. "
+    md += "docs/MODEL.md gives each default's source.\n\n"
+    md += "| key | value | meaning |\n|---|--:|---|\n"
+    let defaults = Model()
+    for key in Model.keys {
+      let value = key.value(in: result.model).serialized(pretty: false)
+      let changed = value != key.value(in: defaults).serialized(pretty: false)
+      let unit = key.unit.isEmpty ? "" : " \(key.unit)"
+      md += "| `\(key.path)` | \(value)\(unit)\(changed ? " *" : "") | \(key.meaning) |\n"
+    }
+    return md
+  }
+
+  /// One line comparing para with full, such as
+  /// "para: 11.2x fewer traps, 3.1 GB of copies avoided, p99 latency 38% lower".
+  public var verdict: String {
+    guard let full = backend("full"), let para = backend("para") else {
+      guard let only = backends.first else { return "nothing was replayed" }
+      let m = only.total.metrics
+      return "\(only.name): \(Self.grouped(m.requests)) requests, \(Self.grouped(m.traps)) traps, "
+        + "p99 latency \(TraceInspection.seconds(only.total.latency(99)))"
+    }
+    let f = full.total.metrics
+    let p = para.total.metrics
+    guard f.requests > 0 else { return "the trace has no disk or net requests to compare" }
+    var parts: [String] = []
+    if p.traps == 0 {
+      parts.append("no traps against \(Self.grouped(f.traps))")
+    } else {
+      parts.append(Self.ratio(Double(f.traps), Double(p.traps), "traps"))
+    }
+    parts.append("\(Self.decimalBytes(p.bytesCopyAvoided)) of copies avoided")
+    let fp99 = Double(full.total.latency(99))
+    let pp99 = Double(para.total.latency(99))
+    if fp99 > 0 {
+      let change = (pp99 - fp99) / fp99 * 100
+      if abs(change) < 0.5 {
+        parts.append("p99 latency unchanged")
+      } else {
+        parts.append(
+          "p99 latency \(TraceInspection.fixed(abs(change), 0))% \(change < 0 ? "lower" : "higher")"
+        )
+      }
+    }
+    return "para: " + parts.joined(separator: ", ")
+  }
+
+  private func comparisonTable() -> String {
+    let rows = backends.map { $0.total.rows }
+    var md = "| figure | unit | " + backends.map(\.name).joined(separator: " | ")
+    let ratio = backends.count == 2
+    if ratio { md += " | \(backends[1].name) / \(backends[0].name)" }
+    md +=
+      " |\n|---|---|" + String(repeating: "--:|", count: backends.count + (ratio ? 1 : 0)) + "\n"
+    guard let first = rows.first else { return md }
+    for row in first {
+      var cells: [String] = []
+      var values: [Double] = []
+      for r in rows {
+        if let match = r.first(where: { $0.metric == row.metric }) {
+          cells.append(match.decimals == 0 ? Self.grouped(UInt64(match.value)) : match.text)
+          values.append(match.value)
+        } else {
+          cells.append("–")
+        }
+      }
+      md += "| \(row.metric) | \(row.unit) | \(cells.joined(separator: " | "))"
+      if ratio {
+        if values.count == 2 && values[0] > 0 {
+          md += " | \(TraceInspection.fixed(values[1] / values[0], 3))"
+        } else {
+          md += " | –"
+        }
+      }
+      md += " |\n"
+    }
+    // Ring rows exist only for backends with rings.
+    for (b, backend) in backends.enumerated() {
+      for row in rows[b] where !first.contains(where: { $0.metric == row.metric }) {
+        md += "| \(row.metric) (\(backend.name)) | \(row.unit) | "
+        md += backends.indices.map { $0 == b ? row.text : "–" }.joined(separator: " | ")
+        md += ratio ? " | – |\n" : " |\n"
+      }
+    }
+    return md
+  }
+
+  static func ratio(_ a: Double, _ b: Double, _ noun: String) -> String {
+    if a >= b {
+      return "\(TraceInspection.fixed(a / b, 1))x fewer \(noun)"
+    }
+    return "\(TraceInspection.fixed(b / a, 1))x more \(noun)"
+  }
+
+  /// `1234567` → `1,234,567`.
+  static func grouped(_ n: UInt64) -> String {
+    let digits = Array(String(n))
+    var out = ""
+    for (i, d) in digits.enumerated() {
+      if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
+      out.append(d)
+    }
+    return out
+  }
+
+  static func bytes(_ n: UInt64) -> String { TraceInspection.bytes(n) }
+
+  /// Bytes in decimal units (kB, MB, GB), as a verdict reads.
+  static func decimalBytes(_ n: UInt64) -> String {
+    let units = ["bytes", "kB", "MB", "GB", "TB", "PB"]
+    var v = Double(n)
+    var u = 0
+    while v >= 1000 && u < units.count - 1 {
+      v /= 1000
+      u += 1
+    }
+    return u == 0 ? "\(n) bytes" : "\(TraceInspection.fixed(v, 1)) \(units[u])"
+  }
+}
