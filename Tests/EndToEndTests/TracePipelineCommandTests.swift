@@ -44,17 +44,6 @@ struct TracePipelineCommandTests {
     #expect(stdin.stdout.contains("events:      500"))
   }
 
-  @Test("a trace path alone runs the default command")
-  func defaultCommand() throws {
-    let dir = Scratch()
-    let trace = dir.file("m.csv.zst")
-    #expect(
-      try HVReplay.run(["synth", "--profile", "mixed", "--events", "100", "-o", trace]).status == 0)
-    let result = try HVReplay.run([trace])
-    #expect(result.status == 0)
-    #expect(result.stdout.contains("events:      100"))
-  }
-
   @Test("exit codes follow sysexits: 64 usage, 65 bad data, 66 missing input, 73 cannot create")
   func exitCodes() throws {
     let dir = Scratch()

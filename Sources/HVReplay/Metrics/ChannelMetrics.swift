@@ -59,14 +59,18 @@ public struct ChannelMetrics: Sendable {
     requests &+= 1
     self.bytes &+= UInt64(bytes)
     latencySumNs &+= latencyNs
-    let index = Int(op.rawValue)
-    if latency[index] == nil { latency[index] = Self.makeHistogram() }
-    var value = latencyNs
+    var value = max(latencyNs, 1)
     if value > Self.highestLatencyNs {
       value = Self.highestLatencyNs
       latencyClamped &+= 1
     }
-    latency[index]!.record(max(value, 1))
+    let index = Int(op.rawValue)
+    // Optional chaining records in place; a histogram is made on an op's first request.
+    if latency[index]?.record(value) == nil {
+      var histogram = Self.makeHistogram()
+      histogram.record(value)
+      latency[index] = histogram
+    }
   }
 
   /// Total traps.

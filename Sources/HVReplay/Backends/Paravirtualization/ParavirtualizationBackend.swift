@@ -54,10 +54,11 @@ struct ParavirtualizationBackend: DeviceBackend {
     var waiting = Deque<Int32>()
     /// Requests written to slots, not yet consumed by the backend.
     var written = Deque<Int32>()
-    /// Completed requests waiting for this instant's response push.
-    var completed = Deque<Int32>()
-    /// Responses written by the backend, published or not, not yet consumed by the guest.
+    /// Responses (request ids) the guest has not consumed: the first `rspProd - rspCons`
+    /// are published; then come those written but not yet published; then, last,
+    /// `completedNow` requests that completed this instant and wait for their response push.
     var responses = Deque<Int32>()
+    var completedNow = 0
     var pushScheduled = false
     var respondScheduled = false
     var backend = Side.asleep
@@ -283,7 +284,8 @@ struct ParavirtualizationBackend: DeviceBackend {
     if rings[r].receive {
       rings[r].waiting.append(id)
     } else {
-      rings[r].completed.append(id)
+      rings[r].responses.append(id)
+      rings[r].completedNow &+= 1
     }
     if !rings[r].respondScheduled {
       rings[r].respondScheduled = true
@@ -307,19 +309,19 @@ struct ParavirtualizationBackend: DeviceBackend {
         metrics[r].bytesCopied &+= UInt64(request.bytes)
         rings[r].outstanding &+= 1
         metrics[r].occupancy!.change(to: UInt64(rings[r].outstanding), at: now)
-        rings[r].completed.append(id)
+        rings[r].responses.append(id)
+        rings[r].completedNow &+= 1
       }
       for id in rings[r].waiting where requests[Int(id)].stalledSince == .max {
         requests[Int(id)].stalledSince = now
         metrics[r].ringFullStalls &+= 1
       }
     }
-    let k = rings[r].completed.count
+    let k = rings[r].completedNow
     guard k > 0 else { return }
+    rings[r].completedNow = 0
     cost &+= UInt64(k) &* costs.ringSlotNs
     metrics[r].overheadNs &+= cost
-    rings[r].responses.append(contentsOf: rings[r].completed)
-    rings[r].completed.removeAll(keepingCapacity: true)
     pending.schedule(
       Scheduled(step: .publishResponses, ring: Int32(r), value: Int32(k)), at: now &+ cost)
   }

@@ -1,0 +1,129 @@
+import Foundation
+import HVReplay
+import Testing
+
+@Suite("hvreplay replay and model, run as a user would")
+struct ReplayCommandTests {
+  @Test("a trace path alone replays it and writes the reports into Reports/<name>/")
+  func defaultCommand() throws {
+    let dir = Scratch()
+    let trace = dir.file("rpc.hvt.zst")
+    #expect(
+      try HVReplay.run(["synth", "--profile", "net-rpc", "--events", "2000", "-o", trace]).status
+        == 0)
+    let result = try HVReplay.run([trace], in: dir.path)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stdout.hasPrefix("para: "))
+    #expect(result.stdout.contains("wrote Reports/rpc/report.md and Reports/rpc/summary.csv"))
+    let csv = try String(contentsOfFile: dir.file("Reports/rpc/summary.csv"), encoding: .utf8)
+    #expect(csv.hasPrefix("backend,vm,device,metric,value,unit\n"))
+    #expect(csv.contains("full,all,all,requests,2000,count\n"))
+    #expect(csv.contains("para,all,all,requests,2000,count\n"))
+    for metric in [
+      "requests", "traps", "hypercalls", "interrupts", "notifications_sent",
+      "notifications_suppressed",
+      "bytes_copied", "copies_avoided", "bytes_copy_avoided", "ring_full_stalls", "ring_full_ns",
+      "ring_occupancy_mean", "ring_occupancy_max", "latency_mean_ns", "latency_p50_ns",
+      "latency_p90_ns",
+      "latency_p99_ns", "latency_p999_ns", "latency_p9999_ns", "latency_max_ns", "iops",
+      "bytes_per_s",
+      "overhead_cpu_ns",
+    ] {
+      #expect(csv.contains("para,all,all,\(metric),"), "\(metric)")
+      #expect(csv.contains("para,1,net0,\(metric),"), "\(metric)")
+    }
+    let md = try String(contentsOfFile: dir.file("Reports/rpc/report.md"), encoding: .utf8)
+    #expect(md.contains("**Verdict**: para: "))
+    #expect(md.contains("| `para.ring_entries` | 32 entries |"))
+
+    // The same trace and options give byte-identical reports.
+    #expect(try HVReplay.run(["replay", trace, "--out", dir.file("again"), "--quiet"]).status == 0)
+    #expect(
+      FileManager.default.contents(atPath: dir.file("again/summary.csv"))
+        == FileManager.default.contents(atPath: dir.file("Reports/rpc/summary.csv")))
+    #expect(
+      FileManager.default.contents(atPath: dir.file("again/report.md"))
+        == FileManager.default.contents(atPath: dir.file("Reports/rpc/report.md")))
+  }
+
+  @Test("--backends selects, --set and --model change the model, and the report says so")
+  func modelOptions() throws {
+    let dir = Scratch()
+    let trace = dir.file("o.csv")
+    #expect(
+      try HVReplay.run(["synth", "--profile", "oltp", "--events", "500", "-o", trace]).status == 0)
+    let model = dir.file("m.json")
+    try #"{"costs": {"trap_ns": 1000}, "para": {"notify_suppression": false}}"#
+      .write(toFile: model, atomically: true, encoding: .utf8)
+    let result = try HVReplay.run([
+      "replay", trace, "--out", dir.file("r"), "--backends", "para", "--model", model, "--set",
+      "para.ring_entries=64",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    let csv = try String(contentsOfFile: dir.file("r/summary.csv"), encoding: .utf8)
+    #expect(!csv.contains("\nfull,"))
+    let md = try String(contentsOfFile: dir.file("r/report.md"), encoding: .utf8)
+    #expect(md.contains("| `para.ring_entries` | 64 entries * |"))
+    #expect(md.contains("| `costs.trap_ns` | 1000 ns * |"))
+    #expect(md.contains("| `para.notify_suppression` | false * |"))
+    // Suppression off: every push notifies.
+    #expect(csv.contains("para,all,all,notifications_suppressed,0,count"))
+  }
+
+  @Test("hvreplay model prints JSON that reads back as the same model")
+  func modelCommand() throws {
+    let dir = Scratch()
+    let printed = try HVReplay.run(["model", "--set", "costs.trap_ns=1234"])
+    #expect(printed.status == 0)
+    let object = try JSONSerialization.jsonObject(with: Data(printed.stdout.utf8)) as! [String: Any]
+    #expect((object["costs"] as! [String: Any])["trap_ns"] as? Int == 1234)
+    #expect((object["para"] as! [String: Any])["ring_entries"] as? Int == 32)
+    try printed.stdout.write(toFile: dir.file("m.json"), atomically: true, encoding: .utf8)
+    let again = try HVReplay.run(["model", "--model", dir.file("m.json")])
+    #expect(again.stdout == printed.stdout)
+  }
+
+  @Test("bad model input: unknown key or bad value 64 on the command line, 65 in a file")
+  func badModel() throws {
+    let dir = Scratch()
+    let unknown = try HVReplay.run(["model", "--set", "costs.trap=5"])
+    #expect(unknown.status == 64)
+    #expect(unknown.stderr.contains("unknown model key \"costs.trap\""))
+    let range = try HVReplay.run(["model", "--set", "para.ring_entries=48"])
+    #expect(range.status == 64)
+    #expect(range.stderr.contains("must be a power of two"))
+    let file = dir.file("bad.json")
+    try "{\n  \"costs\": {\"trap_ns\": -3}\n}".write(
+      toFile: file, atomically: true, encoding: .utf8)
+    let bad = try HVReplay.run(["model", "--model", file])
+    #expect(bad.status == 65)
+    #expect(bad.stderr.contains("costs.trap_ns must be a whole number"))
+    try "{\n  \"costs\": {\"trap_ns\": 3,}\n}".write(
+      toFile: file, atomically: true, encoding: .utf8)
+    let syntax = try HVReplay.run(["model", "--model", file])
+    #expect(syntax.status == 65)
+    #expect(syntax.stderr.contains("bad.json:2: invalid JSON"))
+    #expect(try HVReplay.run(["model", "--model", dir.file("none.json")]).status == 66)
+    #expect(try HVReplay.run(["replay", "x.csv", "--backends", "full,bogus"]).status == 64)
+  }
+
+  @Test("a failed replay writes no report and keeps the previous one")
+  func failedReplayKeepsReports() throws {
+    let dir = Scratch()
+    let trace = dir.file("t.csv")
+    #expect(
+      try HVReplay.run(["synth", "--profile", "oltp", "--events", "300", "-o", trace]).status == 0)
+    #expect(try HVReplay.run(["replay", trace, "--out", dir.file("r")]).status == 0)
+    let before = FileManager.default.contents(atPath: dir.file("r/summary.csv"))
+    var text = try String(contentsOfFile: trace, encoding: .utf8)
+    text += "99999999999,1,0,disk,read,0,0,4096,x\n"
+    try text.write(toFile: trace, atomically: true, encoding: .utf8)
+    let failed = try HVReplay.run(["replay", trace, "--out", dir.file("r")])
+    #expect(failed.status == 65)
+    #expect(FileManager.default.contents(atPath: dir.file("r/summary.csv")) == before)
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: dir.file("r")).sorted() == [
+        "report.md", "summary.csv",
+      ])
+  }
+}
