@@ -3,6 +3,9 @@
 
     python3 Benchmarks/bench.py [--events N] [--runs R] [pipeline] [replay]
 
+pipeline: reading a .hvt.zst (inspect) against zstd -dc, CSV parse rate, memory.
+replay:   a replay through both backends, its rate and memory, against zstd -dc.
+
 Builds hvreplay in release mode, generates the inputs with `hvreplay synth` into
 Benchmarks/work/ (git-ignored), and times each command side by side with its reference in
 the same run, alternating runs and keeping the best wall time of each. Peak memory is the
@@ -89,11 +92,28 @@ def pipeline(events, runs):
           f"{small_mem:.1f} MiB at {events // 10:,} events, {hv_mem:.1f} MiB at {events:,}", "flat")
 
 
+def replay(events, runs):
+    print(f"# replay: {events:,} events of the mixed profile through full and para")
+    hvt_zst = synth(f"mixed-{events}.hvt.zst", events, extra=["--rps", "1000"])
+    out = os.path.join(WORK, "replay-report")
+    (hv, hv_mem), (zs, _) = side_by_side(
+        [HVREPLAY, "replay", hvt_zst, "--out", out, "--quiet"],
+        ["sh", "-c", f"zstd -dc '{hvt_zst}' > /dev/null"], runs)
+    rate = events / hv
+    print(f"  zstd -dc FILE > /dev/null: {zs:.3f} s")
+    print(f"  hvreplay replay FILE:      {hv:.3f} s = {hv / zs:.2f}x zstd -dc, peak {hv_mem:.1f} MiB")
+    check("replay rate, both backends", rate >= 5e6, f"{rate / 1e6:.2f} M events/s", ">= 5 M events/s")
+    small = synth(f"mixed-{events // 10}.hvt.zst", events // 10, extra=["--rps", "1000"])
+    _, small_mem = best([HVREPLAY, "replay", small, "--out", out, "--quiet"], 1)
+    check("replay memory flat over 10x trace length", hv_mem <= small_mem * 1.1 + 1,
+          f"{small_mem:.1f} MiB at {events // 10:,} events, {hv_mem:.1f} MiB at {events:,}", "flat")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("suites", nargs="*", default=["pipeline"])
+    parser.add_argument("suites", nargs="*", default=["pipeline", "replay"])
     args = parser.parse_args()
     for tool in ["zstd"]:
         if shutil.which(tool) is None:
@@ -102,7 +122,7 @@ def main():
                    stdout=subprocess.DEVNULL)
     os.makedirs(WORK, exist_ok=True)
     for suite in args.suites:
-        {"pipeline": pipeline}[suite](args.events, args.runs)
+        {"pipeline": pipeline, "replay": replay}[suite](args.events, args.runs)
     sys.exit(1 if failures else 0)
 
 
