@@ -11,4 +11,5 @@ HVREPLAY=${HVREPLAY:-.build/release/hvreplay}
 "$HVREPLAY" synth --profile net-rpc --seed 1 --vms 2 --duration 1s -o Traces/net-rpc.hvt.zst
 "$HVREPLAY" synth --profile cpu-contention --seed 1 --vms 4 --vcpus 1 --duration 10s -o Traces/cpu-contention.hvt.zst
 "$HVREPLAY" synth --profile mixed --seed 1 --vms 4 --rps 1000 --duration 2s -o Traces/mixed.hvt.zst
+"$HVREPLAY" synth --profile tick-evasion --seed 1 --vms 3 --duration 10s -o Traces/tick-evasion.hvt.zst
 "$HVREPLAY" synth --profile oltp --seed 7 --vms 1 --events 200 --commit barrier -o Traces/oltp-small.csv

@@ -14,7 +14,9 @@ struct ReplayCommandTests {
     let result = try HVReplay.run([trace], in: dir.path)
     #expect(result.status == 0, "\(result.stderr)")
     #expect(result.stdout.hasPrefix("para: "))
-    #expect(result.stdout.contains("wrote Reports/rpc/report.md and Reports/rpc/summary.csv"))
+    #expect(
+      result.stdout.contains(
+        "wrote Reports/rpc/report.md, Reports/rpc/summary.csv and Reports/rpc/report.json"))
     let csv = try String(contentsOfFile: dir.file("Reports/rpc/summary.csv"), encoding: .utf8)
     #expect(csv.hasPrefix("backend,vm,device,metric,value,unit\n"))
     #expect(csv.contains("full,all,all,requests,2000,count\n"))
@@ -123,7 +125,78 @@ struct ReplayCommandTests {
     #expect(FileManager.default.contents(atPath: dir.file("r/summary.csv")) == before)
     #expect(
       try FileManager.default.contentsOfDirectory(atPath: dir.file("r")).sorted() == [
-        "report.md", "summary.csv",
+        "report.json", "report.md", "summary.csv",
       ])
+  }
+}
+
+@Suite("hvreplay replay's CPU schedulers, run as a user would")
+struct CPUCommandTests {
+  @Test("cpu.csv has exactly its columns and metrics; tick-driven credit falls to tick evasion")
+  func cpuReport() throws {
+    let dir = Scratch()
+    let trace = dir.file("te.hvt.zst")
+    #expect(
+      try HVReplay.run([
+        "synth", "--profile", "tick-evasion", "--vms", "3", "--duration", "5s", "-o", trace,
+      ]).status == 0)
+    let result = try HVReplay.run([
+      "replay", trace, "--out", dir.file("r"), "--set", "cpu.pcpus=1", "--set",
+      "cpu.accounting=tick",
+      "--schedulers", "credit",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stdout.hasPrefix("cpu: credit: Jain's index"))
+    let csv = try String(contentsOfFile: dir.file("r/cpu.csv"), encoding: .utf8)
+    let lines = csv.split(separator: "\n")
+    #expect(lines[0] == "scheduler,vm,metric,value,unit")
+    #expect(
+      lines.dropFirst().allSatisfy {
+        $0.split(separator: ",").count == 5 && $0.hasPrefix("credit,")
+      })
+    for metric in [
+      "demand_ns", "cpu_ns", "share", "entitled_share", "wait_p50_ns", "wait_p99_ns",
+      "billed_exact_ns",
+      "billed_tick_ns", "billing_error_pct", "context_switches",
+    ] {
+      #expect(csv.contains("credit,1,\(metric),"), "\(metric)")
+      #expect(csv.contains("credit,all,\(metric),"), "\(metric)")
+    }
+    #expect(csv.contains("credit,all,jain_index,"))
+    let share = lines.first { $0.hasPrefix("credit,1,share,") }!.split(separator: ",")[3]
+    #expect(Double(share)! > 0.9)
+    let md = try String(contentsOfFile: dir.file("r/report.md"), encoding: .utf8)
+    #expect(md.contains("## CPU"))
+    #expect(md.contains("```mermaid\nxychart-beta"))
+    let json =
+      try JSONSerialization.jsonObject(
+        with: FileManager.default.contents(atPath: dir.file("r/report.json"))!) as! [String: Any]
+    let schedulers = json["schedulers"] as! [[String: Any]]
+    #expect(schedulers.map { $0["name"] as! String } == ["credit"])
+  }
+
+  @Test("--horizon ends the CPU window early; the backlog is unserved, not drained")
+  func horizon() throws {
+    let dir = Scratch()
+    let trace = dir.file("c.csv")
+    #expect(
+      try HVReplay.run([
+        "synth", "--profile", "cpu-contention", "--vms", "2", "--vcpus", "1", "--duration", "4s",
+        "-o", trace,
+      ]).status == 0)
+    let result = try HVReplay.run([
+      "replay", trace, "--out", dir.file("r"), "--horizon", "2s", "--set", "cpu.pcpus=1",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    let csv = try String(contentsOfFile: dir.file("r/cpu.csv"), encoding: .utf8)
+    func value(_ prefix: String) -> Double {
+      Double(csv.split(separator: "\n").first { $0.hasPrefix(prefix) }!.split(separator: ",")[3])!
+    }
+    #expect(value("fair,all,window_ns,") == 2e9)
+    // One pCPU, fully busy for the window: cpu time is the capacity less switching.
+    #expect(value("fair,all,cpu_ns,") + value("fair,all,switching_ns,") == 2e9)
+    #expect(value("fair,all,unserved_ns,") > 0)
+    #expect(
+      value("fair,all,demand_ns,") == value("fair,all,cpu_ns,") + value("fair,all,unserved_ns,"))
   }
 }

@@ -59,7 +59,7 @@ public struct ChannelMetrics: Sendable {
     requests &+= 1
     self.bytes &+= UInt64(bytes)
     latencySumNs &+= latencyNs
-    var value = max(latencyNs, 1)
+    var value = latencyNs
     if value > Self.highestLatencyNs {
       value = Self.highestLatencyNs
       latencyClamped &+= 1

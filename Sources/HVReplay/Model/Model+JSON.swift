@@ -6,6 +6,11 @@ extension Model {
       Self.insert(
         key.value(in: self), at: key.path.split(separator: ".").map(String.init), into: &root)
     }
+    let guests = vms.keys.sorted().map { id -> (String, JSONValue) in
+      let v = vms[id]!
+      return (String(id), .object([("weight", .uint(v.weight)), ("cap_pct", .uint(v.capPercent))]))
+    }
+    root.append(("vms", .object(guests)))
     return .object(root)
   }
 
@@ -44,6 +49,16 @@ extension Model {
     }
     for (name, member) in members {
       let path = prefix.isEmpty ? name : "\(prefix).\(name)"
+      if path == "vms" || prefix == "vms" {
+        try apply(member, prefix: path, file: file)
+        continue
+      }
+      if let result = setVMKey(path, member) {
+        if case .failure(let error) = result {
+          throw HVReplayError(.badData, file: file, error.message)
+        }
+        continue
+      }
       if let key = Self.key(path) {
         do { try key.set(member, in: &self) } catch {
           throw HVReplayError(.badData, file: file, error.message)
@@ -69,6 +84,19 @@ extension Model {
     try apply(json: JSONParser.parse(text, file: path), file: path)
   }
 
+  /// Applies the `model.<key>=<value>` entries of a trace's metadata.
+  ///
+  /// - Throws: ``HVReplayError`` (`.badData`) naming the trace's bad entry.
+  public mutating func apply(traceMetadata: TraceMetadata) throws(HVReplayError) {
+    for entry in traceMetadata.entries where entry.key.hasPrefix("model.") {
+      do {
+        try set(String(entry.key.dropFirst("model.".count)) + "=" + entry.value)
+      } catch {
+        throw HVReplayError(.badData, "the trace's metadata \"\(entry.key)\": \(error.message)")
+      }
+    }
+  }
+
   /// Applies one `key.path=value` assignment (`--set`).
   ///
   /// - Throws: ``HVReplayError`` (`.usage`) for an unknown key or a bad value.
@@ -78,12 +106,18 @@ extension Model {
     }
     let path = String(assignment[..<eq])
     let text = String(assignment[assignment.index(after: eq)...])
+    let value: JSONValue =
+      text == "true" ? .bool(true) : text == "false" ? .bool(false) : .string(text)
+    if let result = setVMKey(path, value) {
+      if case .failure(let error) = result {
+        throw HVReplayError(.usage, "--set: \(error.message)")
+      }
+      return
+    }
     guard let key = Self.key(path) else {
       throw HVReplayError(
         .usage, "--set: unknown model key \"\(path)\"\(Self.suggestion(for: path))")
     }
-    let value: JSONValue =
-      text == "true" ? .bool(true) : text == "false" ? .bool(false) : .string(text)
     do { try key.set(value, in: &self) } catch {
       throw HVReplayError(.usage, "--set: \(error.message)")
     }

@@ -68,10 +68,51 @@ public struct Model: Sendable, Equatable {
     public var net = Device(queueDepth: 1, defaultServiceNs: 1_200)
   }
 
+  /// How a scheduler charges CPU time.
+  public enum Accounting: String, Sendable, Equatable, CaseIterable {
+    /// Charge each vCPU for exactly the time it ran (Xen 4.0's "accurate accounting").
+    case exact
+    /// Charge the whole tick to whichever vCPU runs when the tick fires (credit1 before Xen 4.0).
+    case tick
+  }
+
+  /// Physical CPUs and the schedulers' parameters.
+  public struct CPU: Sendable, Equatable {
+    /// Physical CPUs shared by all vCPUs.
+    public var pcpus: UInt64 = 2
+    /// Timeslice and accounting period (Xen credit1: 30 ms).
+    public var timesliceNs: UInt64 = 30_000_000
+    /// Scheduler tick (Xen credit1: 10 ms, 3 ticks a slice).
+    public var tickNs: UInt64 = 10_000_000
+    /// pCPU time lost switching from one vCPU to another: one VM exit and entry, 1,100 cycles.
+    public var contextSwitchNs: UInt64 = 367
+    /// Which accounting drives the credit scheduler's own decisions.
+    public var accounting = Accounting.exact
+  }
+
+  /// A guest's scheduling parameters.
+  public struct VM: Sendable, Equatable {
+    /// Proportional-share weight (Xen: 1-65535, default 256).
+    public var weight: UInt64 = 256
+    /// At most this percentage of one pCPU; 0 means no cap.
+    public var capPercent: UInt64 = 0
+
+    public init(weight: UInt64 = 256, capPercent: UInt64 = 0) {
+      self.weight = weight
+      self.capPercent = capPercent
+    }
+  }
+
   public var costs = Costs()
   public var full = Full()
   public var para = Para()
   public var devices = Devices()
+  public var cpu = CPU()
+  /// Per-guest parameters, by VM id; VMs not listed have ``VM/init(weight:capPercent:)``'s defaults.
+  public var vms: [UInt16: VM] = [:]
+
+  /// The scheduling parameters of guest `vm`.
+  public func vm(_ vm: UInt16) -> VM { vms[vm] ?? VM() }
 
   /// The default model.
   public init() {}

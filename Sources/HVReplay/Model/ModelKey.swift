@@ -5,6 +5,7 @@ public struct ModelKey: Sendable {
     case integer(WritableKeyPath<Model, UInt64> & Sendable, range: ClosedRange<UInt64>)
     case flag(WritableKeyPath<Model, Bool> & Sendable)
     case powerOfTwo(WritableKeyPath<Model, UInt64> & Sendable, range: ClosedRange<UInt64>)
+    case accounting(WritableKeyPath<Model, Model.Accounting> & Sendable)
   }
 
   /// The dotted path, such as `costs.trap_ns`.
@@ -20,12 +21,18 @@ public struct ModelKey: Sendable {
     switch access {
     case .integer(let k, _), .powerOfTwo(let k, _): .uint(model[keyPath: k])
     case .flag(let k): .bool(model[keyPath: k])
+    case .accounting(let k): .string(model[keyPath: k].rawValue)
     }
   }
 
   /// Sets the key in `model` from a JSON value, checking its type and range.
   func set(_ value: JSONValue, in model: inout Model) throws(ModelKeyError) {
     switch access {
+    case .accounting(let k):
+      guard case .string(let s) = value, let a = Model.Accounting(rawValue: s) else {
+        throw .init("\(path) must be \"exact\" or \"tick\"")
+      }
+      model[keyPath: k] = a
     case .flag(let k):
       switch value {
       case .bool(let b): model[keyPath: k] = b
@@ -126,8 +133,65 @@ extension Model {
       path: "devices.net.default_service_ns",
       access: .integer(\.devices.net.defaultServiceNs, range: 0...3_600_000_000_000), unit: "ns",
       meaning: "service time of net events whose service_ns is 0"),
+    ModelKey(
+      path: "cpu.pcpus", access: .integer(\.cpu.pcpus, range: 1...4096), unit: "pcpus",
+      meaning: "physical CPUs shared by all vCPUs"),
+    ModelKey(
+      path: "cpu.timeslice_ns", access: .integer(\.cpu.timesliceNs, range: 1_000...10_000_000_000),
+      unit: "ns",
+      meaning: "timeslice, and the credit scheduler's accounting period (Xen credit1: 30 ms)"),
+    ModelKey(
+      path: "cpu.tick_ns", access: .integer(\.cpu.tickNs, range: 1_000...10_000_000_000),
+      unit: "ns",
+      meaning: "scheduler tick: tick accounting charges it whole (Xen credit1: 10 ms)"),
+    ModelKey(
+      path: "cpu.context_switch_ns",
+      access: .integer(\.cpu.contextSwitchNs, range: 0...1_000_000_000),
+      unit: "ns", meaning: "pCPU time lost switching from one vCPU to another"),
+    ModelKey(
+      path: "cpu.accounting", access: .accounting(\.cpu.accounting), unit: "",
+      meaning:
+        "what drives the credit scheduler's decisions: exact (time run) or tick (whole ticks)"),
+  ]
+
+  /// The per-VM keys, `vms.<id>.weight` and `vms.<id>.cap_pct`, for `hvreplay model --keys`.
+  public static let vmKeyDescriptions: [(path: String, unit: String, meaning: String)] = [
+    ("vms.<id>.weight", "", "proportional-share weight of guest <id> (1-65535, default 256)"),
+    ("vms.<id>.cap_pct", "%", "at most this percentage of one pCPU for guest <id>; 0 = no cap"),
   ]
 
   /// The key at `path`, or `nil`.
   public static func key(_ path: String) -> ModelKey? { keys.first { $0.path == path } }
+
+  /// Sets `vms.<id>.weight` or `vms.<id>.cap_pct`; `nil` when `path` is not such a key.
+  mutating func setVMKey(_ path: String, _ value: JSONValue) -> Result<Void, ModelKeyError>? {
+    let parts = path.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 3, parts[0] == "vms" else { return nil }
+    guard let id = UInt16(parts[1]) else {
+      return .failure(.init("\(path): a VM id must be a number from 0 to 65535"))
+    }
+    let number: UInt64
+    switch value {
+    case .uint(let u): number = u
+    case .string(let s) where UInt64(s) != nil: number = UInt64(s)!
+    default: return .failure(.init("\(path) must be a whole number"))
+    }
+    var config = vm(id)
+    switch parts[2] {
+    case "weight":
+      guard (1...65535).contains(number) else {
+        return .failure(.init("\(path) must be between 1 and 65535, found \(number)"))
+      }
+      config.weight = number
+    case "cap_pct":
+      guard number <= 100 * 4096 else {
+        return .failure(.init("\(path) must be between 0 and 409600, found \(number)"))
+      }
+      config.capPercent = number
+    default:
+      return .failure(.init("unknown model key \"\(path)\"; a VM has weight and cap_pct"))
+    }
+    vms[id] = config
+    return .success(())
+  }
 }

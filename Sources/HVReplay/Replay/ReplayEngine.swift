@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Replays a trace through every selected backend in one streaming pass.
 ///
 /// Events are read in chunks; each backend replays each chunk with its own
@@ -9,10 +11,18 @@ public struct ReplayEngine {
 
   public let model: Model
   public let backendKinds: [BackendKind]
+  public let schedulerKinds: [SchedulerKind]
+  /// Where the CPU measurement window ends (trace time in ns); `nil`: at the last event.
+  public let horizon: UInt64?
 
-  public init(model: Model, backends: [BackendKind] = BackendKind.allCases) {
+  public init(
+    model: Model, backends: [BackendKind] = BackendKind.allCases,
+    schedulers: [SchedulerKind] = SchedulerKind.allCases, horizon: UInt64? = nil
+  ) {
     self.model = model
     backendKinds = backends
+    schedulerKinds = schedulers
+    self.horizon = horizon
   }
 
   /// How far a replay has got, for a progress line.
@@ -31,14 +41,28 @@ public struct ReplayEngine {
   public func run(
     _ reader: inout TraceReader, progress: ((Progress) -> Void)? = nil
   ) throws(HVReplayError) -> ReplayResult {
-    var backends = backendKinds.map { $0.make(model: model) }
+    // Each backend replays on its own worker, the schedulers together on one more, so the
+    // designs run side by side on the machine's cores; each still sees every chunk in order.
+    var workers = backendKinds.map {
+      ReplayWorker(backends: [$0.make(model: model)], schedulers: [])
+    }
+    if !schedulerKinds.isEmpty {
+      workers.append(
+        ReplayWorker(
+          backends: [], schedulers: schedulerKinds.map { $0.make(model: model, horizon: horizon) }))
+    }
+    let chunks = (0..<Self.chunksInFlight).map { _ in Chunk(capacity: Self.chunkSize) }
+    let busy = chunks.map { _ in DispatchGroup() }
+    defer { for w in workers { w.queue.sync {} } }
     var table = ChannelTable()
     var statistics = TraceStatistics()
-    var events = [TraceEvent](
-      repeating: TraceEvent(timeNs: 0, vm: 0, op: .read), count: Self.chunkSize)
-    var channels = [Int32](repeating: -1, count: Self.chunkSize)
     var done = false
+    var k = 0
     while !done {
+      let slot = k % chunks.count
+      let chunk = chunks[slot]
+      busy[slot].wait()  // every worker is done with this chunk's previous contents
+      chunk.newChannels.removeAll(keepingCapacity: true)
       var n = 0
       while n < Self.chunkSize {
         guard let event = try reader.next() else {
@@ -46,38 +70,99 @@ public struct ReplayEngine {
           break
         }
         statistics.add(event)
-        events[n] = event
+        chunk.events[n] = event
         if event.kind == .cpu {
-          channels[n] = -1
+          chunk.channels[n] = -1
         } else {
           let (index, isNew) = table.index(of: event)
-          if isNew {
-            for b in backends.indices { backends[b].addChannel(table.channels[Int(index)]) }
-          }
-          channels[n] = index
+          if isNew { chunk.newChannels.append(table.channels[Int(index)]) }
+          chunk.channels[n] = index
         }
         n += 1
       }
+      chunk.count = n
       if n > 0 {
-        events.withUnsafeBufferPointer { e in
-          channels.withUnsafeBufferPointer { c in
-            let chunk = UnsafeBufferPointer(rebasing: e[..<n])
-            let indices = UnsafeBufferPointer(rebasing: c[..<n])
-            for b in backends.indices { backends[b].replay(chunk, channels: indices) }
+        for w in workers {
+          busy[slot].enter()
+          w.queue.async {
+            w.replay(chunk)
+            busy[slot].leave()
           }
         }
       }
+      k += 1
       progress?(
         Progress(
           events: statistics.events, fileBytesRead: reader.input.fileBytesRead,
           fileSize: reader.input.fileSize))
     }
-    for b in backends.indices { backends[b].finish() }
+    for w in workers {
+      w.queue.sync {
+        w.finish(windowStart: statistics.firstNs, windowEnd: statistics.lastNs)
+      }
+    }
+    let backends = workers.flatMap(\.backends)
+    let cpu = workers.flatMap(\.schedulerResults)
     return ReplayResult(
       trace: TraceIdentity(reader: reader, statistics: statistics),
       model: model,
       channels: table.channels,
-      backends: backends.map { BackendResult(name: $0.name, channels: $0.metrics) })
+      backends: backends.map { BackendResult(name: $0.name, channels: $0.metrics) },
+      schedulers: statistics.count(.cpu) > 0 ? cpu : [])
+  }
+
+  /// Chunks being filled or replayed at once.
+  static let chunksInFlight = 3
+}
+
+/// A chunk of events on its way from the reader to the workers.
+private final class Chunk: @unchecked Sendable {
+  let events: UnsafeMutableBufferPointer<TraceEvent>
+  let channels: UnsafeMutableBufferPointer<Int32>
+  var count = 0
+  /// Channels first seen in this chunk, in index order.
+  var newChannels: [Channel] = []
+
+  init(capacity: Int) {
+    events = .allocate(capacity: capacity)
+    events.initialize(repeating: TraceEvent(timeNs: 0, vm: 0, op: .read))
+    channels = .allocate(capacity: capacity)
+    channels.initialize(repeating: -1)
+  }
+
+  deinit {
+    events.deallocate()
+    channels.deallocate()
+  }
+}
+
+/// Backends and schedulers replaying chunks, in order, on their own serial queue.
+private final class ReplayWorker: @unchecked Sendable {
+  let queue = DispatchQueue(label: "hvreplay.replay")
+  private(set) var backends: [any DeviceBackend]
+  private var schedulers: [any CPUScheduler]
+  private(set) var schedulerResults: [SchedulerResult] = []
+
+  init(backends: [any DeviceBackend], schedulers: [any CPUScheduler]) {
+    self.backends = backends
+    self.schedulers = schedulers
+  }
+
+  func replay(_ chunk: Chunk) {
+    let events = UnsafeBufferPointer(rebasing: chunk.events[..<chunk.count])
+    let channels = UnsafeBufferPointer(rebasing: chunk.channels[..<chunk.count])
+    for b in backends.indices {
+      for channel in chunk.newChannels { backends[b].addChannel(channel) }
+      backends[b].replay(events, channels: channels)
+    }
+    for s in schedulers.indices { schedulers[s].replay(events) }
+  }
+
+  func finish(windowStart: UInt64, windowEnd: UInt64) {
+    for b in backends.indices { backends[b].finish() }
+    schedulerResults = schedulers.indices.map {
+      schedulers[$0].finish(windowStart: windowStart, windowEnd: windowEnd)
+    }
   }
 }
 
@@ -89,6 +174,8 @@ public struct ReplayResult: Sendable {
   public var channels: [Channel]
   /// One result per backend, in the order selected.
   public var backends: [BackendResult]
+  /// One result per CPU scheduler, in the order selected (none when the trace has no cpu events).
+  public var schedulers: [SchedulerResult]
 }
 
 /// One backend's measurements, per channel.

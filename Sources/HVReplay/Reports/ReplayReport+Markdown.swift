@@ -13,9 +13,18 @@ extension ReplayReport {
     if let command = trace.metadata["command"] { md += "Made by `\(command)`.\n" }
     md += "Replayed by hvreplay \(HVReplayVersion.current) through "
     md += backends.map { "`\($0.name)`" }.joined(separator: " and ") + ".\n\n"
-    md += "**Verdict**: \(verdict)\n\n"
+    md += "**Verdict**: \(verdict)\n"
+    if let cpu = cpuVerdict, !result.channels.isEmpty { md += "\n**CPU**: \(cpu)\n" }
+    md += "\n"
+    if !result.channels.isEmpty { md += ioMarkdown }
+    md += cpuMarkdown
+    md += modelMarkdown
+    return md
+  }
 
-    md += "## Backends side by side\n\n"
+  /// The device sections: backends side by side, latency per op, rings, devices.
+  private var ioMarkdown: String {
+    var md = "## Backends side by side\n\n"
     md += comparisonTable()
 
     md += "\n## Latency per op (ns)\n\n"
@@ -63,7 +72,12 @@ extension ReplayReport {
       }
     }
 
-    md += "\n## Model\n\n"
+    return md
+  }
+
+  /// The model section: every key and its value.
+  private var modelMarkdown: String {
+    var md = "\n## Model\n\n"
     md += "Every key, its value and its meaning; `*` marks a value changed from the default. "
     md += "docs/MODEL.md gives each default's source.\n\n"
     md += "| key | value | meaning |\n|---|--:|---|\n"
@@ -74,21 +88,38 @@ extension ReplayReport {
       let unit = key.unit.isEmpty ? "" : " \(key.unit)"
       md += "| `\(key.path)` | \(value)\(unit)\(changed ? " *" : "") | \(key.meaning) |\n"
     }
+    for id in result.model.vms.keys.sorted() {
+      let vm = result.model.vms[id]!
+      md += "| `vms.\(id).weight` | \(vm.weight) * | weight of guest \(id) |\n"
+      if vm.capPercent > 0 {
+        md +=
+          "| `vms.\(id).cap_pct` | \(vm.capPercent)% * | cap of guest \(id), percent of one pCPU |\n"
+      }
+    }
     return md
+  }
+
+  /// The verdict lines printed after a replay: devices, then CPU.
+  public var verdictLines: [String] {
+    var lines = [verdict]
+    if let cpu = cpuVerdict, !result.channels.isEmpty { lines.append(cpu) }
+    return lines
   }
 
   /// One line comparing para with full, such as
   /// "para: 10.4x fewer traps and hypercalls, 3.1 GB of copies avoided, p99 latency 38% lower".
   public var verdict: String {
     guard let full = backend("full"), let para = backend("para") else {
-      guard let only = backends.first else { return "nothing was replayed" }
+      guard let only = backends.first else { return cpuVerdict ?? "nothing was replayed" }
       let m = only.total.metrics
       return "\(only.name): \(Self.grouped(m.requests)) requests, \(Self.grouped(m.traps)) traps, "
         + "p99 latency \(TraceInspection.seconds(only.total.latency(99)))"
     }
     let f = full.total.metrics
     let p = para.total.metrics
-    guard f.requests > 0 else { return "the trace has no disk or net requests to compare" }
+    guard f.requests > 0 else {
+      return cpuVerdict ?? "the trace has no disk or net requests to compare"
+    }
     // Both designs' VM exits for I/O: trapped register accesses and hypercalls (VMCALL exits).
     var parts: [String] = []
     let fullExits = f.traps + f.hypercalls
@@ -112,6 +143,22 @@ extension ReplayReport {
       }
     }
     return "para: " + parts.joined(separator: ", ")
+  }
+
+  /// One line on the CPU schedulers, when the trace has cpu events.
+  var cpuVerdict: String? {
+    guard !result.schedulers.isEmpty else { return nil }
+    let parts = result.schedulers.map { s -> String in
+      var worst = ""
+      if let vm = s.vms.max(by: { abs($0.billingErrorPercent) < abs($1.billingErrorPercent) }),
+        abs(vm.billingErrorPercent) >= 0.5
+      {
+        worst =
+          ", tick billing off by \(TraceInspection.fixed(vm.billingErrorPercent, 0))% for vm \(vm.vm)"
+      }
+      return "\(s.name): Jain's index \(TraceInspection.fixed(s.jainIndex, 3))\(worst)"
+    }
+    return "cpu: " + parts.joined(separator: "; ")
   }
 
   private func comparisonTable() -> String {

@@ -27,6 +27,9 @@ public enum ReportWriter {
 extension ReplayReport {
   /// The files `hvreplay replay` writes.
   public var files: [(name: String, contents: String)] {
-    [("report.md", markdown), ("summary.csv", summaryCSV)]
+    var files = [("report.md", markdown), ("summary.csv", summaryCSV)]
+    if !result.schedulers.isEmpty { files.append(("cpu.csv", cpuCSV)) }
+    files.append(("report.json", json.serialized() + "\n"))
+    return files
   }
 }

@@ -11,6 +11,9 @@ public enum SynthesisProfile: String, CaseIterable, Sendable, CustomStringConver
   case cpuContention = "cpu-contention"
   /// Several VMs with disk, net and CPU activity together.
   case mixed
+  /// One guest running just under a scheduler tick and yielding before it fires, beside
+  /// honest CPU-bound guests.
+  case tickEvasion = "tick-evasion"
 
   public var description: String { rawValue }
 
@@ -23,6 +26,8 @@ public enum SynthesisProfile: String, CaseIterable, Sendable, CustomStringConver
     case .netRPC: "bursts of small tx packets answered by rx packets one round trip later"
     case .cpuContention: "CPU-bound VMs (10 ms bursts every 10 ms) beside interactive VMs"
     case .mixed: "VMs each with oltp disk traffic, RPC network traffic and interactive CPU bursts"
+    case .tickEvasion:
+      "VM 1 runs 97% of every tick and yields before it fires; the other VMs are CPU-bound"
     }
   }
 }
@@ -62,6 +67,9 @@ public struct SynthesisParameters: Sendable, Equatable {
   /// net-rpc, mixed: round trip from a request burst to its responses, in microseconds.
   public var rttMicroseconds: Double = 50
 
+  /// tick-evasion: the scheduler tick the evader times itself against, in ns (credit1: 10 ms).
+  public var tickNs: UInt64 = 10_000_000
+
   public init(profile: SynthesisProfile) { self.profile = profile }
 
   /// The generator's limit when neither ``events`` nor ``durationNs`` is set.
@@ -86,6 +94,7 @@ public struct SynthesisParameters: Sendable, Equatable {
         "--rtt-us \(Self.format(rttMicroseconds))",
       ]
     case .cpuContention: parts.append("--vcpus \(vcpus)")
+    case .tickEvasion: parts.append("--tick \(Duration.format(nanoseconds: tickNs))")
     case .mixed:
       parts += [
         "--vcpus \(vcpus)", "--iops \(Self.format(iops))", "--read-pct \(Self.format(readPercent))",
@@ -97,15 +106,30 @@ public struct SynthesisParameters: Sendable, Equatable {
     return parts.joined(separator: " ")
   }
 
-  /// The trace metadata recording what produced it.
+  /// The trace metadata recording what produced it, with the model keys the scenario
+  /// needs (`model.<key>` entries, which a replay applies before `--model` and `--set`).
   public var metadata: TraceMetadata {
-    TraceMetadata([
+    var m = TraceMetadata([
       ("producer", "hvreplay \(HVReplayVersion.current)"),
       ("command", commandLine),
       ("profile", profile.rawValue),
       ("seed", String(seed)),
     ])
+    for (key, value) in modelKeys { m["model." + key] = value }
+    return m
   }
+
+  /// Model settings that belong to the scenario: the guests' weights in cpu-contention.
+  public var modelKeys: [(String, String)] {
+    guard profile == .cpuContention else { return [] }
+    return (1...max(vms, 1)).map {
+      ("vms.\($0).weight", String(Self.contentionWeights[($0 - 1) % 4]))
+    }
+  }
+
+  /// cpu-contention's weights, cycling over VMs 1, 2, 3, 4, ...: CPU-bound VMs (odd) get
+  /// 512 and 256, interactive VMs (even) 256 and 128.
+  static let contentionWeights: [UInt64] = [512, 256, 256, 128]
 
   static func format(_ value: Double) -> String {
     value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)

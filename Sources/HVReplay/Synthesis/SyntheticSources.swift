@@ -139,13 +139,17 @@ struct CPUBurstSource: SyntheticSource {
   let thinkNs: Double
   private var clock = 0.0
 
-  init(vm: UInt16, vcpu: UInt16, burstNs: Double, thinkNs: Double, rng: Xoshiro256) {
+  init(
+    vm: UInt16, vcpu: UInt16, burstNs: Double, thinkNs: Double, startNs: Double = 0,
+    rng: Xoshiro256
+  ) {
     self.vm = vm
     self.vcpu = vcpu
     self.burstNs = burstNs
     self.thinkNs = thinkNs
+    clock = startNs
     var rng = rng
-    if thinkNs > 0 { clock = rng.exponential(mean: thinkNs) }
+    if thinkNs > 0 { clock += rng.exponential(mean: thinkNs) }
     self.rng = rng
   }
 
@@ -160,5 +164,24 @@ struct CPUBurstSource: SyntheticSource {
       clock += Double(work) + max(rng.exponential(mean: thinkNs), 50_000)
     }
     return TraceEvent(timeNs: time, vm: vm, vcpu: vcpu, op: .burst, serviceNs: work)
+  }
+}
+
+/// The tick-evasion attacker (Zhou et al., NCA 2011): one vCPU that wakes just after each
+/// scheduler tick, runs 97% of a tick and blocks before the next one fires.
+struct TickEvaderSource: SyntheticSource {
+  let vm: UInt16
+  let tickNs: UInt64
+  private var tick: UInt64 = 0
+
+  init(vm: UInt16, tickNs: UInt64) {
+    self.vm = vm
+    self.tickNs = tickNs
+  }
+
+  mutating func next() -> TraceEvent {
+    let start = tick * tickNs + tickNs / 100
+    tick += 1
+    return TraceEvent(timeNs: start, vm: vm, op: .burst, serviceNs: tickNs * 97 / 100)
   }
 }

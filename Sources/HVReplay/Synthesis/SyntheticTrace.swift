@@ -50,6 +50,22 @@ public struct SyntheticTrace: Sequence, IteratorProtocol {
               vm: vm, vcpu: UInt16(vcpu), burstNs: cpuBound ? 10e6 : 1e6,
               thinkNs: cpuBound ? 0 : 9e6, rng: rng()))
         }
+      case .tickEvasion:
+        if index == 0 {
+          // Wakes 1% into each tick, runs 97% of a tick, and blocks before the next tick.
+          sources.append(
+            TickEvaderSource(vm: vm, tickNs: parameters.tickNs))
+        } else {
+          // Honest CPU-bound guests start one per tick, half-way through ticks 2, 3, ...:
+          // each is running at the next tick, so it is not BOOSTed when the evader wakes
+          // (a woken guest is, and BOOST does not preempt BOOST). The real attacker times
+          // itself the same way; from then on every guest is always runnable.
+          let tick = Double(parameters.tickNs)
+          sources.append(
+            CPUBurstSource(
+              vm: vm, vcpu: 0, burstNs: tick, thinkNs: 0, startNs: tick * (Double(index) + 1.5),
+              rng: rng()))
+        }
       case .mixed:
         sources.append(OLTPDiskSource(vm: vm, parameters: parameters, rng: rng()))
         sources.append(RPCNetSource(vm: vm, parameters: parameters, rng: rng()))

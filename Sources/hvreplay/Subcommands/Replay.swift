@@ -7,9 +7,12 @@ extension HVReplayCommand {
       abstract:
         "Replay a trace through the full- and paravirtualization backends and report their cost.",
       discussion: """
-        Every disk and net event goes through each selected backend in one streaming pass.
-        Writes report.md and summary.csv into Reports/<trace name>/ (or --out) and prints
-        where. `hvreplay TRACE` is the same as `hvreplay replay TRACE`.
+        Every disk and net event goes through each selected backend, and every cpu event
+        through each selected scheduler, in one streaming pass. Writes report.md,
+        summary.csv, cpu.csv (when the trace has cpu events) and report.json into
+        Reports/<trace name>/ (or --out) and prints where. `hvreplay TRACE` is the same as
+        `hvreplay replay TRACE`. Model keys a trace's metadata carries (`model.<key>`, as
+        synth writes for scenarios) apply first, then --model, then each --set.
         """
     )
 
@@ -22,6 +25,14 @@ extension HVReplayCommand {
     @Option(help: "The backends to replay through, comma-separated: full, para.")
     var backends: String = "full,para"
 
+    @Option(help: "The CPU schedulers to replay through, comma-separated: credit, fair.")
+    var schedulers: String = "credit,fair"
+
+    @Option(
+      help: "End the CPU measurement window at this trace time (e.g. 60s); default: the last event."
+    )
+    var horizon: String?
+
     @OptionGroup var modelOptions: ModelOptions
 
     @OptionGroup var read: ReadOptions
@@ -30,21 +41,31 @@ extension HVReplayCommand {
     var quiet = false
 
     func run() throws {
-      let kinds = try parseBackends(backends)
-      try reportingErrors { () throws(HVReplayError) in
-        let model = try modelOptions.effectiveModel()
-        var reader = try TraceReader(path: trace, reorderWindow: read.reorderWindow)
-        var progress = ProgressLine(enabled: !quiet)
-        let result = try ReplayEngine(model: model, backends: kinds).run(&reader) {
-          progress.update($0)
+      let kinds = try parseList(backends, option: "--backends", as: BackendKind.self)
+      let schedulerKinds = try parseList(schedulers, option: "--schedulers", as: SchedulerKind.self)
+      var horizonNs: UInt64?
+      if let horizon {
+        guard let ns = Duration.parseNanoseconds(horizon) else {
+          throw ValidationError("--horizon: expected a duration such as 60s, found \"\(horizon)\"")
         }
+        horizonNs = ns
+      }
+      try reportingErrors { () throws(HVReplayError) in
+        var reader = try TraceReader(path: trace, reorderWindow: read.reorderWindow)
+        let model = try modelOptions.effectiveModel(traceMetadata: reader.metadata)
+        var progress = ProgressLine(enabled: !quiet)
+        let engine = ReplayEngine(
+          model: model, backends: kinds, schedulers: schedulerKinds, horizon: horizonNs)
+        let result = try engine.run(&reader) { progress.update($0) }
         progress.finish()
         let report = ReplayReport(result)
         let directory = out ?? ReportWriter.defaultDirectory(for: result.trace)
         try ReportWriter.write(report.files, into: directory)
+        let names = report.files.map { "\(directory)/\($0.name)" }
         do {
           try writeStandardOutput(
-            "\(report.verdict)\nwrote \(directory)/report.md and \(directory)/summary.csv\n")
+            report.verdictLines.joined(separator: "\n") + "\nwrote "
+              + names.dropLast().joined(separator: ", ") + " and \(names.last!)\n")
         } catch {
           throw HVReplayError(.ioError, "cannot write to standard output")
         }
@@ -53,18 +74,20 @@ extension HVReplayCommand {
   }
 }
 
-/// `--backends full,para` → the backend kinds, in the order given.
-func parseBackends(_ text: String) throws -> [BackendKind] {
-  var kinds: [BackendKind] = []
+/// `--backends full,para` → the kinds, in the order given, without repeats.
+func parseList<Kind: RawRepresentable & CaseIterable>(_ text: String, option: String, as: Kind.Type)
+  throws -> [Kind] where Kind.RawValue == String
+{
+  var kinds: [Kind] = []
   for name in text.split(separator: ",").map({ String($0).trimmingCharacters(in: " ") }) {
-    guard let kind = BackendKind(rawValue: name) else {
+    guard let kind = Kind(rawValue: name) else {
       throw ValidationError(
-        "--backends: unknown backend \"\(name)\"; expected \(BackendKind.allCases.map(\.rawValue).joined(separator: ", "))"
+        "\(option): unknown name \"\(name)\"; expected \(Kind.allCases.map(\.rawValue).joined(separator: ", "))"
       )
     }
-    if !kinds.contains(kind) { kinds.append(kind) }
+    if !kinds.contains(where: { $0.rawValue == kind.rawValue }) { kinds.append(kind) }
   }
-  guard !kinds.isEmpty else { throw ValidationError("--backends: name at least one backend") }
+  guard !kinds.isEmpty else { throw ValidationError("\(option): name at least one") }
   return kinds
 }
 
@@ -81,9 +104,11 @@ struct ModelOptions: ParsableArguments {
     help: "Change one model key, e.g. --set para.ring_entries=64 (repeatable).")
   var assignments: [String] = []
 
-  /// The default model, then the file, then each `--set` in order.
-  func effectiveModel() throws(HVReplayError) -> Model {
+  /// The default model, then the trace's `model.*` metadata, then the file, then each `--set`.
+  func effectiveModel(traceMetadata: TraceMetadata = TraceMetadata()) throws(HVReplayError) -> Model
+  {
     var model = Model()
+    try model.apply(traceMetadata: traceMetadata)
     if let modelFile { try model.load(file: modelFile) }
     for assignment in assignments { try model.set(assignment) }
     return model

@@ -68,6 +68,9 @@ extension HVReplayCommand {
     @Option(name: .customLong("rtt-us"), help: "net-rpc, mixed: round trip in microseconds.")
     var rttMicroseconds: Double = 50
 
+    @Option(help: "tick-evasion: the scheduler tick the evader times itself against.")
+    var tick: String = "10ms"
+
     func validate() throws {
       guard (1...65535).contains(vms) else { throw ValidationError("--vms must be 1...65535") }
       guard (1...65535).contains(vcpus) else { throw ValidationError("--vcpus must be 1...65535") }
@@ -84,6 +87,11 @@ extension HVReplayCommand {
       guard commit == "flush" || commit == "barrier" else {
         throw ValidationError("--commit must be flush or barrier, found \"\(commit)\"")
       }
+      guard let tickNs = Duration.parseNanoseconds(tick), tickNs >= 1000 else {
+        throw ValidationError(
+          "--tick: expected a duration of at least 1us such as 10ms, found \"\(tick)\"")
+      }
+      _ = tickNs
       if let duration, Duration.parseNanoseconds(duration) == nil {
         throw ValidationError(
           "--duration: expected a duration such as 10s or 500ms, found \"\(duration)\"")
@@ -107,6 +115,7 @@ extension HVReplayCommand {
       parameters.rpcPerSecond = rps
       parameters.burst = burst
       parameters.rttMicroseconds = rttMicroseconds
+      parameters.tickNs = Duration.parseNanoseconds(tick) ?? parameters.tickNs
       try reportingErrors { () throws(HVReplayError) in
         var writer = try TraceWriter(path: output, type: type, metadata: parameters.metadata)
         var trace = SyntheticTrace(parameters)

@@ -1,0 +1,133 @@
+import Histogram
+
+extension SchedulerResult {
+  /// The figures of one VM (or of all, for `nil`) in `cpu.csv`'s order.
+  public func rows(vm index: Int?) -> [Figures.Row] {
+    func row(_ metric: String, _ value: Double, _ unit: String, _ decimals: Int = 0) -> Figures.Row
+    {
+      Figures.Row(metric: metric, value: value, unit: unit, decimals: decimals)
+    }
+    let selected = index.map { [vms[$0]] } ?? vms
+    var wait: Histogram<UInt64>?
+    for vm in selected where vm.wait.totalCount > 0 {
+      if wait == nil { wait = vm.wait } else { wait!.add(vm.wait) }
+    }
+    let demand = selected.reduce(0) { $0 + $1.demandNs }
+    let cpu = selected.reduce(0) { $0 + $1.cpuNs }
+    let exact = selected.reduce(0) { $0 + $1.billedExactNs }
+    let tick = selected.reduce(0) { $0 + $1.billedTickNs }
+    var rows = [
+      row("demand_ns", Double(demand), "ns"),
+      row("cpu_ns", Double(cpu), "ns"),
+      row("unserved_ns", Double(selected.reduce(0) { $0 + $1.unservedNs }), "ns"),
+      row("share", selected.reduce(0) { $0 + $1.share }, "fraction", 6),
+      row("entitled_share", selected.reduce(0) { $0 + $1.entitledShare }, "fraction", 6),
+      row("wait_p50_ns", Double(wait?.valueAtPercentile(50) ?? 0), "ns"),
+      row("wait_p99_ns", Double(wait?.valueAtPercentile(99) ?? 0), "ns"),
+      row("wait_p999_ns", Double(wait?.valueAtPercentile(99.9) ?? 0), "ns"),
+      row("wait_max_ns", Double(wait?.max ?? 0), "ns"),
+      row("billed_exact_ns", Double(exact), "ns"),
+      row("billed_tick_ns", Double(tick), "ns"),
+      row(
+        "billing_error_pct",
+        exact > 0 ? (Double(tick) - Double(exact)) / Double(exact) * 100 : 0, "percent", 3),
+      row("context_switches", Double(selected.reduce(0) { $0 + $1.contextSwitches }), "count"),
+    ]
+    if let index {
+      rows += [
+        row("weight", Double(vms[index].weight), "weight"),
+        row("cap_pct", Double(vms[index].capPercent), "percent"),
+        row("vcpus", Double(vms[index].vcpus), "count"),
+      ]
+    } else {
+      rows += [
+        row("jain_index", jainIndex, "index", 6),
+        row("window_ns", Double(windowNs), "ns"),
+        row("capacity_ns", Double(capacityNs), "ns"),
+        row("switching_ns", Double(switchingNs), "ns"),
+        row("idle_while_runnable_ns", Double(idleWhileRunnableNs), "ns"),
+      ]
+    }
+    return rows
+  }
+}
+
+extension ReplayReport {
+  /// `cpu.csv`: `scheduler,vm,metric,value,unit`; `vm` is `all` on totals.
+  public var cpuCSV: String {
+    var out = "scheduler,vm,metric,value,unit\n"
+    for s in result.schedulers {
+      for i in s.vms.indices {
+        for row in s.rows(vm: i) {
+          out += "\(s.name),\(s.vms[i].vm),\(row.metric),\(row.text),\(row.unit)\n"
+        }
+      }
+      for row in s.rows(vm: nil) { out += "\(s.name),all,\(row.metric),\(row.text),\(row.unit)\n" }
+    }
+    return out
+  }
+
+  /// The CPU section of `report.md`, or "" when the trace has no cpu events.
+  var cpuMarkdown: String {
+    guard let first = result.schedulers.first else { return "" }
+    let m = result.model.cpu
+    var md = "\n## CPU\n\n"
+    md += "\(m.pcpus) pCPUs over \(TraceInspection.seconds(first.windowNs)) (the trace's span"
+    md += "); timeslice \(TraceInspection.seconds(m.timesliceNs)), tick "
+    md += "\(TraceInspection.seconds(m.tickNs)); the credit scheduler's decisions use "
+    md += "\(m.accounting) accounting. Shares are of the pCPUs' capacity over the window; the "
+    md += "entitled share is what the VM's weight and cap give it among the VMs that wanted "
+    md += "CPU. Work still queued at the window's end is unserved.\n\n"
+    md +=
+      "| scheduler | vm | weight | demand | received | unserved | share | entitled | wait p50 | wait p99 | wait max | billed exact | billed tick | billing error | switches |\n"
+    md += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
+    for s in result.schedulers {
+      for vm in s.vms {
+        md +=
+          "| \(s.name) | \(vm.vm) | \(vm.weight)\(vm.capPercent > 0 ? " (cap \(vm.capPercent)%)" : "") | "
+        md += "\(TraceInspection.seconds(vm.demandNs)) | \(TraceInspection.seconds(vm.cpuNs)) | "
+        md += "\(TraceInspection.seconds(vm.unservedNs)) | \(Self.percent(vm.share)) | "
+        md += "\(Self.percent(vm.entitledShare)) | "
+        md +=
+          "\(TraceInspection.seconds(vm.wait.totalCount > 0 ? vm.wait.valueAtPercentile(50) : 0)) | "
+        md +=
+          "\(TraceInspection.seconds(vm.wait.totalCount > 0 ? vm.wait.valueAtPercentile(99) : 0)) | "
+        md +=
+          "\(TraceInspection.seconds(vm.wait.max)) | \(TraceInspection.seconds(vm.billedExactNs)) | "
+        md += "\(TraceInspection.seconds(vm.billedTickNs)) | "
+        md +=
+          "\(TraceInspection.fixed(vm.billingErrorPercent, 1))% | \(Self.grouped(vm.contextSwitches)) |\n"
+      }
+    }
+    md += "\n| scheduler | Jain's index | pCPU time switching | idle while a vCPU waited |\n"
+    md += "|---|--:|--:|--:|\n"
+    for s in result.schedulers {
+      md += "| \(s.name) | \(TraceInspection.fixed(s.jainIndex, 4)) | "
+      md +=
+        "\(TraceInspection.seconds(s.switchingNs)) | \(TraceInspection.seconds(s.idleWhileRunnableNs)) |\n"
+    }
+    // A chart: each scheduler's received share per VM, against the entitled share.
+    let labels = first.vms.map { "\"vm \($0.vm)\"" }.joined(separator: ", ")
+    let top =
+      result.schedulers.flatMap { $0.vms.map { max($0.share, $0.entitledShare) } }.max() ?? 0
+    let axis = min(100, Int((top * 100 / 10).rounded(.up)) * 10 + 10)
+    md += "\n```mermaid\nxychart-beta\n"
+    md += "  title \"CPU share per VM (bars: "
+    md += result.schedulers.map(\.name).joined(separator: ", ") + "; line: entitled)\"\n"
+    md += "  x-axis [\(labels)]\n  y-axis \"% of pCPU capacity\" 0 --> \(axis)\n"
+    for s in result.schedulers {
+      md +=
+        "  bar [" + s.vms.map { TraceInspection.fixed($0.share * 100, 1) }.joined(separator: ", ")
+        + "]\n"
+    }
+    md +=
+      "  line ["
+      + first.vms.map { TraceInspection.fixed($0.entitledShare * 100, 1) }
+      .joined(separator: ", ") + "]\n```\n"
+    return md
+  }
+
+  static func percent(_ fraction: Double) -> String {
+    TraceInspection.fixed(fraction * 100, 1) + "%"
+  }
+}

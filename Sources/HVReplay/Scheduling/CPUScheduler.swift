@@ -1,0 +1,129 @@
+import Histogram
+
+/// The CPU schedulers hvreplay has.
+public enum SchedulerKind: String, CaseIterable, Sendable, CustomStringConvertible {
+  /// Xen's credit scheduler (credit1): proportional share by weight.
+  case credit
+  /// Fair share: every runnable vCPU gets an equal timeslice in turn.
+  case fair
+
+  public var description: String { rawValue }
+
+  /// A simulation of this scheduler for `model`.
+  func make(model: Model, horizon: UInt64?) -> any CPUScheduler {
+    switch self {
+    case .credit:
+      CreditScheduler(
+        simulation: SchedulerSimulation(
+          model: model, policy: CreditPolicy(model: model), horizon: horizon))
+    case .fair:
+      FairShareScheduler(
+        simulation: SchedulerSimulation(model: model, policy: FairSharePolicy(), horizon: horizon))
+    }
+  }
+
+  /// One line on the scheduler.
+  public var summary: String {
+    switch self {
+    case .credit:
+      "Xen credit1: credits by weight each period, BOOST > UNDER > OVER, caps, credit bounds"
+    case .fair: "fair share: a FIFO run queue, an equal timeslice per runnable vCPU in turn"
+    }
+  }
+}
+
+/// A CPU scheduler fed by the replay engine with the trace's cpu events.
+protocol CPUScheduler {
+  var name: String { get }
+  /// Replays a chunk of events in time order; it uses the cpu bursts and ignores the rest.
+  mutating func replay(_ events: UnsafeBufferPointer<TraceEvent>)
+  /// Runs the schedule up to `windowEnd` and stops: work still queued is unserved.
+  mutating func finish(windowStart: UInt64, windowEnd: UInt64) -> SchedulerResult
+}
+
+/// What one scheduler measured, per VM.
+public struct SchedulerResult: Sendable {
+  public var name: String
+  /// Per VM, in VM order.
+  public var vms: [VMCPUMetrics]
+  /// The measurement window in ns, and the pCPUs' capacity over it.
+  public var windowStart: UInt64
+  public var windowEnd: UInt64
+  public var pcpus: UInt64
+  /// pCPU time spent switching between vCPUs, in ns.
+  public var switchingNs: UInt64
+  /// pCPU time idle while a vCPU that no cap held back waited to run (0 when work-conserving).
+  public var idleWhileRunnableNs: UInt64
+
+  /// Jain's fairness index over the received-to-entitled ratios of the VMs entitled to CPU.
+  public var jainIndex: Double {
+    FairAllocation.jainIndex(
+      vms.filter { $0.entitledShare > 0 }.map { $0.share / $0.entitledShare })
+  }
+
+  /// The window's length in ns.
+  public var windowNs: UInt64 { windowEnd - windowStart }
+  /// The pCPUs' capacity over the window, in ns.
+  public var capacityNs: UInt64 { windowNs * pcpus }
+}
+
+/// One guest's CPU figures under one scheduler.
+public struct VMCPUMetrics: Sendable {
+  public var vm: UInt16
+  public var vcpus: Int
+  public var weight: UInt64
+  public var capPercent: UInt64
+  /// Work that arrived in the window, in ns.
+  public var demandNs: UInt64 = 0
+  /// CPU time received in the window, in ns.
+  public var cpuNs: UInt64 = 0
+  /// Work still queued at the window's end, in ns.
+  public var unservedNs: UInt64 = 0
+  /// Time charged under exact accounting (equal to ``cpuNs``) and under tick accounting.
+  public var billedExactNs: UInt64 = 0
+  public var billedTickNs: UInt64 = 0
+  /// Switches of a pCPU to one of this VM's vCPUs from another vCPU.
+  public var contextSwitches: UInt64 = 0
+  /// Wait from runnable to running, in ns.
+  public var wait = ChannelMetrics.makeHistogram()
+  /// The share of the pCPUs' capacity the VM's weight and cap entitle it to.
+  public var entitledShare: Double = 0
+  /// The share it received.
+  public var share: Double = 0
+
+  init(vm: UInt16, config: Model.VM) {
+    self.vm = vm
+    vcpus = 0
+    weight = config.weight
+    capPercent = config.capPercent
+  }
+
+  /// (tick - exact) / exact, in percent; 0 when nothing was billed.
+  public var billingErrorPercent: Double {
+    billedExactNs > 0
+      ? (Double(billedTickNs) - Double(billedExactNs)) / Double(billedExactNs) * 100 : 0
+  }
+}
+
+// Concrete (non-generic) wrappers: calls through `any CPUScheduler` then reach code
+// specialized for each policy instead of unspecialized generic code.
+
+/// The credit scheduler.
+struct CreditScheduler: CPUScheduler {
+  var simulation: SchedulerSimulation<CreditPolicy>
+  var name: String { simulation.name }
+  mutating func replay(_ events: UnsafeBufferPointer<TraceEvent>) { simulation.replay(events) }
+  mutating func finish(windowStart: UInt64, windowEnd: UInt64) -> SchedulerResult {
+    simulation.finish(windowStart: windowStart, windowEnd: windowEnd)
+  }
+}
+
+/// The fair-share scheduler.
+struct FairShareScheduler: CPUScheduler {
+  var simulation: SchedulerSimulation<FairSharePolicy>
+  var name: String { simulation.name }
+  mutating func replay(_ events: UnsafeBufferPointer<TraceEvent>) { simulation.replay(events) }
+  mutating func finish(windowStart: UInt64, windowEnd: UInt64) -> SchedulerResult {
+    simulation.finish(windowStart: windowStart, windowEnd: windowEnd)
+  }
+}

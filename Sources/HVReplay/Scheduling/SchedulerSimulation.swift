@@ -1,0 +1,412 @@
+// Model rules "CPU scheduling" (docs/MODEL.md): a cpu burst makes its vCPU runnable with
+// that much work (queued behind any work it still has); it runs when the scheduler gives
+// it a pCPU and blocks when its work is done. pCPUs are shared through one run queue and
+// are work-conserving: a pCPU idles only when no vCPU is runnable, except where a cap
+// holds a VM back. Every run is accounted exactly and by ticks at once.
+
+/// A discrete-event simulation of physical CPUs under a scheduling policy.
+struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
+  private enum Step {
+    /// A pCPU's vCPU finishes its work or its timeslice (valid for one generation).
+    case pcpu(Int, generation: UInt64)
+    /// A capped VM's budget for this period runs out (valid for one generation).
+    case cap(Int, generation: UInt64)
+  }
+
+  private struct PCPU {
+    var vcpu = -1
+    var lastVCPU = -1
+    /// When the running vCPU's work began (after the context switch) and was last accounted.
+    var runStart: UInt64 = 0
+    var accruedUntil: UInt64 = 0
+    var generation: UInt64 = 0
+  }
+
+  private struct VMState {
+    var id: UInt16
+    var weight: UInt64
+    /// CPU budget per period in ns, or `UInt64.max` when uncapped.
+    var budget: UInt64
+    var usedThisPeriod: UInt64 = 0
+    var running = 0
+    var parked = false
+    var capGeneration: UInt64 = 0
+    var vcpus: [Int] = []
+  }
+
+  var name: String { policy.name }
+  private var policy: Policy
+  private let model: Model
+  private let timeslice: UInt64
+  private let tickNs: UInt64
+  private let switchNs: UInt64
+  private let tickDrivesCredit: Bool
+  private let horizon: UInt64?
+
+  private var vcpus: [VCPUState] = []
+  private var vcpuIndex: [UInt32: Int] = [:]
+  private var vms: [VMState] = []
+  private var vmIndex: [UInt16: Int] = [:]
+  private var metrics: [VMCPUMetrics] = []
+  private var pcpus: [PCPU]
+  private var steps = EventQueue<Step>()
+  private var nextTick: UInt64
+  private var nextPass: UInt64
+  private var idleCount: Int
+  private var queuedCount = 0
+  private var now: UInt64 = 0
+  private var switchingNs: UInt64 = 0
+  private var idleWhileRunnableNs: UInt64 = 0
+
+  init(model: Model, policy: Policy, horizon: UInt64? = nil) {
+    self.model = model
+    self.policy = policy
+    self.horizon = horizon
+    timeslice = model.cpu.timesliceNs
+    tickNs = model.cpu.tickNs
+    switchNs = model.cpu.contextSwitchNs
+    tickDrivesCredit = model.cpu.accounting == .tick
+    pcpus = Array(repeating: PCPU(), count: Int(model.cpu.pcpus))
+    idleCount = pcpus.count
+    nextTick = tickNs
+    nextPass = timeslice
+  }
+
+  // MARK: Driving
+
+  mutating func replay(_ events: UnsafeBufferPointer<TraceEvent>) {
+    for event in events where event.op == .burst {
+      if let horizon, event.timeNs >= horizon { continue }
+      run(until: event.timeNs)
+      arrive(event)
+    }
+  }
+
+  mutating func finish(windowStart: UInt64, windowEnd: UInt64) -> SchedulerResult {
+    let end = horizon ?? windowEnd
+    run(until: end)
+    advanceClock(to: end)
+    for p in pcpus.indices { accrue(p, to: end) }
+    for (i, vm) in vms.enumerated() {
+      metrics[i].unservedNs = vm.vcpus.reduce(0) { $0 + vcpus[$1].remaining }
+      metrics[i].vcpus = vm.vcpus.count
+    }
+    var result = SchedulerResult(
+      name: name, vms: metrics, windowStart: windowStart, windowEnd: max(end, windowStart),
+      pcpus: model.cpu.pcpus, switchingNs: switchingNs, idleWhileRunnableNs: idleWhileRunnableNs)
+    Self.entitle(&result)
+    result.vms.sort { $0.vm < $1.vm }
+    return result
+  }
+
+  /// Fills in each VM's share and entitled share.
+  static func entitle(_ result: inout SchedulerResult) {
+    let window = Double(result.windowNs)
+    let capacity = Double(result.capacityNs)
+    guard capacity > 0 else { return }
+    let limits = result.vms.map { vm -> Double in
+      var limit = min(Double(vm.demandNs), Double(vm.vcpus) * window)
+      if vm.capPercent > 0 { limit = min(limit, Double(vm.capPercent) / 100 * window) }
+      return limit
+    }
+    let allocation = FairAllocation.waterFill(
+      capacity: capacity, weights: result.vms.map { Double($0.weight) }, limits: limits)
+    for i in result.vms.indices {
+      result.vms[i].entitledShare = allocation[i] / capacity
+      result.vms[i].share = Double(result.vms[i].cpuNs) / capacity
+    }
+  }
+
+  /// Runs every scheduling step before `time`.
+  private mutating func run(until time: UInt64) {
+    while true {
+      skipIdleStretch(until: time)
+      let next = min(steps.nextTime, nextTick, nextPass)
+      guard next < time else { return }
+      advanceClock(to: next)
+      if steps.nextTime == next {
+        let step = steps.pop().payload
+        switch step {
+        case .pcpu(let p, let generation):
+          if pcpus[p].generation == generation { pcpuDone(p) }
+        case .cap(let vm, let generation):
+          if vms[vm].capGeneration == generation { capExhausted(vm) }
+        }
+      } else if nextTick == next {
+        tick()
+        nextTick = nextTick > .max - tickNs ? .max : nextTick + tickNs
+      } else {
+        pass()
+        nextPass = nextPass > .max - timeslice ? .max : nextPass + timeslice
+      }
+    }
+  }
+
+  /// Jumps over ticks and passes that can change nothing: no vCPU runs, waits or is
+  /// parked, and every vCPU has had the pass after it last ran.
+  private mutating func skipIdleStretch(until time: UInt64) {
+    guard idleCount == pcpus.count && queuedCount == 0 && steps.isEmpty,
+      time > nextPass && time - nextPass > 2 * timeslice, time > nextTick,
+      !vcpus.contains(where: { $0.active || $0.state == .parked })
+    else { return }
+    // The last tick and pass before `time`, keeping their phase.
+    nextTick += (time - nextTick) / tickNs * tickNs
+    nextPass += (time - nextPass) / timeslice * timeslice
+    if nextTick == time { nextTick -= tickNs }
+    if nextPass == time { nextPass -= timeslice }
+  }
+
+  /// Moves the clock, measuring idle pCPUs that coexisted with queued vCPUs.
+  private mutating func advanceClock(to time: UInt64) {
+    if time > now {
+      if idleCount > 0 && queuedCount > 0 { idleWhileRunnableNs += time - now }
+      now = time
+    }
+  }
+
+  // MARK: Events
+
+  private mutating func arrive(_ event: TraceEvent) {
+    advanceClock(to: event.timeNs)
+    let v = vcpu(vm: event.vm, vcpu: event.vcpu)
+    let vm = vcpus[v].vm
+    metrics[vm].demandNs = Self.add(metrics[vm].demandNs, event.serviceNs)
+    guard event.serviceNs > 0 else { return }
+    vcpus[v].remaining = Self.add(vcpus[v].remaining, event.serviceNs)
+    guard vcpus[v].state == .blocked else { return }
+    vcpus[v].queuedSince = now
+    if vms[vm].parked {
+      vcpus[v].state = .parked
+      return
+    }
+    makeRunnable(v, reason: .wake)
+    dispatchIdle()
+    preemptWhereOutranked()
+  }
+
+  /// A pCPU's vCPU finished its work or its timeslice.
+  private mutating func pcpuDone(_ p: Int) {
+    accrue(p, to: now)
+    let v = pcpus[p].vcpu
+    release(p)
+    if vcpus[v].remaining == 0 {
+      vcpus[v].state = .blocked
+    } else {
+      vcpus[v].queuedSince = now
+      makeRunnable(v, reason: .requeue)
+    }
+    dispatch(p)
+    dispatchIdle()
+  }
+
+  private mutating func tick() {
+    for p in pcpus.indices where pcpus[p].vcpu >= 0 {
+      accrue(p, to: now)
+      let v = pcpus[p].vcpu
+      metrics[vcpus[v].vm].billedTickNs &+= tickNs
+      if tickDrivesCredit { policy.charge(v, ns: tickNs, vcpus: &vcpus) }
+      policy.tick(v, vcpus: &vcpus)
+    }
+    preemptWhereOutranked()
+  }
+
+  /// The accounting pass: credit, and a new cap period.
+  private mutating func pass() {
+    for p in pcpus.indices { accrue(p, to: now) }
+    policy.account(vcpus: &vcpus, weights: vms.map(\.weight))
+    for vm in vms.indices {
+      vms[vm].usedThisPeriod = 0
+      if vms[vm].parked {
+        vms[vm].parked = false
+        for v in vms[vm].vcpus where vcpus[v].state == .parked {
+          makeRunnable(v, reason: .unpark)
+        }
+      }
+      rescheduleCap(vm)
+    }
+    dispatchIdle()
+    preemptWhereOutranked()
+  }
+
+  /// A capped VM used its budget: its vCPUs wait for the next period.
+  private mutating func capExhausted(_ vm: Int) {
+    for p in pcpus.indices where pcpus[p].vcpu >= 0 && vcpus[pcpus[p].vcpu].vm == vm {
+      accrue(p, to: now)
+    }
+    // With n vCPUs running, a remainder under n ns cannot be split: the budget is spent.
+    guard vms[vm].usedThisPeriod + UInt64(max(vms[vm].running, 1)) > vms[vm].budget else {
+      rescheduleCap(vm)
+      return
+    }
+    vms[vm].parked = true
+    var freed: [Int] = []
+    for v in vms[vm].vcpus {
+      switch vcpus[v].state {
+      case .queued:
+        policy.remove(v, vcpus: vcpus)
+        queuedCount -= 1
+        vcpus[v].state = .parked
+      case .running:
+        let p = pcpus.firstIndex { $0.vcpu == v }!
+        release(p)
+        vcpus[v].state = .parked
+        vcpus[v].queuedSince = now
+        freed.append(p)
+      default: break
+      }
+    }
+    for p in freed { dispatch(p) }
+  }
+
+  // MARK: Mechanics
+
+  /// `a + b`, saturating at `UInt64.max` (a hostile trace cannot overflow the clock).
+  @inline(__always)
+  static func add(_ a: UInt64, _ b: UInt64) -> UInt64 {
+    let (sum, overflow) = a.addingReportingOverflow(b)
+    return overflow ? .max : sum
+  }
+
+  /// The index of vCPU (`vm`, `vcpu`), created on first sight.
+  private mutating func vcpu(vm id: UInt16, vcpu: UInt16) -> Int {
+    let key = UInt32(id) << 16 | UInt32(vcpu)
+    if let v = vcpuIndex[key] { return v }
+    let vm: Int
+    if let found = vmIndex[id] {
+      vm = found
+    } else {
+      vm = vms.count
+      vmIndex[id] = vm
+      let config = model.vm(id)
+      let budget =
+        config.capPercent == 0 ? UInt64.max : config.capPercent * timeslice / 100
+      vms.append(VMState(id: id, weight: config.weight, budget: budget))
+      metrics.append(VMCPUMetrics(vm: id, config: config))
+    }
+    let v = vcpus.count
+    vcpus.append(VCPUState(vm: vm))
+    vcpuIndex[key] = v
+    vms[vm].vcpus.append(v)
+    return v
+  }
+
+  private mutating func makeRunnable(_ v: Int, reason: EnqueueReason) {
+    vcpus[v].state = .queued
+    queuedCount += 1
+    policy.enqueue(v, reason: reason, vcpus: &vcpus)
+  }
+
+  /// Gives pCPU `p` (now free) the next queued vCPU, or leaves it idle.
+  private mutating func dispatch(_ p: Int) {
+    guard let v = policy.dequeue(vcpus: vcpus) else { return }
+    queuedCount -= 1
+    idleCount -= 1
+    let vm = vcpus[v].vm
+    vcpus[v].state = .running
+    metrics[vm].wait.record(now - vcpus[v].queuedSince)
+    var start = now
+    if pcpus[p].lastVCPU != v {
+      start += switchNs
+      switchingNs += switchNs
+      metrics[vm].contextSwitches += 1
+    }
+    pcpus[p].vcpu = v
+    pcpus[p].lastVCPU = v
+    pcpus[p].runStart = start
+    pcpus[p].accruedUntil = start
+    pcpus[p].generation += 1
+    let end = Self.add(start, min(timeslice, vcpus[v].remaining))
+    steps.schedule(.pcpu(p, generation: pcpus[p].generation), at: end)
+    vms[vm].running += 1
+    rescheduleCap(vm)
+  }
+
+  /// Takes the running vCPU off pCPU `p` (already accrued).
+  private mutating func release(_ p: Int) {
+    let v = pcpus[p].vcpu
+    let vm = vcpus[v].vm
+    pcpus[p].vcpu = -1
+    pcpus[p].generation += 1
+    idleCount += 1
+    vms[vm].running -= 1
+    rescheduleCap(vm)
+  }
+
+  private mutating func dispatchIdle() {
+    var p = 0
+    while queuedCount > 0 && idleCount > 0 && p < pcpus.count {
+      if pcpus[p].vcpu < 0 { dispatch(p) }
+      p += 1
+    }
+  }
+
+  /// Preempts the lowest-priority running vCPUs while a queued vCPU outranks them.
+  private mutating func preemptWhereOutranked() {
+    while queuedCount > 0 {
+      let best = policy.bestQueuedRank(vcpus: vcpus)
+      var worst = -1
+      var worstRank = Int.min
+      var worstStanding = Int64.max
+      for p in pcpus.indices where pcpus[p].vcpu >= 0 {
+        let v = pcpus[p].vcpu
+        let r = policy.rank(v, vcpus: vcpus)
+        let standing = policy.standing(v, vcpus: vcpus)
+        if r > worstRank || (r == worstRank && standing < worstStanding) {
+          worstRank = r
+          worstStanding = standing
+          worst = p
+        }
+      }
+      guard worst >= 0 && best < worstRank else { return }
+      accrue(worst, to: now)
+      let v = pcpus[worst].vcpu
+      release(worst)
+      vcpus[v].queuedSince = now
+      makeRunnable(v, reason: .requeue)
+      dispatch(worst)
+    }
+  }
+
+  /// Accounts the time pCPU `p`'s vCPU ran up to `time`.
+  private mutating func accrue(_ p: Int, to time: UInt64) {
+    let v = pcpus[p].vcpu
+    guard v >= 0, time > pcpus[p].accruedUntil else { return }
+    let ran = min(time - pcpus[p].accruedUntil, vcpus[v].remaining)
+    pcpus[p].accruedUntil = time
+    vcpus[v].remaining -= ran
+    let vm = vcpus[v].vm
+    metrics[vm].cpuNs &+= ran
+    metrics[vm].billedExactNs &+= ran
+    vms[vm].usedThisPeriod &+= ran
+    if !tickDrivesCredit { policy.charge(v, ns: ran, vcpus: &vcpus) }
+  }
+
+  /// Schedules the moment a capped VM's budget runs out at its current number of running vCPUs.
+  private mutating func rescheduleCap(_ vm: Int) {
+    guard vms[vm].budget != .max else { return }
+    vms[vm].capGeneration += 1
+    guard vms[vm].running > 0 else { return }
+    for p in pcpus.indices where pcpus[p].vcpu >= 0 && vcpus[pcpus[p].vcpu].vm == vm {
+      accrue(p, to: max(now, pcpus[p].accruedUntil))
+    }
+    let left = vms[vm].budget > vms[vm].usedThisPeriod ? vms[vm].budget - vms[vm].usedThisPeriod : 0
+    // The moment the running vCPUs together use `left`: each runs from its start (after any
+    // context switch) on, so with starts a_1 <= ... <= a_k it is the last t with
+    // sum over a_i <= t of (t - a_i) <= left.
+    var starts: [UInt64] = []
+    for c in pcpus where c.vcpu >= 0 && vcpus[c.vcpu].vm == vm { starts.append(c.accruedUntil) }
+    starts.sort()
+    var sum: UInt64 = 0
+    var at = UInt64.max
+    for (k, a) in starts.enumerated() {
+      sum += a
+      let n = UInt64(k + 1)
+      let t = (left + sum) / n  // rounded down: never past the budget
+      if k + 1 == starts.count || t <= starts[k + 1] {
+        at = max(t, a, now)
+        break
+      }
+    }
+    steps.schedule(.cap(vm, generation: vms[vm].capGeneration), at: at)
+  }
+}
