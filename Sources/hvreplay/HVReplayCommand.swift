@@ -21,7 +21,10 @@ struct HVReplayCommand: ParsableCommand {
       input or writes standard output.
       """,
     version: HVReplayVersion.current,
-    subcommands: [Replay.self, Inspect.self, Synth.self, Convert.self, ModelCommand.self],
+    subcommands: [
+      Replay.self, Compare.self, Sweep.self, Merge.self, Inspect.self, Synth.self, Convert.self,
+      ModelCommand.self,
+    ],
     defaultSubcommand: Replay.self
   )
 }

@@ -16,7 +16,9 @@ struct ReplayCommandTests {
     #expect(result.stdout.hasPrefix("para: "))
     #expect(
       result.stdout.contains(
-        "wrote Reports/rpc/report.md, Reports/rpc/summary.csv and Reports/rpc/report.json"))
+        "wrote Reports/rpc/report.md, Reports/rpc/summary.csv, Reports/rpc/histograms.csv, "
+          + "Reports/rpc/latency-cdf.svg, Reports/rpc/occupancy.csv, Reports/rpc/ring-occupancy.svg "
+          + "and Reports/rpc/report.json"))
     let csv = try String(contentsOfFile: dir.file("Reports/rpc/summary.csv"), encoding: .utf8)
     #expect(csv.hasPrefix("backend,vm,device,metric,value,unit\n"))
     #expect(csv.contains("full,all,all,requests,2000,count\n"))
@@ -125,7 +127,8 @@ struct ReplayCommandTests {
     #expect(FileManager.default.contents(atPath: dir.file("r/summary.csv")) == before)
     #expect(
       try FileManager.default.contentsOfDirectory(atPath: dir.file("r")).sorted() == [
-        "report.json", "report.md", "summary.csv",
+        "histograms.csv", "latency-cdf.svg", "occupancy.csv", "report.json", "report.md",
+        "ring-occupancy.svg", "summary.csv",
       ])
   }
 }

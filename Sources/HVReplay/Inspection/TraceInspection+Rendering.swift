@@ -115,7 +115,7 @@ extension TraceInspection {
   }
 
   /// `value` with exactly `digits` decimals, rounded half away from zero.
-  static func fixed(_ value: Double, _ digits: Int) -> String {
+  public static func fixed(_ value: Double, _ digits: Int) -> String {
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
     let scaled = (abs(value) * scale).rounded()

@@ -13,8 +13,52 @@ public struct TraceStatistics: Sendable {
   public private(set) var lastNs: UInt64 = 0
   /// Total CPU work of cpu bursts in nanoseconds.
   public private(set) var cpuWorkNs: UInt64 = 0
+  /// A 64-bit hash of every event's fields in order: the same events give the same hash,
+  /// whatever the file format or compression.
+  public internal(set) var contentHash: UInt64 = 0xCBF2_9CE4_8422_2325
 
   public init() {}
+
+  /// Statistics read back from a report.
+  init(
+    events: UInt64, byOp: [UInt64], bytesByOp: [UInt64], vms: [(UInt16, UInt64, UInt64, UInt64)],
+    firstNs: UInt64, lastNs: UInt64, cpuWorkNs: UInt64, contentHash: UInt64
+  ) {
+    self.events = events
+    self.byOp = byOp
+    self.bytesByOp = bytesByOp
+    for (vm, d, n, c) in vms {
+      byVMKind[Int(vm) * 3] = d
+      byVMKind[Int(vm) * 3 + 1] = n
+      byVMKind[Int(vm) * 3 + 2] = c
+    }
+    self.firstNs = firstNs
+    self.lastNs = lastNs
+    self.cpuWorkNs = cpuWorkNs
+    self.contentHash = contentHash
+  }
+
+  /// Adds the counts of `other` (a shard of the same trace set); the span covers both.
+  mutating func merge(_ other: TraceStatistics) {
+    if other.events == 0 { return }
+    firstNs = events == 0 ? other.firstNs : min(firstNs, other.firstNs)
+    lastNs = events == 0 ? other.lastNs : max(lastNs, other.lastNs)
+    events += other.events
+    for i in byOp.indices {
+      byOp[i] += other.byOp[i]
+      bytesByOp[i] += other.bytesByOp[i]
+    }
+    for i in byVMKind.indices where other.byVMKind[i] != 0 { byVMKind[i] += other.byVMKind[i] }
+    cpuWorkNs += other.cpuWorkNs
+  }
+
+  /// Folds one event into ``contentHash`` (multiply-xorshift over the fields).
+  @inline(__always)
+  private static func mix(_ h: UInt64, _ v: UInt64) -> UInt64 {
+    var x = (h ^ v) &* 0x9E37_79B9_7F4A_7C15
+    x ^= x >> 29
+    return x
+  }
 
   /// Adds one event.
   @inline(__always)
@@ -27,6 +71,13 @@ public struct TraceStatistics: Sendable {
     bytesByOp[op] &+= UInt64(event.bytes)
     byVMKind[Int(event.vm) &* 3 &+ Int(event.kind.rawValue)] &+= 1
     if event.op == .burst { cpuWorkNs &+= event.serviceNs }
+    var h = Self.mix(contentHash, event.timeNs)
+    h = Self.mix(h, event.offset)
+    h = Self.mix(h, event.serviceNs)
+    h = Self.mix(
+      h,
+      UInt64(event.bytes) << 32 | UInt64(event.vm) << 16 | UInt64(event.vcpu))
+    contentHash = Self.mix(h, UInt64(event.device) << 8 | UInt64(event.op.rawValue))
   }
 
   /// Events of `kind`.

@@ -85,26 +85,22 @@ public struct ChannelMetrics: Sendable {
     return merged
   }
 
+  /// Every counter, by the name report.json gives it.
+  static let counters: [(name: String, key: WritableKeyPath<ChannelMetrics, UInt64> & Sendable)] = [
+    ("requests", \.requests), ("bytes", \.bytes), ("traps_submit", \.submitTraps),
+    ("traps_completion", \.completionTraps), ("hypercalls", \.hypercalls),
+    ("interrupts", \.interrupts), ("notifications_sent", \.notificationsSent),
+    ("notifications_suppressed", \.notificationsSuppressed), ("bytes_copied", \.bytesCopied),
+    ("copies_avoided", \.copiesAvoided), ("bytes_copy_avoided", \.bytesCopyAvoided),
+    ("grants_mapped", \.grantsMapped), ("backend_wakeups", \.backendWakeups),
+    ("ring_full_stalls", \.ringFullStalls), ("ring_full_ns", \.ringFullNs),
+    ("overhead_cpu_ns", \.overheadNs), ("latency_sum_ns", \.latencySumNs),
+    ("latency_clamped", \.latencyClamped),
+  ]
+
   /// Adds `other`'s counts and histograms.
   public mutating func add(_ other: ChannelMetrics) {
-    requests += other.requests
-    bytes += other.bytes
-    submitTraps += other.submitTraps
-    completionTraps += other.completionTraps
-    hypercalls += other.hypercalls
-    interrupts += other.interrupts
-    notificationsSent += other.notificationsSent
-    notificationsSuppressed += other.notificationsSuppressed
-    bytesCopied += other.bytesCopied
-    copiesAvoided += other.copiesAvoided
-    bytesCopyAvoided += other.bytesCopyAvoided
-    grantsMapped += other.grantsMapped
-    backendWakeups += other.backendWakeups
-    ringFullStalls += other.ringFullStalls
-    ringFullNs += other.ringFullNs
-    overheadNs += other.overheadNs
-    latencySumNs &+= other.latencySumNs
-    latencyClamped += other.latencyClamped
+    for (_, key) in Self.counters { self[keyPath: key] &+= other[keyPath: key] }
     for i in latency.indices {
       guard let h = other.latency[i] else { continue }
       if latency[i] == nil { latency[i] = h } else { latency[i]!.add(h) }
@@ -132,6 +128,14 @@ public struct OccupancyMetrics: Sendable {
   public init(entries: UInt64) {
     self.entries = entries
     timeAtLevel = Array(repeating: 0, count: Int(entries) + 1)
+  }
+
+  /// Occupancy read back from a report.
+  init(entries: UInt64, timeAtLevel: [UInt64], maximum: UInt64, fullNs: UInt64) {
+    self.entries = entries
+    self.timeAtLevel = timeAtLevel
+    self.maximum = maximum
+    self.fullNs = fullNs
   }
 
   /// The occupancy becomes `newLevel` at `time`.

@@ -84,6 +84,22 @@ extension Model {
     try apply(json: JSONParser.parse(text, file: path), file: path)
   }
 
+  /// The keys whose values differ from `other`'s, as `key: this -> other`.
+  public func differences(from other: Model) -> [String] {
+    var out: [String] = []
+    for key in Self.keys {
+      let a = key.value(in: self).serialized(pretty: false)
+      let b = key.value(in: other).serialized(pretty: false)
+      if a != b { out.append("\(key.path): \(a) -> \(b)") }
+    }
+    for id in Set(vms.keys).union(other.vms.keys).sorted() where vm(id) != other.vm(id) {
+      out.append(
+        "vms.\(id): weight \(vm(id).weight) cap \(vm(id).capPercent)% -> weight \(other.vm(id).weight) cap \(other.vm(id).capPercent)%"
+      )
+    }
+    return out
+  }
+
   /// Applies the `model.<key>=<value>` entries of a trace's metadata.
   ///
   /// - Throws: ``HVReplayError`` (`.badData`) naming the trace's bad entry.

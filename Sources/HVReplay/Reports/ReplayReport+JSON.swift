@@ -1,71 +1,355 @@
+import Histogram
+
+// report.json, schema version 1 (docs/REPORT-FORMAT.md): the figures of summary.csv and
+// cpu.csv, and the raw data they come from (counters, histograms, occupancy), so that
+// reports can be merged exactly and percentiles recomputed.
+
 extension ReplayReport {
-  /// The version of `report.json`'s schema (docs/REPORT-FORMAT.md).
+  /// The version of `report.json`'s schema.
   public static let schemaVersion: UInt64 = 1
 
-  /// `report.json`: the trace's identity, the model, and every figure of `summary.csv`
-  /// and `cpu.csv`, by backend and scheduler.
+  /// `report.json`.
   public var json: JSONValue {
-    let trace = result.trace
-    let s = trace.statistics
-    func figures(_ rows: [Figures.Row]) -> JSONValue {
-      .object(
-        rows.map { ($0.metric, $0.decimals == 0 ? .uint(UInt64($0.value)) : .double($0.value)) })
-    }
-    let backendsJSON: [JSONValue] = backends.map { b in
-      .object([
-        ("name", .string(b.name)),
-        ("total", figures(b.total.rows)),
-        (
-          "devices",
-          .array(
-            b.devices.map {
-              .object([
-                ("vm", .uint(UInt64($0.key.vm))), ("device", .string($0.key.name)),
-                ("figures", figures($0.figures.rows)),
-              ])
-            })
-        ),
-      ])
-    }
-    let schedulersJSON: [JSONValue] = result.schedulers.map { sched in
-      .object([
-        ("name", .string(sched.name)),
-        ("total", figures(sched.rows(vm: nil))),
-        (
-          "vms",
-          .array(
-            sched.vms.indices.map {
-              .object([
-                ("vm", .uint(UInt64(sched.vms[$0].vm))), ("figures", figures(sched.rows(vm: $0))),
-              ])
-            })
-        ),
-      ])
-    }
-    return .object([
+    .object([
       ("schema", .string("hvreplay-report")),
       ("schema_version", .uint(Self.schemaVersion)),
       ("hvreplay_version", .string(HVReplayVersion.current)),
-      (
-        "trace",
-        .object([
-          ("name", .string(trace.name)),
-          ("path", .string(trace.path)),
-          ("format", .string(trace.format.rawValue)),
-          ("compression", .string(trace.compression.rawValue)),
-          ("metadata", .object(trace.metadata.entries.map { ($0.key, .string($0.value)) })),
-          ("events", .uint(s.events)),
-          ("by_kind", .object(EventKind.allCases.map { ($0.description, .uint(s.count($0))) })),
-          ("by_op", .object(EventOp.allCases.map { ($0.description, .uint(s.count($0))) })),
-          ("payload_bytes", .uint(s.payloadBytes)),
-          ("first_ns", .uint(s.firstNs)),
-          ("last_ns", .uint(s.lastNs)),
-          ("span_ns", .uint(s.spanNs)),
-        ])
-      ),
+      ("trace", result.trace.json),
       ("model", result.model.json),
-      ("backends", .array(backendsJSON)),
-      ("schedulers", .array(schedulersJSON)),
+      ("backends", .array(backends.map(backendJSON))),
+      ("schedulers", .array(result.schedulers.map(Self.schedulerJSON))),
     ])
   }
+
+  static func figures(_ rows: [Figures.Row]) -> JSONValue {
+    .object(
+      rows.map { ($0.metric, $0.decimals == 0 ? .uint(UInt64($0.value)) : .double($0.value)) })
+  }
+
+  private func backendJSON(_ b: BackendFigures) -> JSONValue {
+    let raw = result.backends.first { $0.name == b.name }!
+    return .object([
+      ("name", .string(b.name)),
+      ("total", Self.figures(b.total.rows)),
+      (
+        "devices",
+        .array(
+          b.devices.map {
+            .object([
+              ("vm", .uint(UInt64($0.key.vm))), ("device", .string($0.key.name)),
+              ("figures", Self.figures($0.figures.rows)),
+            ])
+          })
+      ),
+      (
+        "channels",
+        .array(
+          result.channels.indices.sorted { result.channels[$0] < result.channels[$1] }.map {
+            Self.channelJSON(result.channels[$0], raw.channels[$0])
+          })
+      ),
+    ])
+  }
+
+  private static func channelJSON(_ c: Channel, _ m: ChannelMetrics) -> JSONValue {
+    var members: [(String, JSONValue)] = [
+      ("vm", .uint(UInt64(c.vm))), ("kind", .string(c.kind.description)),
+      ("device", .uint(UInt64(c.device))), ("direction", .string(c.receive ? "rx" : "tx")),
+      ("counters", .object(ChannelMetrics.counters.map { ($0.name, .uint(m[keyPath: $0.key])) })),
+      (
+        "latency",
+        .object(
+          EventOp.allCases.compactMap { op in
+            m.latency[Int(op.rawValue)].map { (op.description, histogramJSON($0)) }
+          })
+      ),
+    ]
+    if let o = m.occupancy {
+      members.append(
+        (
+          "occupancy",
+          .object([
+            ("entries", .uint(o.entries)), ("max", .uint(o.maximum)), ("full_ns", .uint(o.fullNs)),
+            (
+              "time_at_level_ns",
+              .array(
+                o.timeAtLevel.enumerated().filter { $0.element > 0 }.map {
+                  .array([.uint(UInt64($0.offset)), .uint($0.element)])
+                })
+            ),
+          ])
+        ))
+    }
+    return .object(members)
+  }
+
+  /// A histogram as `[value, count]` pairs of its non-empty buckets. Each value lies in
+  /// its bucket, so recording it again lands in the same bucket; the first and last pairs
+  /// carry the exact smallest and largest values recorded, which percentiles are clamped to.
+  static func histogramJSON(_ h: Histogram<UInt64>) -> JSONValue {
+    var pairs = h.recordedValues().map { (value: $0.value, count: UInt64($0.count)) }
+    guard !pairs.isEmpty else { return .array([]) }
+    if pairs.count == 1 && pairs[0].count > 1 && h.min != h.maxRecorded {
+      pairs = [(h.min, 1), (h.maxRecorded, pairs[0].count - 1)]
+    } else {
+      pairs[0].value = h.min
+      pairs[pairs.count - 1].value = h.maxRecorded
+    }
+    return .array(pairs.map { .array([.uint($0.value), .uint($0.count)]) })
+  }
+
+  private static func schedulerJSON(_ s: SchedulerResult) -> JSONValue {
+    .object([
+      ("name", .string(s.name)),
+      ("window_start_ns", .uint(s.windowStart)),
+      ("window_end_ns", .uint(s.windowEnd)),
+      ("pcpus", .uint(s.pcpus)),
+      ("switching_ns", .uint(s.switchingNs)),
+      ("idle_while_runnable_ns", .uint(s.idleWhileRunnableNs)),
+      ("total", figures(s.rows(vm: nil))),
+      (
+        "vms",
+        .array(
+          s.vms.indices.map { i in
+            let v = s.vms[i]
+            return .object([
+              ("vm", .uint(UInt64(v.vm))),
+              ("figures", figures(s.rows(vm: i))),
+              (
+                "data",
+                .object([
+                  ("vcpus", .uint(UInt64(v.vcpus))), ("weight", .uint(v.weight)),
+                  ("cap_pct", .uint(v.capPercent)), ("demand_ns", .uint(v.demandNs)),
+                  ("cpu_ns", .uint(v.cpuNs)), ("unserved_ns", .uint(v.unservedNs)),
+                  ("billed_exact_ns", .uint(v.billedExactNs)),
+                  ("billed_tick_ns", .uint(v.billedTickNs)),
+                  ("context_switches", .uint(v.contextSwitches)),
+                ])
+              ),
+              ("wait", histogramJSON(v.wait)),
+            ])
+          })
+      ),
+    ])
+  }
+}
+
+extension TraceIdentity {
+  var json: JSONValue {
+    let s = statistics
+    return .object([
+      ("name", .string(name)),
+      ("path", .string(path)),
+      ("format", .string(format.rawValue)),
+      ("compression", .string(compression.rawValue)),
+      ("content_hash", .string(Self.hex(s.contentHash))),
+      ("metadata", .object(metadata.entries.map { ($0.key, .string($0.value)) })),
+      ("events", .uint(s.events)),
+      ("by_kind", .object(EventKind.allCases.map { ($0.description, .uint(s.count($0))) })),
+      ("by_op", .object(EventOp.allCases.map { ($0.description, .uint(s.count($0))) })),
+      (
+        "bytes_by_op",
+        .object(EventOp.allCases.map { ($0.description, .uint(s.bytesByOp[Int($0.rawValue)])) })
+      ),
+      (
+        "by_vm",
+        .array(
+          s.vms.map {
+            .object([
+              ("vm", .uint(UInt64($0.vm))), ("disk", .uint($0.disk)), ("net", .uint($0.net)),
+              ("cpu", .uint($0.cpu)),
+            ])
+          })
+      ),
+      ("payload_bytes", .uint(s.payloadBytes)),
+      ("cpu_work_ns", .uint(s.cpuWorkNs)),
+      ("first_ns", .uint(s.firstNs)),
+      ("last_ns", .uint(s.lastNs)),
+      ("span_ns", .uint(s.spanNs)),
+    ])
+  }
+
+  /// The content hash as 16 hex digits.
+  public var contentHashText: String { Self.hex(statistics.contentHash) }
+
+  static func hex(_ v: UInt64) -> String {
+    let digits = String(v, radix: 16)
+    return String(repeating: "0", count: 16 - digits.count) + digits
+  }
+}
+
+// MARK: Reading report.json back
+
+extension ReplayResult {
+  /// Reads a `report.json` back into the result it was written from.
+  ///
+  /// - Throws: ``HVReplayError`` (`.badData`) naming `file` and what is missing or wrong.
+  public init(reportJSON value: JSONValue, file: String) throws(HVReplayError) {
+    let root = JSONFields(value: value, path: "", file: file)
+    guard (try? root.string("schema")) == "hvreplay-report" else {
+      throw HVReplayError(
+        .badData, file: file, "not an hvreplay report.json (no \"schema\": \"hvreplay-report\")")
+    }
+    let version = try root.uint("schema_version")
+    guard version == ReplayReport.schemaVersion else {
+      throw HVReplayError(
+        .badData, file: file,
+        "report.json schema version \(version) is not supported; this hvreplay reads version \(ReplayReport.schemaVersion)"
+      )
+    }
+    trace = try TraceIdentity(json: root.child("trace"))
+    var model = Model()
+    try model.apply(json: root.child("model").value, file: file)
+    self.model = model
+
+    var channelIndex: [Channel: Int] = [:]
+    var channels: [Channel] = []
+    var backends: [BackendResult] = []
+    let backendFields = try root.array("backends")
+    // Channels first, from every backend, so all backends share one channel table.
+    for b in backendFields {
+      for c in try b.array("channels") {
+        let channel = try Self.channel(c)
+        if channelIndex[channel] == nil {
+          channelIndex[channel] = channels.count
+          channels.append(channel)
+        }
+      }
+    }
+    for b in backendFields {
+      var metrics = [ChannelMetrics](repeating: ChannelMetrics(), count: channels.count)
+      for c in try b.array("channels") {
+        let i = channelIndex[try Self.channel(c)]!
+        metrics[i] = try Self.channelMetrics(c)
+      }
+      backends.append(BackendResult(name: try b.string("name"), channels: metrics))
+    }
+    self.channels = channels
+    self.backends = backends
+    schedulers = try root.array("schedulers").map { s throws(HVReplayError) in
+      try Self.scheduler(s)
+    }
+  }
+
+  private static func channel(_ c: JSONFields) throws(HVReplayError) -> Channel {
+    guard let kind = EventKind.allCases.first(where: { $0.description == (try? c.string("kind")) }),
+      let vm = UInt16(exactly: try c.uint("vm")), let device = UInt16(exactly: try c.uint("device"))
+    else { throw c.fail("a channel needs vm, kind (disk or net) and device") }
+    return Channel(vm: vm, kind: kind, device: device, receive: try c.string("direction") == "rx")
+  }
+
+  private static func channelMetrics(_ c: JSONFields) throws(HVReplayError) -> ChannelMetrics {
+    var m = ChannelMetrics()
+    let counters = try c.child("counters")
+    for (name, key) in ChannelMetrics.counters { m[keyPath: key] = try counters.uint(name) }
+    let latency = try c.child("latency")
+    for op in EventOp.allCases where latency.value[op.description] != nil {
+      m.latency[Int(op.rawValue)] = try histogram(latency.child(op.description))
+    }
+    if c.value["occupancy"] != nil {
+      let o = try c.child("occupancy")
+      let entries = try o.uint("entries")
+      guard entries <= 1 << 20 else { throw o.fail("entries must be at most 1048576") }
+      var levels = [UInt64](repeating: 0, count: Int(entries) + 1)
+      for pair in try o.array("time_at_level_ns") {
+        guard let p = pair.value.array, p.count == 2, let level = p[0].uint, let ns = p[1].uint,
+          level <= entries
+        else { throw pair.fail("expected [level, ns] with level at most \(entries)") }
+        levels[Int(level)] = ns
+      }
+      m.occupancy = OccupancyMetrics(
+        entries: entries, timeAtLevel: levels, maximum: try o.uint("max"),
+        fullNs: try o.uint("full_ns"))
+    }
+    return m
+  }
+
+  static func histogram(_ h: JSONFields) throws(HVReplayError) -> Histogram<UInt64> {
+    var histogram = ChannelMetrics.makeHistogram()
+    guard let pairs = h.value.array else {
+      throw h.fail("a histogram is an array of [value, count]")
+    }
+    for pair in pairs {
+      guard let p = pair.array, p.count == 2, let value = p[0].uint, let count = p[1].uint,
+        value <= ChannelMetrics.highestLatencyNs
+      else { throw h.fail("expected [value, count] pairs with values up to one hour in ns") }
+      histogram.record(value, count: count)
+    }
+    return histogram
+  }
+
+  private static func scheduler(_ s: JSONFields) throws(HVReplayError) -> SchedulerResult {
+    var vms: [VMCPUMetrics] = []
+    for v in try s.array("vms") {
+      let d = try v.child("data")
+      guard let id = UInt16(exactly: try v.uint("vm")) else { throw v.fail("vm must be 0-65535") }
+      var m = VMCPUMetrics(
+        vm: id, config: Model.VM(weight: try d.uint("weight"), capPercent: try d.uint("cap_pct")))
+      m.vcpus = Int(try d.uint("vcpus"))
+      m.demandNs = try d.uint("demand_ns")
+      m.cpuNs = try d.uint("cpu_ns")
+      m.unservedNs = try d.uint("unserved_ns")
+      m.billedExactNs = try d.uint("billed_exact_ns")
+      m.billedTickNs = try d.uint("billed_tick_ns")
+      m.contextSwitches = try d.uint("context_switches")
+      m.wait = try histogram(v.child("wait"))
+      vms.append(m)
+    }
+    var result = SchedulerResult(
+      name: try s.string("name"), vms: vms, windowStart: try s.uint("window_start_ns"),
+      windowEnd: try s.uint("window_end_ns"), pcpus: try s.uint("pcpus"),
+      switchingNs: try s.uint("switching_ns"),
+      idleWhileRunnableNs: try s.uint("idle_while_runnable_ns"))
+    result.entitle()
+    return result
+  }
+}
+
+extension TraceIdentity {
+  init(json t: JSONFields) throws(HVReplayError) {
+    name = try t.string("name")
+    path = try t.string("path")
+    guard let f = TraceFormat(rawValue: try t.string("format")),
+      let c = Compression(rawValue: try t.string("compression"))
+    else { throw t.fail("unknown format or compression") }
+    format = f
+    compression = c
+    var metadata = TraceMetadata()
+    for (k, v) in try t.child("metadata").value.members ?? [] { metadata[k] = v.string ?? "" }
+    self.metadata = metadata
+    let byOp = try t.child("by_op")
+    let bytes = try t.child("bytes_by_op")
+    var vms: [(UInt16, UInt64, UInt64, UInt64)] = []
+    for v in try t.array("by_vm") {
+      guard let id = UInt16(exactly: try v.uint("vm")) else { throw v.fail("vm must be 0-65535") }
+      vms.append((id, try v.uint("disk"), try v.uint("net"), try v.uint("cpu")))
+    }
+    guard let hash = UInt64(try t.string("content_hash"), radix: 16) else {
+      throw t.fail("content_hash must be 16 hex digits")
+    }
+    statistics = TraceStatistics(
+      events: try t.uint("events"),
+      byOp: try EventOp.allCases.map { op throws(HVReplayError) in try byOp.uint(op.description) },
+      bytesByOp: try EventOp.allCases.map { op throws(HVReplayError) in
+        try bytes.uint(op.description)
+      },
+      vms: vms, firstNs: try t.uint("first_ns"), lastNs: try t.uint("last_ns"),
+      cpuWorkNs: try t.uint("cpu_work_ns"), contentHash: hash)
+  }
+}
+
+/// Reads a report.json file (at most 256 MiB).
+public func readReport(_ path: String) throws(HVReplayError) -> ReplayResult {
+  let input = try ByteInput(path: path)
+  var bytes: [UInt8] = []
+  while true {
+    try input.refill(from: input.end)
+    if input.end == 0 { break }
+    bytes.append(contentsOf: UnsafeRawBufferPointer(start: input.base, count: input.end))
+    guard bytes.count <= 256 << 20 else {
+      throw HVReplayError(.badData, file: path, "the report is larger than 256 MiB")
+    }
+  }
+  return try ReplayResult(
+    reportJSON: JSONParser.parse(String(decoding: bytes, as: UTF8.self), file: path), file: path)
 }

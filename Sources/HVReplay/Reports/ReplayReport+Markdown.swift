@@ -26,6 +26,11 @@ extension ReplayReport {
   private var ioMarkdown: String {
     var md = "## Backends side by side\n\n"
     md += comparisonTable()
+    md += mermaidCharts
+    md += "\nThe latency CDF per backend is in `latency-cdf.svg`"
+    md +=
+      backends.contains(where: { !$0.rings.isEmpty })
+      ? ", the ring occupancy in `ring-occupancy.svg`.\n" : ".\n"
 
     md += "\n## Latency per op (ns)\n\n"
     md += "| backend | op | requests | mean | p50 | p90 | p99 | p99.9 | p99.99 | max |\n"

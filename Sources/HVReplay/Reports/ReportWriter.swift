@@ -29,6 +29,14 @@ extension ReplayReport {
   public var files: [(name: String, contents: String)] {
     var files = [("report.md", markdown), ("summary.csv", summaryCSV)]
     if !result.schedulers.isEmpty { files.append(("cpu.csv", cpuCSV)) }
+    if !result.channels.isEmpty {
+      files.append(("histograms.csv", histogramsCSV))
+      files.append(("latency-cdf.svg", latencySVG))
+    }
+    if backends.contains(where: { !$0.rings.isEmpty }) {
+      files.append(("occupancy.csv", occupancyCSV))
+      files.append(("ring-occupancy.svg", occupancySVG))
+    }
     files.append(("report.json", json.serialized() + "\n"))
     return files
   }

@@ -61,6 +61,24 @@ public struct SchedulerResult: Sendable {
       vms.filter { $0.entitledShare > 0 }.map { $0.share / $0.entitledShare })
   }
 
+  /// Fills in each VM's share and entitled share (docs/MODEL.md, CPU rule 9).
+  mutating func entitle() {
+    let window = Double(windowNs)
+    let capacity = Double(capacityNs)
+    guard capacity > 0 else { return }
+    let limits = vms.map { vm -> Double in
+      var limit = min(Double(vm.demandNs), Double(vm.vcpus) * window)
+      if vm.capPercent > 0 { limit = min(limit, Double(vm.capPercent) / 100 * window) }
+      return limit
+    }
+    let allocation = FairAllocation.waterFill(
+      capacity: capacity, weights: vms.map { Double($0.weight) }, limits: limits)
+    for i in vms.indices {
+      vms[i].entitledShare = allocation[i] / capacity
+      vms[i].share = Double(vms[i].cpuNs) / capacity
+    }
+  }
+
   /// The window's length in ns.
   public var windowNs: UInt64 { windowEnd - windowStart }
   /// The pCPUs' capacity over the window, in ns.

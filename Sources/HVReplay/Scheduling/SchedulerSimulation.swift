@@ -94,27 +94,9 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     var result = SchedulerResult(
       name: name, vms: metrics, windowStart: windowStart, windowEnd: max(end, windowStart),
       pcpus: model.cpu.pcpus, switchingNs: switchingNs, idleWhileRunnableNs: idleWhileRunnableNs)
-    Self.entitle(&result)
+    result.entitle()
     result.vms.sort { $0.vm < $1.vm }
     return result
-  }
-
-  /// Fills in each VM's share and entitled share.
-  static func entitle(_ result: inout SchedulerResult) {
-    let window = Double(result.windowNs)
-    let capacity = Double(result.capacityNs)
-    guard capacity > 0 else { return }
-    let limits = result.vms.map { vm -> Double in
-      var limit = min(Double(vm.demandNs), Double(vm.vcpus) * window)
-      if vm.capPercent > 0 { limit = min(limit, Double(vm.capPercent) / 100 * window) }
-      return limit
-    }
-    let allocation = FairAllocation.waterFill(
-      capacity: capacity, weights: result.vms.map { Double($0.weight) }, limits: limits)
-    for i in result.vms.indices {
-      result.vms[i].entitledShare = allocation[i] / capacity
-      result.vms[i].share = Double(result.vms[i].cpuNs) / capacity
-    }
   }
 
   /// Runs every scheduling step before `time`.

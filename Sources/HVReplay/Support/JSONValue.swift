@@ -36,6 +36,16 @@ public indirect enum JSONValue: Equatable, Sendable {
         out += "[]"
         return
       }
+      // Short arrays of numbers, and arrays of them (histogram pairs), stay on one line.
+      if items.allSatisfy(\.isInline) {
+        out += "["
+        for (i, item) in items.enumerated() {
+          if i > 0 { out += ", " }
+          item.write(to: &out, indent: 0, pretty: false)
+        }
+        out += "]"
+        return
+      }
       out += "[" + newline
       for (i, item) in items.enumerated() {
         out += pad
@@ -57,6 +67,22 @@ public indirect enum JSONValue: Equatable, Sendable {
         out += (i + 1 < members.count ? "," : "") + newline
       }
       out += closePad + "}"
+    }
+  }
+
+  /// Whether the value prints on one line inside an array: a number, or up to 4 numbers.
+  private var isInline: Bool {
+    switch self {
+    case .uint, .int, .double, .bool, .null: true
+    case .array(let items): items.count <= 4 && items.allSatisfy(\.isScalar)
+    default: false
+    }
+  }
+
+  private var isScalar: Bool {
+    switch self {
+    case .uint, .int, .double, .bool, .null: true
+    default: false
     }
   }
 

@@ -1,0 +1,185 @@
+/// The comparison of two reports of the same trace and model, figure by figure, against
+/// per-metric regression thresholds (docs/REPORT-FORMAT.md lists the defaults).
+public struct ReportComparison: Sendable {
+  /// Which way a metric gets worse.
+  public enum Direction: Sendable {
+    case higherIsWorse
+    case lowerIsWorse
+  }
+
+  /// One figure in both reports.
+  public struct Row: Sendable {
+    /// `full`, `para`, or a scheduler (`credit`, `fair`).
+    public var scope: String
+    public var vm: String
+    public var device: String
+    public var metric: String
+    public var unit: String
+    public var base: Double?
+    public var new: Double?
+    /// The regression threshold in percent, when the metric has one.
+    public var threshold: Double?
+    public var direction: Direction?
+    public var decimals: Int
+
+    /// The change from base to new in percent (`nil` when base is 0 or a side is missing).
+    public var changePercent: Double? {
+      guard let base, let new, base != 0 else { return nil }
+      return (new - base) / abs(base) * 100
+    }
+
+    /// Whether the change crosses the threshold in the worse direction.
+    public var regressed: Bool { crossed(worse: true) }
+    /// Whether it crosses the threshold in the better direction.
+    public var improved: Bool { crossed(worse: false) }
+
+    private func crossed(worse: Bool) -> Bool {
+      guard let threshold, let direction, let base, let new, base != new else { return false }
+      let up = new > base
+      let getsWorse = (direction == .higherIsWorse) == up
+      guard getsWorse == worse else { return false }
+      guard let change = changePercent else { return true }  // from 0 to something
+      return abs(change) > threshold
+    }
+  }
+
+  /// Default regression thresholds in percent, and the direction each metric worsens in.
+  public static let defaultThresholds: [(metric: String, percent: Double, direction: Direction)] = [
+    ("latency_mean_ns", 2, .higherIsWorse), ("latency_p50_ns", 5, .higherIsWorse),
+    ("latency_p90_ns", 5, .higherIsWorse), ("latency_p99_ns", 5, .higherIsWorse),
+    ("latency_p999_ns", 5, .higherIsWorse), ("latency_p9999_ns", 10, .higherIsWorse),
+    ("traps", 1, .higherIsWorse), ("hypercalls", 1, .higherIsWorse),
+    ("interrupts", 1, .higherIsWorse), ("notifications_sent", 1, .higherIsWorse),
+    ("bytes_copied", 1, .higherIsWorse), ("overhead_cpu_ns", 2, .higherIsWorse),
+    ("ring_full_stalls", 5, .higherIsWorse), ("ring_full_ns", 5, .higherIsWorse),
+    ("copies_avoided", 1, .lowerIsWorse), ("bytes_copy_avoided", 1, .lowerIsWorse),
+    ("wait_p50_ns", 5, .higherIsWorse), ("wait_p99_ns", 5, .higherIsWorse),
+    ("wait_p999_ns", 10, .higherIsWorse), ("unserved_ns", 5, .higherIsWorse),
+    ("jain_index", 1, .lowerIsWorse),
+  ]
+
+  /// Metrics that gate only with `--threshold`, with the direction they worsen in.
+  static let directions: [String: Direction] = {
+    var d = Dictionary(uniqueKeysWithValues: defaultThresholds.map { ($0.metric, $0.direction) })
+    for m in [
+      "latency_max_ns", "wait_max_ns", "traps_submit", "traps_completion", "grants_mapped",
+      "backend_wakeups", "ring_occupancy_mean", "ring_occupancy_max", "ring_full_fraction",
+      "context_switches", "switching_ns", "idle_while_runnable_ns", "billed_tick_ns",
+    ] {
+      d[m] = .higherIsWorse
+    }
+    for m in ["notifications_suppressed", "iops", "bytes_per_s", "cpu_ns", "share"] {
+      d[m] = .lowerIsWorse
+    }
+    return d
+  }()
+
+  /// Every metric a threshold can name.
+  public static var knownMetrics: Set<String> { Set(directions.keys) }
+
+  public let rows: [Row]
+  public let baseName: String
+  public let newName: String
+
+  /// Compares `new` with `base`.
+  ///
+  /// - Parameter thresholds: percent per metric, over the defaults.
+  public init(
+    base: ReplayResult, new: ReplayResult, baseName: String, newName: String,
+    thresholds: [String: Double] = [:]
+  ) {
+    self.baseName = baseName
+    self.newName = newName
+    var limits = Dictionary(
+      uniqueKeysWithValues: Self.defaultThresholds.map { ($0.metric, $0.percent) })
+    for (k, v) in thresholds { limits[k] = v }
+    let a = Self.figures(base)
+    let b = Self.figures(new)
+    let bIndex = Dictionary(b.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { x, _ in x })
+    var rows: [Row] = []
+    var seen = Set<String>()
+    for (key, fig) in a {
+      seen.insert(key)
+      let other = bIndex[key].map { b[$0].figure }
+      rows.append(Self.row(fig, base: fig.value, new: other?.value, limits))
+    }
+    for (key, fig) in b where !seen.contains(key) {
+      rows.append(Self.row(fig, base: nil, new: fig.value, limits))
+    }
+    self.rows = rows
+  }
+
+  private struct Figure {
+    var scope, vm, device, metric, unit: String
+    var value: Double
+    var decimals: Int
+  }
+
+  private static func row(_ f: Figure, base: Double?, new: Double?, _ limits: [String: Double])
+    -> Row
+  {
+    Row(
+      scope: f.scope, vm: f.vm, device: f.device, metric: f.metric, unit: f.unit, base: base,
+      new: new, threshold: limits[f.metric], direction: directions[f.metric], decimals: f.decimals)
+  }
+
+  /// Every figure of a result, keyed by scope, VM, device and metric, in report order.
+  private static func figures(_ result: ReplayResult) -> [(key: String, figure: Figure)] {
+    let report = ReplayReport(result)
+    var out: [(String, Figure)] = []
+    func add(_ scope: String, _ vm: String, _ device: String, _ rows: [Figures.Row]) {
+      for r in rows {
+        out.append(
+          (
+            "\(scope)|\(vm)|\(device)|\(r.metric)",
+            Figure(
+              scope: scope, vm: vm, device: device, metric: r.metric, unit: r.unit,
+              value: r.decimals == 0 ? r.value : Double(r.text) ?? r.value, decimals: r.decimals)
+          ))
+      }
+    }
+    for b in report.backends {
+      for (key, f) in b.devices { add(b.name, String(key.vm), key.name, f.rows) }
+      add(b.name, "all", "all", b.total.rows)
+    }
+    for s in result.schedulers {
+      for i in s.vms.indices { add(s.name, String(s.vms[i].vm), "cpu", s.rows(vm: i)) }
+      add(s.name, "all", "cpu", s.rows(vm: nil))
+    }
+    return out
+  }
+
+  /// Whether any figure regressed beyond its threshold.
+  public var hasRegression: Bool { rows.contains { $0.regressed } }
+
+  /// The comparison as a Markdown table, regressions marked.
+  public var markdown: String {
+    let regressions = rows.filter(\.regressed).count
+    let improvements = rows.filter(\.improved).count
+    var md = "# hvreplay compare\n\n`\(baseName)` (base) against `\(newName)` (new): "
+    md +=
+      regressions == 0
+      ? "no regression" : "**\(regressions) regression\(regressions == 1 ? "" : "s")**"
+    md += ", \(improvements) improvement\(improvements == 1 ? "" : "s") beyond their thresholds, "
+    md += "\(rows.count) figures.\n\n"
+    md += "| | scope | vm | device | metric | base | new | change | threshold |\n"
+    md += "|---|---|--:|---|---|--:|--:|--:|--:|\n"
+    for r in rows {
+      let mark = r.regressed ? "❌" : r.improved ? "✅" : ""
+      let change: String
+      if let c = r.changePercent {
+        change = (c > 0 ? "+" : "") + TraceInspection.fixed(c, 2) + "%"
+      } else if r.base == nil || r.new == nil {
+        change = r.base == nil ? "new" : "gone"
+      } else {
+        change = r.base == r.new ? "0%" : "from 0"
+      }
+      let threshold = r.threshold.map { "\(TraceInspection.fixed($0, 1))%" } ?? ""
+      md += "| \(mark) | \(r.scope) | \(r.vm) | \(r.device) | \(r.metric) | "
+      md += "\(r.base.map { TraceInspection.fixed($0, r.decimals) } ?? "–") | "
+      md +=
+        "\(r.new.map { TraceInspection.fixed($0, r.decimals) } ?? "–") | \(change) | \(threshold) |\n"
+    }
+    return md
+  }
+}

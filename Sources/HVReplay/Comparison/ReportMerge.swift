@@ -1,0 +1,97 @@
+// Merging reports of shards of one trace set (docs/SCALING.md): counts add, histograms
+// merge exactly, and every percentile is recomputed from the merged histograms.
+
+extension ReplayResult {
+  /// Combines the results of shards replayed with the same model.
+  ///
+  /// Channels seen in several shards add up. CPU results treat shards as separate hosts:
+  /// their pCPUs add, and the window spans all of them.
+  /// - Throws: ``HVReplayError`` (`.badData`) when the models or backends differ.
+  public static func merge(_ parts: [ReplayResult], names: [String]) throws(HVReplayError)
+    -> ReplayResult
+  {
+    guard var merged = parts.first else {
+      throw HVReplayError(.usage, "merge needs at least one report")
+    }
+    let model = merged.model.json.serialized(pretty: false)
+    for (part, name) in zip(parts, names).dropFirst() {
+      guard part.model.json.serialized(pretty: false) == model else {
+        throw HVReplayError(
+          .badData, file: name,
+          "made with a different model than \(names[0]); merge only reports of one model")
+      }
+      guard part.backends.map(\.name) == merged.backends.map(\.name),
+        part.schedulers.map(\.name) == merged.schedulers.map(\.name)
+      else {
+        throw HVReplayError(
+          .badData, file: name, "replayed through different backends or schedulers than \(names[0])"
+        )
+      }
+      merged.add(part)
+    }
+    if parts.count > 1 {
+      // An order-independent hash of the shards' content hashes.
+      var h: UInt64 = 0xCBF2_9CE4_8422_2325
+      for shard in parts.map(\.trace.statistics.contentHash).sorted() {
+        h = (h ^ shard) &* 0x9E37_79B9_7F4A_7C15
+        h ^= h >> 29
+      }
+      merged.trace.statistics.contentHash = h
+      let traceNames = Set(parts.map(\.trace.name))
+      merged.trace.name = traceNames.count == 1 ? merged.trace.name : "merged"
+      merged.trace.path = parts.map(\.trace.path).joined(separator: " + ")
+      merged.trace.metadata = TraceMetadata(
+        merged.trace.metadata.entries.filter { entry in
+          parts.allSatisfy { $0.trace.metadata[entry.key] == entry.value }
+        }.map { ($0.key, $0.value) })
+    }
+    return merged
+  }
+
+  private mutating func add(_ other: ReplayResult) {
+    trace.statistics.merge(other.trace.statistics)
+    var index = Dictionary(uniqueKeysWithValues: channels.enumerated().map { ($1, $0) })
+    for c in other.channels where index[c] == nil {
+      index[c] = channels.count
+      channels.append(c)
+      for b in backends.indices { backends[b].channels.append(ChannelMetrics()) }
+    }
+    for b in backends.indices {
+      for (i, c) in other.channels.enumerated() {
+        backends[b].channels[index[c]!].add(other.backends[b].channels[i])
+      }
+    }
+    for s in schedulers.indices {
+      let o = other.schedulers[s]
+      var mine = schedulers[s]
+      mine.windowStart = min(mine.windowStart, o.windowStart)
+      mine.windowEnd = max(mine.windowEnd, o.windowEnd)
+      mine.pcpus += o.pcpus
+      mine.switchingNs += o.switchingNs
+      mine.idleWhileRunnableNs += o.idleWhileRunnableNs
+      for vm in o.vms {
+        if let i = mine.vms.firstIndex(where: { $0.vm == vm.vm }) {
+          mine.vms[i].add(vm)
+        } else {
+          mine.vms.append(vm)
+        }
+      }
+      mine.vms.sort { $0.vm < $1.vm }
+      mine.entitle()
+      schedulers[s] = mine
+    }
+  }
+}
+
+extension VMCPUMetrics {
+  mutating func add(_ o: VMCPUMetrics) {
+    vcpus = max(vcpus, o.vcpus)
+    demandNs += o.demandNs
+    cpuNs += o.cpuNs
+    unservedNs += o.unservedNs
+    billedExactNs += o.billedExactNs
+    billedTickNs += o.billedTickNs
+    contextSwitches += o.contextSwitches
+    wait.add(o.wait)
+  }
+}

@@ -1,0 +1,173 @@
+import Dispatch
+
+/// A parameter sweep: one replay per combination of model settings, run side by side.
+public struct Sweep: Sendable {
+  /// One swept key and its values, as `--set key=v1,v2,...` gives them.
+  public struct Axis: Sendable {
+    public var key: String
+    public var values: [String]
+  }
+
+  /// The headline figures of sweep.csv, per backend.
+  public static let headline = [
+    "requests", "traps", "hypercalls", "interrupts", "notifications_sent",
+    "notifications_suppressed", "bytes_copied", "ring_full_stalls", "ring_full_ns",
+    "ring_occupancy_mean", "ring_occupancy_max", "latency_mean_ns", "latency_p50_ns",
+    "latency_p99_ns", "latency_p999_ns", "latency_max_ns", "overhead_cpu_ns",
+  ]
+  /// The headline figures of sweep-cpu.csv, per scheduler.
+  public static let cpuHeadline = [
+    "cpu_ns", "unserved_ns", "wait_p50_ns", "wait_p99_ns", "billed_tick_ns", "billing_error_pct",
+    "context_switches", "jain_index",
+  ]
+
+  public let axes: [Axis]
+  /// Every combination, as one value index per axis, the first axis varying slowest.
+  public let combinations: [[Int]]
+
+  /// Parses `key=v1,v2,...` assignments, checking every value against `base`.
+  public init(assignments: [String], base: Model) throws(HVReplayError) {
+    var axes: [Axis] = []
+    for assignment in assignments {
+      guard let eq = assignment.firstIndex(of: "=") else {
+        throw HVReplayError(.usage, "--set expects key.path=v1,v2,..., found \"\(assignment)\"")
+      }
+      let key = String(assignment[..<eq])
+      let values = assignment[assignment.index(after: eq)...].split(separator: ",").map(String.init)
+      guard !values.isEmpty else {
+        throw HVReplayError(.usage, "--set \(key): give at least one value")
+      }
+      for v in values {
+        var m = base
+        try m.set("\(key)=\(v)")
+      }
+      if axes.contains(where: { $0.key == key }) {
+        throw HVReplayError(.usage, "--set \(key) is given twice")
+      }
+      axes.append(Axis(key: key, values: values))
+    }
+    guard !axes.isEmpty else {
+      throw HVReplayError(.usage, "sweep needs at least one --set key=v1,v2,...")
+    }
+    self.axes = axes
+    var combos: [[Int]] = [[]]
+    for axis in axes {
+      combos = combos.flatMap { prefix in axis.values.indices.map { prefix + [$0] } }
+    }
+    combinations = combos
+  }
+
+  /// The model of combination `c`.
+  public func model(_ c: [Int], base: Model) -> Model {
+    var m = base
+    for (axis, i) in zip(axes, c) { try? m.set("\(axis.key)=\(axis.values[i])") }
+    return m
+  }
+
+  /// Replays every combination, as many at once as the machine has cores.
+  public func run(
+    trace: String, base: Model, reorderWindow: Int, backends: [BackendKind],
+    schedulers: [SchedulerKind], horizon: UInt64?, parallelism: Int
+  ) throws(HVReplayError) -> [ReplayResult] {
+    final class Slots: @unchecked Sendable {
+      var results: [Result<ReplayResult, HVReplayError>?]
+      init(_ n: Int) { results = Array(repeating: nil, count: n) }
+    }
+    let slots = Slots(combinations.count)
+    let lock = DispatchSemaphore(value: 1)
+    let gate = DispatchSemaphore(value: max(parallelism, 1))
+    let group = DispatchGroup()
+    for (i, c) in combinations.enumerated() {
+      let model = self.model(c, base: base)
+      gate.wait()
+      group.enter()
+      DispatchQueue.global().async {
+        let outcome = Result { () throws(HVReplayError) -> ReplayResult in
+          var reader = try TraceReader(path: trace, reorderWindow: reorderWindow)
+          return try ReplayEngine(
+            model: model, backends: backends, schedulers: schedulers, horizon: horizon
+          ).run(&reader)
+        }
+        lock.wait()
+        slots.results[i] = outcome
+        lock.signal()
+        gate.signal()
+        group.leave()
+      }
+    }
+    group.wait()
+    return try slots.results.map { outcome throws(HVReplayError) in try outcome!.get() }
+  }
+
+  /// `sweep.csv`: the swept keys, `backend`, then the headline figures, one row per
+  /// combination and backend.
+  public func csv(_ results: [ReplayResult]) -> String {
+    var out = (axes.map(\.key) + ["backend"] + Self.headline).joined(separator: ",") + "\n"
+    for (c, result) in zip(combinations, results) {
+      let report = ReplayReport(result)
+      for b in report.backends {
+        let rows = Dictionary(
+          b.total.rows.map { ($0.metric, $0.text) }, uniquingKeysWith: { a, _ in a })
+        out +=
+          (values(c) + [b.name] + Self.headline.map { rows[$0] ?? "" }).joined(separator: ",")
+          + "\n"
+      }
+    }
+    return out
+  }
+
+  /// `sweep-cpu.csv`: the swept keys, `scheduler`, then the CPU headline figures.
+  public func cpuCSV(_ results: [ReplayResult]) -> String {
+    var out = (axes.map(\.key) + ["scheduler"] + Self.cpuHeadline).joined(separator: ",") + "\n"
+    for (c, result) in zip(combinations, results) {
+      for s in result.schedulers {
+        let rows = Dictionary(
+          s.rows(vm: nil).map { ($0.metric, $0.text) }, uniquingKeysWith: { a, _ in a })
+        out +=
+          (values(c) + [s.name] + Self.cpuHeadline.map { rows[$0] ?? "" }).joined(separator: ",")
+          + "\n"
+      }
+    }
+    return out
+  }
+
+  private func values(_ c: [Int]) -> [String] { zip(axes, c).map { $0.values[$1] } }
+
+  /// `sweep.md`: the figure against the first swept key, as a table and a chart.
+  public func markdown(_ results: [ReplayResult], figure: String, trace: String) -> String {
+    let first = axes[0]
+    var md = "# hvreplay sweep: \(trace)\n\n"
+    md += "\(combinations.count) combinations of "
+    md += axes.map { "`\($0.key)` = \($0.values.joined(separator: ", "))" }.joined(separator: "; ")
+    md += ". `\(figure)` against `\(first.key)`; every figure is in sweep.csv.\n\n"
+    // One series per backend and combination of the other keys.
+    var series: [(name: String, values: [String])] = []
+    let others = combinations.filter { $0[0] == 0 }.map { Array($0.dropFirst()) }
+    let names = results.first.map { ReplayReport($0).backends.map(\.name) } ?? []
+    for rest in others {
+      for backend in names {
+        var values: [String] = []
+        for i in first.values.indices {
+          let index = combinations.firstIndex { $0 == [i] + rest }!
+          let report = ReplayReport(results[index])
+          let row = report.backend(backend)?.total.rows.first { $0.metric == figure }
+          values.append(row?.text ?? "0")
+        }
+        let label = zip(axes.dropFirst(), rest).map { "\($0.key)=\($0.values[$1])" }
+        series.append(
+          ((label.isEmpty ? [backend] : [backend] + label).joined(separator: " "), values))
+      }
+    }
+    md +=
+      "| series | " + first.values.map { "\(first.key)=\($0)" }.joined(separator: " | ") + " |\n"
+    md += "|---|" + String(repeating: "--:|", count: first.values.count) + "\n"
+    for s in series { md += "| \(s.name) | " + s.values.joined(separator: " | ") + " |\n" }
+    md += "\n```mermaid\nxychart-beta\n  title \"\(figure) against \(first.key) (lines: "
+    md += series.prefix(8).map(\.name).joined(separator: "; ") + ")\"\n"
+    md += "  x-axis [" + first.values.map { "\"\($0)\"" }.joined(separator: ", ") + "]\n"
+    md += "  y-axis \"\(figure)\"\n"
+    for s in series.prefix(8) { md += "  line [" + s.values.joined(separator: ", ") + "]\n" }
+    md += "```\n"
+    return md
+  }
+}

@@ -1,0 +1,185 @@
+import Histogram
+
+/// Self-contained SVG charts: nothing but the file is needed to view them.
+enum SVGChart {
+  static let width = 720.0
+  static let height = 420.0
+  static let left = 70.0
+  static let right = 20.0
+  static let top = 40.0
+  static let bottom = 60.0
+  static let colors = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
+  ]
+
+  /// A line chart; `logX` plots x on a base-10 logarithmic axis.
+  static func lines(
+    title: String, xLabel: String, yLabel: String,
+    series: [(name: String, points: [(Double, Double)])],
+    logX: Bool, yMax: Double? = nil
+  ) -> String {
+    let all = series.flatMap(\.points)
+    let xs = all.map { logX ? log10(max($0.0, 1)) : $0.0 }
+    var xMin = xs.min() ?? 0
+    var xMax = xs.max() ?? 1
+    if logX {
+      xMin = xMin.rounded(.down)
+      xMax = max(xMax.rounded(.up), xMin + 1)
+    } else if xMax == xMin {
+      xMax = xMin + 1
+    }
+    let yTop = yMax ?? max(all.map(\.1).max() ?? 1, 1e-9)
+    let plotW = width - left - right
+    let plotH = height - top - bottom
+    func px(_ x: Double) -> Double {
+      left + ((logX ? log10(max(x, 1)) : x) - xMin) / (xMax - xMin) * plotW
+    }
+    func py(_ y: Double) -> Double { top + plotH - y / yTop * plotH }
+
+    var svg = header(title: title)
+    // Axes and grid.
+    svg += "<g stroke=\"#ccc\" stroke-width=\"1\">\n"
+    for i in 0...4 {
+      let y = top + plotH * Double(i) / 4
+      svg += "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(left + plotW))\" y2=\"\(f(y))\"/>\n"
+    }
+    svg += "</g>\n"
+    svg += "<g font-family=\"sans-serif\" font-size=\"11\" fill=\"#333\">\n"
+    for i in 0...4 {
+      let value = yTop * Double(4 - i) / 4
+      svg +=
+        "<text x=\"\(f(left - 6))\" y=\"\(f(top + plotH * Double(i) / 4 + 4))\" text-anchor=\"end\">"
+      svg += "\(escape(short(value)))</text>\n"
+    }
+    if logX {
+      var e = xMin
+      while e <= xMax {
+        let x = left + (e - xMin) / (xMax - xMin) * plotW
+        svg +=
+          "<line x1=\"\(f(x))\" y1=\"\(f(top))\" x2=\"\(f(x))\" y2=\"\(f(top + plotH))\" stroke=\"#eee\"/>\n"
+        svg += "<text x=\"\(f(x))\" y=\"\(f(top + plotH + 16))\" text-anchor=\"middle\">"
+        svg += "\(escape(nanoseconds(pow(10, e))))</text>\n"
+        e += 1
+      }
+    } else {
+      for i in 0...4 {
+        let value = xMin + (xMax - xMin) * Double(i) / 4
+        let x = left + plotW * Double(i) / 4
+        svg +=
+          "<text x=\"\(f(x))\" y=\"\(f(top + plotH + 16))\" text-anchor=\"middle\">\(escape(short(value)))</text>\n"
+      }
+    }
+    svg +=
+      "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 18))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
+    svg +=
+      "<text transform=\"translate(16 \(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\">"
+    svg += "\(escape(yLabel))</text>\n</g>\n"
+    svg +=
+      "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(plotW))\" height=\"\(f(plotH))\" fill=\"none\" stroke=\"#333\"/>\n"
+    for (i, s) in series.enumerated() {
+      let color = colors[i % colors.count]
+      let points = s.points.map { "\(f(px($0.0))),\(f(py($0.1)))" }.joined(separator: " ")
+      svg +=
+        "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points)\"/>\n"
+      let ly = top + 14 + Double(i) * 16
+      svg +=
+        "<rect x=\"\(f(left + plotW - 150))\" y=\"\(f(ly - 9))\" width=\"12\" height=\"12\" fill=\"\(color)\"/>\n"
+      svg +=
+        "<text x=\"\(f(left + plotW - 132))\" y=\"\(f(ly + 2))\" font-family=\"sans-serif\" font-size=\"12\">"
+      svg += "\(escape(s.name))</text>\n"
+    }
+    return svg + "</svg>\n"
+  }
+
+  /// The cumulative distribution of a histogram: (value, fraction at or below it).
+  static func cdf(_ h: Histogram<UInt64>) -> [(Double, Double)] {
+    var points: [(Double, Double)] = []
+    var seen: UInt64 = 0
+    let total = Double(h.totalCount)
+    for v in h.recordedValues() {
+      if points.isEmpty { points.append((Double(max(v.value, 1)), 0)) }
+      seen += v.count
+      points.append((Double(max(v.value, 1)), Double(seen) / total))
+    }
+    return points
+  }
+
+  static func header(title: String) -> String {
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      + "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
+      + "viewBox=\"0 0 \(Int(width)) \(Int(height))\">\n"
+      + "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+      + "<text x=\"\(f(width / 2))\" y=\"24\" text-anchor=\"middle\" font-family=\"sans-serif\" "
+      + "font-size=\"15\" font-weight=\"bold\">\(escape(title))</text>\n"
+  }
+
+  static func f(_ v: Double) -> String { TraceInspection.fixed(v, 1) }
+
+  static func short(_ v: Double) -> String {
+    if v >= 100 || v == v.rounded() { return TraceInspection.fixed(v, 0) }
+    return TraceInspection.fixed(v, v >= 1 ? 2 : 3)
+  }
+
+  static func nanoseconds(_ ns: Double) -> String {
+    if ns >= 1e9 { return short(ns / 1e9) + " s" }
+    if ns >= 1e6 { return short(ns / 1e6) + " ms" }
+    if ns >= 1e3 { return short(ns / 1e3) + " us" }
+    return short(ns) + " ns"
+  }
+
+  static func escape(_ s: String) -> String {
+    s.replacingAll("&", "&amp;").replacingAll("<", "&lt;").replacingAll(">", "&gt;")
+      .replacingAll("\"", "&quot;")
+  }
+}
+
+extension String {
+  /// The string with every `target` character replaced by `replacement`.
+  public func replacingAll(_ target: String, _ replacement: String) -> String {
+    split(separator: Character(target), omittingEmptySubsequences: false).joined(
+      separator: replacement)
+  }
+}
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+extension ReplayReport {
+  /// `latency-cdf.svg`: the latency CDF per backend, on a logarithmic axis.
+  public var latencySVG: String {
+    SVGChart.lines(
+      title: "Latency CDF: \(result.trace.name)", xLabel: "latency (log scale)",
+      yLabel: "fraction of requests at or below",
+      series: backends.compactMap { b in
+        b.total.metrics.allLatency.map { (b.name, SVGChart.cdf($0)) }
+      },
+      logX: true, yMax: 1)
+  }
+
+  /// `ring-occupancy.svg`: for each ring, the fraction of time at each occupancy.
+  public var occupancySVG: String {
+    var series: [(String, [(Double, Double)])] = []
+    for b in backends {
+      for (channel, f) in b.rings {
+        guard let o = f.metrics.occupancy, o.observedNs > 0 else { continue }
+        let total = Double(o.observedNs)
+        let top = Int(o.maximum)
+        series.append(
+          (
+            "\(b.name) vm \(channel.vm) \(channel.name)",
+            (0...max(top, 1)).map {
+              (Double($0), Double(o.timeAtLevel[min($0, o.timeAtLevel.count - 1)]) / total)
+            }
+          ))
+      }
+    }
+    return SVGChart.lines(
+      title: "Ring occupancy: \(result.trace.name)", xLabel: "outstanding requests in the ring",
+      yLabel: "fraction of time", series: Array(series.prefix(8)), logX: false)
+  }
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import HVReplay
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+extension HVReplayCommand {
+  struct Sweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "Replay a trace once per combination of model settings and chart a figure against them.",
+      discussion: """
+        Each --set key=v1,v2,... is one axis; several form a grid. Every combination is
+        replayed (as many at once as there are cores) and written into --out (default
+        Reports/<trace name>-sweep): sweep.csv (one row per combination and backend with the
+        headline figures), sweep-cpu.csv (per scheduler, when the trace has cpu events) and
+        sweep.md (the chosen figure against the first key, as a table and a chart).
+        Example: hvreplay sweep trace.hvt.zst --set para.ring_entries=8,16,32,64,128,256
+        """
+    )
+
+    @Argument(help: "The trace file.")
+    var trace: String
+
+    @Option(
+      name: .customLong("set"),
+      help: "An axis: key.path=v1,v2,... (repeatable; several form a grid).")
+    var axes: [String] = []
+
+    @Option(help: "The figure sweep.md charts (a summary.csv metric).")
+    var figure: String = "latency_p99_ns"
+
+    @Option(
+      name: .customLong("out"), help: "The output directory (default: Reports/<trace name>-sweep).")
+    var out: String?
+
+    @Option(help: "The backends to replay through, comma-separated: full, para.")
+    var backends: String = "full,para"
+
+    @Option(help: "The CPU schedulers to replay through, comma-separated: credit, fair.")
+    var schedulers: String = "credit,fair"
+
+    @Option(name: .customLong("model"), help: "A JSON model file the sweep starts from.")
+    var modelFile: String?
+
+    @Option(help: "Replays run at once (default: the number of cores).")
+    var jobs: Int?
+
+    @OptionGroup var read: ReadOptions
+
+    func run() throws {
+      let kinds = try parseList(backends, option: "--backends", as: BackendKind.self)
+      let schedulerKinds = try parseList(schedulers, option: "--schedulers", as: SchedulerKind.self)
+      guard Sweep.knownFigures.contains(figure) else {
+        throw ValidationError(
+          "--figure: unknown figure \"\(figure)\"; figures: \(HVReplay.Sweep.headline.joined(separator: ", "))"
+        )
+      }
+      try reportingErrors { () throws(HVReplayError) in
+        let metadata = try TraceReader(path: trace, reorderWindow: read.reorderWindow).metadata
+        var base = Model()
+        try base.apply(traceMetadata: metadata)
+        if let modelFile { try base.load(file: modelFile) }
+        let sweep = try HVReplay.Sweep(assignments: axes, base: base)
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let results = try sweep.run(
+          trace: trace, base: base, reorderWindow: read.reorderWindow, backends: kinds,
+          schedulers: schedulerKinds, horizon: nil, parallelism: jobs ?? max(cores, 1))
+        let name = TraceIdentity.name(of: trace)
+        let directory = out ?? "Reports/\(name)-sweep"
+        var files = [
+          ("sweep.csv", sweep.csv(results)),
+          ("sweep.md", sweep.markdown(results, figure: figure, trace: name)),
+        ]
+        if results.contains(where: { !$0.schedulers.isEmpty }) {
+          files.append(("sweep-cpu.csv", sweep.cpuCSV(results)))
+        }
+        try ReportWriter.write(files, into: directory)
+        do {
+          try writeStandardOutput(
+            "replayed \(sweep.combinations.count) combinations; wrote "
+              + files.map { "\(directory)/\($0.0)" }.joined(separator: ", ") + "\n")
+        } catch {
+          throw HVReplayError(.ioError, "cannot write to standard output")
+        }
+      }
+    }
+
+    static let knownFigures = Set(
+      HVReplay.Sweep.headline + ["iops", "bytes_per_s", "latency_p90_ns", "latency_p9999_ns"])
+  }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import HVReplay
+import Testing
+
+@Suite("hvreplay compare, sweep and merge, run as a user would")
+struct CompareSweepMergeCommandTests {
+  @Test(
+    "compare exits 0 on identical reports, 1 on a regression, 65 on unreadable or different ones")
+  func compareExitCodes() throws {
+    let dir = Scratch()
+    let trace = dir.file("o.hvt.zst")
+    #expect(
+      try HVReplay.run(["synth", "--profile", "oltp", "--events", "3000", "-o", trace]).status == 0)
+    #expect(try HVReplay.run(["replay", trace, "--out", dir.file("a")]).status == 0)
+    #expect(
+      try HVReplay.run(["replay", trace, "--out", dir.file("b"), "--set", "costs.trap_ns=6000"])
+        .status == 0)
+    let same = try HVReplay.run(["compare", dir.file("a/report.json"), dir.file("a/report.json")])
+    #expect(same.status == 0)
+    #expect(same.stdout.contains("no regression"))
+    let differentModel = try HVReplay.run([
+      "compare", dir.file("a/report.json"), dir.file("b/report.json"),
+    ])
+    #expect(differentModel.status == 65)
+    #expect(differentModel.stderr.contains("different models (costs.trap_ns: 4700 -> 6000)"))
+    let worse = try HVReplay.run([
+      "compare", dir.file("a/report.json"), dir.file("b/report.json"), "--allow-different",
+    ])
+    #expect(worse.status == 1)
+    #expect(worse.stdout.contains("❌"))
+    let lenient = try HVReplay.run([
+      "compare", dir.file("a/report.json"), dir.file("b/report.json"), "--allow-different",
+      "--threshold", "latency_mean_ns=100", "--threshold", "latency_p50_ns=100", "--threshold",
+      "latency_p90_ns=100", "--threshold", "latency_p99_ns=100", "--threshold",
+      "latency_p999_ns=100",
+      "--threshold", "latency_p9999_ns=100", "--threshold", "overhead_cpu_ns=100",
+    ])
+    #expect(lenient.status == 0, "\(lenient.stdout)")
+    let other = dir.file("other.hvt.zst")
+    #expect(
+      try HVReplay.run([
+        "synth", "--profile", "oltp", "--events", "3000", "--seed", "9", "-o", other,
+      ]).status == 0)
+    #expect(try HVReplay.run(["replay", other, "--out", dir.file("c")]).status == 0)
+    let differentTrace = try HVReplay.run([
+      "compare", dir.file("a/report.json"), dir.file("c/report.json"),
+    ])
+    #expect(differentTrace.status == 65)
+    #expect(differentTrace.stderr.contains("different traces"))
+    try "{\"schema\": 3}".write(toFile: dir.file("bad.json"), atomically: true, encoding: .utf8)
+    #expect(
+      try HVReplay.run(["compare", dir.file("bad.json"), dir.file("a/report.json")]).status == 65)
+    #expect(
+      try HVReplay.run(["compare", dir.file("none.json"), dir.file("a/report.json")]).status == 66)
+    #expect(
+      try HVReplay.run([
+        "compare", dir.file("a/report.json"), dir.file("a/report.json"), "--threshold", "bogus=1",
+      ]).status == 64)
+  }
+
+  @Test("sweep rows equal separate replays with the same settings")
+  func sweepMatchesReplays() throws {
+    let dir = Scratch()
+    let trace = dir.file("o.hvt.zst")
+    #expect(
+      try HVReplay.run([
+        "synth", "--profile", "oltp", "--events", "4000", "--iops", "20000", "-o", trace,
+      ]).status == 0)
+    let sweep = try HVReplay.run([
+      "sweep", trace, "--set", "para.ring_entries=2,8", "--set", "devices.disk.queue_depth=1,4",
+      "--out", dir.file("s"),
+    ])
+    #expect(sweep.status == 0, "\(sweep.stderr)")
+    let rows = try String(contentsOfFile: dir.file("s/sweep.csv"), encoding: .utf8).split(
+      separator: "\n")
+    let header = rows[0].split(separator: ",").map(String.init)
+    #expect(rows.count == 1 + 4 * 2)
+    for row in rows.dropFirst() {
+      let cells = row.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+      let out = dir.file("r-\(cells[0])-\(cells[1])")
+      #expect(
+        try HVReplay.run([
+          "replay", trace, "--out", out, "--set", "para.ring_entries=\(cells[0])", "--set",
+          "devices.disk.queue_depth=\(cells[1])",
+        ]).status == 0)
+      let summary = try String(contentsOfFile: out + "/summary.csv", encoding: .utf8)
+      for (metric, value) in zip(header.dropFirst(3), cells.dropFirst(3)) where !value.isEmpty {
+        #expect(summary.contains("\(cells[2]),all,all,\(metric),\(value),"), "\(metric) \(row)")
+      }
+    }
+    let md = try String(contentsOfFile: dir.file("s/sweep.md"), encoding: .utf8)
+    #expect(md.contains("xychart-beta"))
+  }
+
+  @Test("merge writes a report folder whose figures equal the whole trace's")
+  func mergeCommand() throws {
+    let dir = Scratch()
+    let whole = dir.file("whole.csv")
+    #expect(
+      try HVReplay.run([
+        "synth", "--profile", "net-rpc", "--vms", "4", "--events", "8000", "-o", whole,
+      ]).status == 0)
+    let text = try String(contentsOfFile: whole, encoding: .utf8).split(
+      separator: "\n", omittingEmptySubsequences: false)
+    for (name, keep) in [("a", ["1", "2"]), ("b", ["3", "4"])] {
+      let shard = text.enumerated().filter { i, line in
+        let f = line.split(separator: ",")
+        return i == 0 || f.count < 9 || keep.contains(String(f[1]))
+      }.map(\.element)
+      try shard.joined(separator: "\n").write(
+        toFile: dir.file("\(name).csv"), atomically: true, encoding: .utf8)
+      #expect(
+        try HVReplay.run(["replay", dir.file("\(name).csv"), "--out", dir.file(name)]).status == 0)
+    }
+    #expect(try HVReplay.run(["replay", whole, "--out", dir.file("whole")]).status == 0)
+    let merged = try HVReplay.run([
+      "merge", dir.file("a/report.json"), dir.file("b/report.json"), "-o", dir.file("m"),
+    ])
+    #expect(merged.status == 0, "\(merged.stderr)")
+    for file in ["summary.csv", "histograms.csv", "occupancy.csv"] {
+      #expect(
+        FileManager.default.contents(atPath: dir.file("m/\(file)"))
+          == FileManager.default.contents(atPath: dir.file("whole/\(file)")), "\(file)")
+    }
+    #expect(FileManager.default.fileExists(atPath: dir.file("m/report.md")))
+  }
+}

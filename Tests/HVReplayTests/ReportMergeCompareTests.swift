@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+
+@testable import HVReplay
+
+#if canImport(FoundationXML)
+  import FoundationXML
+#endif
+
+@Suite("report.json, merge, compare and charts")
+struct ReportMergeCompareTests {
+  static func mixedEvents(vms: Int = 4, events: UInt64 = 20_000) -> [TraceEvent] {
+    var p = SynthesisParameters(profile: .mixed)
+    p.vms = vms
+    p.events = events
+    return Array(SyntheticTrace(p))
+  }
+
+  @Test("report.json reads back into the result it was written from")
+  func roundTrip() throws {
+    let report = ReplayReport(try replay(Self.mixedEvents()))
+    let text = report.json.serialized()
+    let back = try ReplayResult(reportJSON: JSONParser.parse(text, file: "r.json"), file: "r.json")
+    let again = ReplayReport(back)
+    #expect(again.json.serialized() == text)
+    #expect(again.summaryCSV == report.summaryCSV)
+    #expect(again.cpuCSV == report.cpuCSV)
+    #expect(again.histogramsCSV == report.histogramsCSV)
+  }
+
+  @Test("merging two shards that share no VM gives the whole trace's counts and histograms")
+  func mergeShards() throws {
+    let events = Self.mixedEvents()
+    let whole = ReplayReport(try replay(events))
+    let a = try replay(events.filter { $0.vm % 2 == 1 })
+    let b = try replay(events.filter { $0.vm % 2 == 0 })
+    let merged = ReplayReport(try ReplayResult.merge([a, b], names: ["a", "b"]))
+    #expect(merged.summaryCSV == whole.summaryCSV)
+    #expect(merged.histogramsCSV == whole.histogramsCSV)
+    #expect(merged.occupancyCSV == whole.occupancyCSV)
+    #expect(merged.result.trace.statistics.events == whole.result.trace.statistics.events)
+    // Through report.json too, as `hvreplay merge` reads them.
+    func viaJSON(_ r: ReplayResult) throws -> ReplayResult {
+      try ReplayResult(
+        reportJSON: JSONParser.parse(ReplayReport(r).json.serialized(), file: "x"), file: "x")
+    }
+    let mergedJSON = ReplayReport(
+      try ReplayResult.merge([viaJSON(a), viaJSON(b)], names: ["a", "b"]))
+    #expect(mergedJSON.summaryCSV == whole.summaryCSV)
+    #expect(mergedJSON.histogramsCSV == whole.histogramsCSV)
+  }
+
+  @Test("merge refuses reports of different models")
+  func mergeRefusesModels() throws {
+    let events = Self.mixedEvents(vms: 2, events: 3000)
+    var other = Model()
+    other.costs.trapNs += 1
+    let a = try replay(events)
+    let b = try replay(events, model: other)
+    #expect(throws: HVReplayError.self) { try ReplayResult.merge([a, b], names: ["a", "b"]) }
+  }
+
+  @Test("compare passes identical reports and finds an injected regression")
+  func compare() throws {
+    let events = Self.mixedEvents(vms: 2, events: 10_000)
+    let base = try replay(events)
+    #expect(!ReportComparison(base: base, new: base, baseName: "a", newName: "b").hasRegression)
+    // 10% dearer traps: full virtualization's latency and overhead regress, para's do not.
+    var dearer = Model()
+    dearer.costs.trapNs = dearer.costs.trapNs * 11 / 10
+    let new = try replay(events, model: dearer)
+    let c = ReportComparison(base: base, new: new, baseName: "a", newName: "b")
+    #expect(c.hasRegression)
+    let regressed = c.rows.filter(\.regressed)
+    #expect(regressed.allSatisfy { $0.scope == "full" })
+    #expect(regressed.contains { $0.vm == "all" && $0.metric == "overhead_cpu_ns" })
+    #expect(regressed.contains { $0.vm == "all" && $0.metric == "latency_mean_ns" })
+    #expect(c.markdown.contains("| ❌ | full | all | all | overhead_cpu_ns |"))
+    // Thresholds are per metric: raising two lets them pass, the others still regress.
+    let lenient = ReportComparison(
+      base: base, new: new, baseName: "a", newName: "b",
+      thresholds: ["overhead_cpu_ns": 50, "latency_mean_ns": 50])
+    #expect(!lenient.rows.contains { $0.regressed && $0.metric == "overhead_cpu_ns" })
+    #expect(!lenient.rows.contains { $0.regressed && $0.metric == "latency_mean_ns" })
+    #expect(
+      lenient.rows.filter(\.regressed).count
+        == regressed.filter { $0.metric != "overhead_cpu_ns" && $0.metric != "latency_mean_ns" }
+        .count)
+    // Cheaper traps are an improvement, not a regression.
+    let back = ReportComparison(base: new, new: base, baseName: "b", newName: "a")
+    #expect(!back.hasRegression)
+    #expect(back.rows.contains { $0.improved })
+  }
+
+  @Test("the SVG charts parse as XML", arguments: ["latency", "occupancy"])
+  func svgIsXML(chart: String) throws {
+    let report = ReplayReport(try replay(Self.mixedEvents(vms: 2, events: 5000)))
+    let svg = chart == "latency" ? report.latencySVG : report.occupancySVG
+    let parser = XMLParser(data: Data(svg.utf8))
+    #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
+    #expect(svg.contains("<polyline"))
+  }
+}
