@@ -23,7 +23,7 @@ struct HVReplayCommand: ParsableCommand {
     version: HVReplayVersion.current,
     subcommands: [
       Replay.self, Compare.self, Sweep.self, Merge.self, Inspect.self, Synth.self, Convert.self,
-      ModelCommand.self,
+      Formats.self, ModelCommand.self,
     ],
     defaultSubcommand: Replay.self
   )
@@ -36,10 +36,43 @@ struct ReadOptions: ParsableArguments {
     help: "Events held back to put a locally disordered trace in time order.")
   var reorderWindow: Int = TraceReader.defaultReorderWindow
 
+  @Option(
+    name: .customLong("from"),
+    help: "The input format, when the content does not tell (hvreplay formats lists them).")
+  var from: String?
+
+  @Option(
+    name: .customLong("skip-bad"),
+    help: "Skip up to this many unreadable records of an imported trace, counted and reported.")
+  var skipBad: UInt64 = 0
+
+  @Option(
+    name: .customLong("group-by"),
+    help: "Scheduler traces: map tasks to VMs by pid, tgid or comm.")
+  var groupBy: String = "pid"
+
   func validate() throws {
     guard reorderWindow >= 0 && reorderWindow <= 100_000_000 else {
       throw ValidationError("--reorder-window must be between 0 and 100000000")
     }
+    if let from, TraceFormat(rawValue: from) == nil {
+      throw ValidationError(
+        "--from: unknown format \"\(from)\"; expected one of \(TraceFormat.allCases.map(\.rawValue).joined(separator: ", "))"
+      )
+    }
+    guard TaskGrouping(rawValue: groupBy) != nil else {
+      throw ValidationError("--group-by must be pid, tgid or comm, found \"\(groupBy)\"")
+    }
+  }
+
+  /// The library's read options.
+  var options: TraceReadOptions {
+    var o = TraceReadOptions()
+    o.reorderWindow = reorderWindow
+    o.format = from.flatMap(TraceFormat.init(rawValue:))
+    o.skipBad = skipBad
+    o.grouping = TaskGrouping(rawValue: groupBy) ?? .pid
+    return o
   }
 }
 

@@ -66,7 +66,7 @@ public struct Sweep: Sendable {
 
   /// Replays every combination, as many at once as the machine has cores.
   public func run(
-    trace: String, base: Model, reorderWindow: Int, backends: [BackendKind],
+    trace: String, base: Model, readOptions: TraceReadOptions, backends: [BackendKind],
     schedulers: [SchedulerKind], horizon: UInt64?, parallelism: Int
   ) throws(HVReplayError) -> [ReplayResult] {
     final class Slots: @unchecked Sendable {
@@ -83,7 +83,7 @@ public struct Sweep: Sendable {
       group.enter()
       DispatchQueue.global().async {
         let outcome = Result { () throws(HVReplayError) -> ReplayResult in
-          var reader = try TraceReader(path: trace, reorderWindow: reorderWindow)
+          var reader = try TraceReader(paths: [trace], options: readOptions)
           return try ReplayEngine(
             model: model, backends: backends, schedulers: schedulers, horizon: horizon
           ).run(&reader)

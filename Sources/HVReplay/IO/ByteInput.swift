@@ -85,10 +85,12 @@ public final class ByteInput {
       throw HVReplayError(.badData, file: path, "the file is empty; expected a trace")
     }
     let isZstd = prefix.withUnsafeBytes { Compression.isZstd($0) }
-    compression = isZstd ? .zstd : .none
-    if isZstd {
+    let isGzip = prefix.withUnsafeBytes { Compression.isGzip($0) }
+    compression = isZstd ? .zstd : isGzip ? .gzip : .none
+    if isZstd || isGzip {
+      let decoder: any StreamDecompressor = isZstd ? ZstdStreamDecoder() : GzipStreamDecoder()
       pipeline = DecompressionPipeline(
-        descriptor: descriptor.rawValue, prefix: prefix, fileName: path)
+        descriptor: descriptor.rawValue, prefix: prefix, fileName: path, decoder: decoder)
     } else {
       pending = prefix
     }

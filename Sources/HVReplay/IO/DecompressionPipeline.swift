@@ -8,7 +8,7 @@ import SystemPackage
   import Darwin
 #endif
 
-/// Decompresses a zstd stream on a background thread, a few fixed chunks ahead
+/// Decompresses a zstd or gzip stream on a background thread, a few fixed chunks ahead
 /// of the reader, so decompression and decoding use two cores.
 ///
 /// Memory is fixed: ``slotCount`` chunks of ``slotSize`` bytes.
@@ -16,7 +16,7 @@ final class DecompressionPipeline: @unchecked Sendable {
   static let slotCount = 4
   static let slotSize = 1 << 20
 
-  private let decoder = ZstdStreamDecoder()
+  private let decoder: any StreamDecompressor
   private let descriptor: Int32
   private let fileName: String
   private var prefix: [UInt8]
@@ -38,7 +38,10 @@ final class DecompressionPipeline: @unchecked Sendable {
   /// - Parameters:
   ///   - descriptor: the open file; read from the background thread only.
   ///   - prefix: bytes already read from the file, handed out first.
-  init(descriptor: Int32, prefix: [UInt8], fileName: String) {
+  init(
+    descriptor: Int32, prefix: [UInt8], fileName: String, decoder: any StreamDecompressor
+  ) {
+    self.decoder = decoder
     self.descriptor = descriptor
     self.prefix = prefix
     self.fileName = fileName

@@ -34,6 +34,12 @@ enum SystemCalls {
   /// The process id, used to name temporary files.
   static var processID: Int32 { getpid() }
 
+  /// Whether `path` names an existing file or directory.
+  static func exists(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0
+  }
+
   /// Whether `path` names an existing directory.
   static func isDirectory(_ path: String) -> Bool {
     var st = stat()

@@ -4,7 +4,24 @@ internal import CZstd
 ///
 /// Several concatenated frames read as one stream. The stream must end on a
 /// frame boundary: a file cut inside a frame is an error, never a short trace.
-final class ZstdStreamDecoder {
+/// A streaming decompressor with fixed buffers.
+protocol StreamDecompressor: AnyObject {
+  /// Decompresses into `output` until it is full or the compressed input ends.
+  ///
+  /// - Parameters:
+  ///   - read: reads compressed bytes; returns 0 at the end of the file.
+  ///   - fileName: the file named in errors.
+  ///   - compressedOffset: how many compressed bytes have been read, for errors.
+  /// - Returns: the number of decompressed bytes written; 0 only at the end.
+  func decompress(
+    into output: UnsafeMutableRawBufferPointer,
+    reading read: (UnsafeMutableRawBufferPointer) throws(HVReplayError) -> Int,
+    fileName: String,
+    compressedOffset: () -> UInt64
+  ) throws(HVReplayError) -> Int
+}
+
+final class ZstdStreamDecoder: StreamDecompressor {
   private let context: OpaquePointer
   private let inputStorage: UnsafeMutableRawBufferPointer
   private var input: ZSTD_inBuffer

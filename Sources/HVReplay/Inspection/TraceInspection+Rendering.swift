@@ -4,11 +4,17 @@ extension TraceInspection {
     let s = statistics
     var lines: [String] = []
     lines.append("file:        \(file == "-" ? "<stdin>" : file)")
-    var formatLine = "format:      \(format == .hvt ? "hvt (native binary, version 1)" : "csv")"
-    if compression == .zstd {
+    let formatName =
+      switch format {
+      case .hvt: "hvt (native binary, version 1)"
+      case .csv: "csv"
+      default: "\(format) (imported: \(format.summary))"
+      }
+    var formatLine = "format:      \(formatName)"
+    if compression != .none {
       let ratio = fileBytes > 0 ? Double(decodedBytes) / Double(fileBytes) : 0
       formatLine +=
-        ", zstd-compressed (\(Self.bytes(fileBytes)) on disk, \(Self.bytes(decodedBytes)) decompressed, ratio \(Self.fixed(ratio, 1)))"
+        ", \(compression)-compressed (\(Self.bytes(fileBytes)) on disk, \(Self.bytes(decodedBytes)) decompressed, ratio \(Self.fixed(ratio, 1)))"
     } else {
       formatLine += ", uncompressed (\(Self.bytes(fileBytes)))"
     }
@@ -52,6 +58,10 @@ extension TraceInspection {
         "mean rate:   \(Self.fixed(Double(s.events) / seconds, 1)) events/s, \(Self.bytes(UInt64(Double(s.payloadBytes) / seconds)))/s"
       )
     }
+    if !importNotes.isEmpty {
+      lines.append("import:")
+      for note in importNotes { lines.append("  \(note)") }
+    }
     if reordered > 0 {
       lines.append(
         "reordered:   \(reordered) events arrived out of time order and were put in order (window \(reorderWindow))"
@@ -93,6 +103,8 @@ extension TraceInspection {
       ("cpu_work_ns", .uint(s.cpuWorkNs)),
       ("events_per_s", .double(s.spanNs > 0 ? Double(s.events) * 1e9 / Double(s.spanNs) : 0)),
       ("reordered", .uint(reordered)),
+      ("skipped_records", .uint(skipped)),
+      ("import_notes", .array(importNotes.map { .string($0) })),
     ])
   }
 

@@ -119,14 +119,26 @@ public struct TraceInspection: Sendable {
   public var reordered: UInt64
   public var reorderWindow: Int
 
+  /// How the importer filled missing fields; empty for hvreplay's own formats.
+  public var importNotes: [String]
+  /// Bad records skipped under `--skip-bad`.
+  public var skipped: UInt64
+
   /// Reads the whole trace at `path` in one streaming pass.
   public init(path: String, reorderWindow: Int = TraceReader.defaultReorderWindow)
     throws(HVReplayError)
   {
-    var reader = try TraceReader(path: path, reorderWindow: reorderWindow)
+    var options = TraceReadOptions()
+    options.reorderWindow = reorderWindow
+    try self.init(paths: [path], options: options)
+  }
+
+  /// Reads the whole trace made of `paths` in one streaming pass.
+  public init(paths: [String], options: TraceReadOptions) throws(HVReplayError) {
+    var reader = try TraceReader(paths: paths, options: options)
     var statistics = TraceStatistics()
     while let event = try reader.next() { statistics.add(event) }
-    self.file = path
+    self.file = paths.joined(separator: " ")
     format = reader.format
     compression = reader.input.compression
     fileBytes = reader.input.fileBytesRead
@@ -135,5 +147,7 @@ public struct TraceInspection: Sendable {
     self.statistics = statistics
     reordered = reader.reorderedCount
     self.reorderWindow = reader.reorderWindow
+    importNotes = reader.importNotes
+    skipped = reader.skippedRecords
   }
 }

@@ -1,11 +1,50 @@
-/// A trace file format; with a ``Compression`` it makes a file type.
+/// A trace file format: hvreplay's own two, and the recordings users bring (imported).
 public enum TraceFormat: String, Sendable, CaseIterable, CustomStringConvertible {
   /// The native binary format (`docs/TRACE-FORMAT.md`).
   case hvt
   /// The CSV format.
   case csv
+  /// blktrace's binary per-CPU files, version 7, either byte order.
+  case blktrace
+  /// blkparse's default text output.
+  case blkparse
+  /// fio's I/O log, version 2 or 3.
+  case fio
+  /// MSR Cambridge block-trace CSV.
+  case msr
+  /// SYSTOR '17 block-trace CSV.
+  case systor
+  /// Alibaba 2020 block-trace CSV.
+  case alibaba
+  /// Tencent CBS block-trace CSV.
+  case tencent
+  /// VMware vscsi (CloudPhysics) binary, version 1 or 2.
+  case vscsi
+  /// Scheduler traces as text from ftrace, `perf script` or `trace-cmd report`.
+  case ftrace
 
   public var description: String { rawValue }
+
+  /// Whether hvreplay writes this format (the others are imported).
+  public var isNative: Bool { self == .hvt || self == .csv }
+
+  /// One line on the format, for `hvreplay formats`.
+  public var summary: String {
+    switch self {
+    case .hvt: "hvreplay's native binary trace (docs/TRACE-FORMAT.md)"
+    case .csv: "hvreplay's CSV trace: time_ns,vm,vcpu,kind,op,device,offset,bytes,service_ns"
+    case .blktrace: "blktrace binary per-CPU files (v7, either byte order): one request from Q to C"
+    case .blkparse: "blkparse's default text output of a blktrace recording"
+    case .fio: "fio iolog, version 2 (file action offset length, wait) or 3 (with timestamps)"
+    case .msr: "MSR Cambridge CSV: Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime"
+    case .systor: "SYSTOR '17 CSV: Timestamp,Response,IOType,LUN,Offset,Size"
+    case .alibaba: "Alibaba 2020 CSV: device_id,opcode,offset,length,timestamp_us"
+    case .tencent: "Tencent CBS CSV: timestamp_s,offset_sectors,size_sectors,io_type,volume_id"
+    case .vscsi: "VMware vscsi (CloudPhysics) binary, version 1 (32-byte) or 2 (40-byte records)"
+    case .ftrace:
+      "sched_switch / sched_wakeup text from ftrace, perf script or trace-cmd report: cpu bursts"
+    }
+  }
 }
 
 /// A trace format and a compression, as named by a file extension such as `.hvt.zst`.
@@ -24,7 +63,9 @@ public struct TraceFileType: Hashable, Sendable, CustomStringConvertible {
   /// Parses `hvt`, `hvt.zst`, `csv` or `csv.zst`.
   public init?(name: String) {
     let parts = name.lowercased().split(separator: ".", omittingEmptySubsequences: false)
-    guard let first = parts.first, let format = TraceFormat(rawValue: String(first)) else {
+    guard let first = parts.first, let format = TraceFormat(rawValue: String(first)),
+      format.isNative
+    else {
       return nil
     }
     switch parts.count {

@@ -7,7 +7,8 @@ public struct TraceReader {
   /// The default number of events a reader holds to fix local disorder.
   public static let defaultReorderWindow = 10_000
 
-  /// The underlying byte stream (file name, compression, bytes read).
+  /// The underlying byte stream (file name, compression, bytes read); the first file's
+  /// when a recording spans several.
   public let input: ByteInput
   /// The file's trace format.
   public let format: TraceFormat
@@ -20,6 +21,7 @@ public struct TraceReader {
 
   private var native: NativeTraceDecoder?
   private var csv: CSVTraceDecoder?
+  private var imported: (any ImportingDecoder)?
   private var pending: EventRing
   private var lastEmitted: UInt64 = 0
   private var sourceDone = false
@@ -29,38 +31,71 @@ public struct TraceReader {
   /// - Throws: ``HVReplayError``: `.missingInput` when it cannot be opened,
   ///   `.badData` when its header is wrong.
   public init(path: String, reorderWindow: Int = Self.defaultReorderWindow) throws(HVReplayError) {
-    try self.init(input: ByteInput(path: path), reorderWindow: reorderWindow)
+    var options = TraceReadOptions()
+    options.reorderWindow = reorderWindow
+    try self.init(paths: [path], options: options)
   }
 
   /// Reads a trace from an opened byte stream.
   public init(input: ByteInput, reorderWindow: Int = Self.defaultReorderWindow)
     throws(HVReplayError)
   {
+    var options = TraceReadOptions()
+    options.reorderWindow = reorderWindow
+    try self.init(inputs: [input], options: options)
+  }
+
+  /// Opens a trace made of one file, or of several files of one recording (blktrace's
+  /// per-CPU files), in the format `options.format` names or the content shows.
+  public init(paths: [String], options: TraceReadOptions) throws(HVReplayError) {
+    var inputs: [ByteInput] = []
+    for path in TraceReader.expand(paths) { inputs.append(try ByteInput(path: path)) }
+    try self.init(inputs: inputs, options: options)
+  }
+
+  init(inputs: [ByteInput], options: TraceReadOptions) throws(HVReplayError) {
+    guard let input = inputs.first else { throw HVReplayError(.usage, "name a trace file") }
     self.input = input
-    self.reorderWindow = max(0, reorderWindow)
-    pending = EventRing(capacity: self.reorderWindow + 1)
-    if input.end < 8 {
-      while input.end < 8 && !input.atEnd { try input.refill(from: 0) }
-    }
+    reorderWindow = max(0, options.reorderWindow)
+    pending = EventRing(capacity: reorderWindow + 1)
+    while input.end < min(4096, input.capacity) && !input.atEnd { try input.refill(from: 0) }
     if input.end == 0 {
       throw HVReplayError(
         .badData, file: input.name,
-        "the file holds no data (an empty \(input.compression == .zstd ? "zstd stream" : "file")); expected a trace"
+        "the file holds no data (an empty \(input.compression == .none ? "file" : "\(input.compression) stream")); expected a trace"
       )
     }
-    let prefix = UnsafeRawBufferPointer(start: input.base, count: min(input.end, 8))
-    if NativeTraceDecoder.matches(prefix) {
+    let format: TraceFormat
+    if let chosen = options.format { format = chosen } else { format = try Self.detect(input) }
+    if inputs.count > 1 && format != .blktrace {
+      throw HVReplayError(
+        .usage,
+        "several files make one trace only for blktrace's per-CPU files; \(input.name) is \(format)"
+      )
+    }
+    self.format = format
+    switch format {
+    case .hvt:
       let decoder = try NativeTraceDecoder(input: input)
-      format = .hvt
       metadata = decoder.metadata
       native = decoder
-    } else {
+    case .csv:
       let decoder = try CSVTraceDecoder(input: input)
-      format = .csv
       metadata = decoder.metadata
       csv = decoder
+    default:
+      let decoder = try Self.importer(format, inputs: inputs, options: options)
+      metadata = decoder.metadata
+      imported = decoder
     }
   }
+
+  /// How the importer filled the fields its format lacks, and what it counted; empty for
+  /// hvreplay's own formats.
+  public var importNotes: [String] { imported?.notes ?? [] }
+
+  /// Bad records skipped under `--skip-bad`.
+  public var skippedRecords: UInt64 { imported?.skipped ?? 0 }
 
   /// The next event in time order, or `nil` at the end of the trace.
   @inline(__always)
@@ -93,11 +128,12 @@ public struct TraceReader {
   @inline(__always)
   private mutating func decode() throws(HVReplayError) -> TraceEvent? {
     if native != nil { return try native!.next() }
-    return try csv!.next()
+    if csv != nil { return try csv!.next() }
+    return try imported!.next()
   }
 
   private func outOfOrder(_ event: TraceEvent) -> HVReplayError {
-    let location = native?.location ?? csv?.location ?? .none
+    let location = native?.location ?? csv?.location ?? imported?.location ?? .none
     return HVReplayError(
       .badData, file: input.name, location: location,
       "time_ns \(event.timeNs) is earlier than time_ns \(lastEmitted) of an event already read; events must be in time order, and this one is out of place by more than the reorder window of \(reorderWindow) events (raise it with --reorder-window)"

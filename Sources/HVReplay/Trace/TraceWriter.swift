@@ -32,7 +32,7 @@ public struct TraceWriter {
       let output = self.output
       try header.withUnsafeBytes { p in Result { () throws(HVReplayError) in try output.write(p) } }
         .get()
-    case .csv:
+    default:
       var text = CSVTraceDecoder.header + "\n"
       for entry in metadata.entries {
         text += CSVTraceDecoder.metadataPrefix + "\(entry.key)=\(entry.value)\n"
@@ -50,7 +50,7 @@ public struct TraceWriter {
       let p = try output.reserve(NativeTraceLayout.recordSize)
       NativeTraceLayout.encode(event, to: p)
       output.advance(by: NativeTraceLayout.recordSize)
-    case .csv:
+    default:  // csv; TraceFileType only names the formats hvreplay writes
       // 5 numbers of at most 20 digits, 3 of at most 5, 2 words, 8 commas, 1 newline.
       let p = try output.reserve(160)
       var n = 0

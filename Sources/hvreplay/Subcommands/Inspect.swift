@@ -8,8 +8,10 @@ extension HVReplayCommand {
       discussion: "Reads the trace in one streaming pass, so it works on traces larger than memory."
     )
 
-    @Argument(help: "The trace file (`-` for standard input).")
-    var trace: String
+    @Argument(
+      help:
+        "The trace file (`-` for standard input), or the per-CPU files of one blktrace recording.")
+    var trace: [String]
 
     @OptionGroup var read: ReadOptions
 
@@ -18,7 +20,7 @@ extension HVReplayCommand {
 
     func run() throws {
       try reportingErrors { () throws(HVReplayError) in
-        let inspection = try TraceInspection(path: trace, reorderWindow: read.reorderWindow)
+        let inspection = try TraceInspection(paths: trace, options: read.options)
         let text = json ? inspection.json.serialized() + "\n" : inspection.text
         do { try writeStandardOutput(text) } catch {
           throw HVReplayError(.ioError, "cannot write to standard output")

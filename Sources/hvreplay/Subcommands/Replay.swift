@@ -16,8 +16,10 @@ extension HVReplayCommand {
         """
     )
 
-    @Argument(help: "The trace file (`-` for standard input).")
-    var trace: String
+    @Argument(
+      help:
+        "The trace file (`-` for standard input), or the per-CPU files of one blktrace recording.")
+    var trace: [String]
 
     @Option(name: .customLong("out"), help: "The report directory (default: Reports/<trace name>).")
     var out: String?
@@ -51,12 +53,17 @@ extension HVReplayCommand {
         horizonNs = ns
       }
       try reportingErrors { () throws(HVReplayError) in
-        var reader = try TraceReader(path: trace, reorderWindow: read.reorderWindow)
+        var reader = try TraceReader(paths: trace, options: read.options)
         let model = try modelOptions.effectiveModel(traceMetadata: reader.metadata)
         var progress = ProgressLine(enabled: !quiet)
         let engine = ReplayEngine(
           model: model, backends: kinds, schedulers: schedulerKinds, horizon: horizonNs)
         let result = try engine.run(&reader) { progress.update($0) }
+        if reader.skippedRecords > 0 {
+          writeStandardError(
+            "hvreplay: skipped \(reader.skippedRecords) unreadable records (--skip-bad \(read.skipBad))\n"
+          )
+        }
         progress.finish()
         let report = ReplayReport(result)
         let directory = out ?? ReportWriter.defaultDirectory(for: result.trace)

@@ -60,14 +60,14 @@ extension HVReplayCommand {
         )
       }
       try reportingErrors { () throws(HVReplayError) in
-        let metadata = try TraceReader(path: trace, reorderWindow: read.reorderWindow).metadata
+        let metadata = try TraceReader(paths: [trace], options: read.options).metadata
         var base = Model()
         try base.apply(traceMetadata: metadata)
         if let modelFile { try base.load(file: modelFile) }
         let sweep = try HVReplay.Sweep(assignments: axes, base: base)
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let results = try sweep.run(
-          trace: trace, base: base, reorderWindow: read.reorderWindow, backends: kinds,
+          trace: trace, base: base, readOptions: read.options, backends: kinds,
           schedulers: schedulerKinds, horizon: nil, parallelism: jobs ?? max(cores, 1))
         let name = TraceIdentity.name(of: trace)
         let directory = out ?? "Reports/\(name)-sweep"

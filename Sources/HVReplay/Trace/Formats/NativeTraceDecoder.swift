@@ -51,6 +51,9 @@ struct NativeTraceDecoder: TraceDecoder {
       )
     }
     let headerSize = NativeTraceLayout.headerSize(metadataLength: metadataLength)
+    guard headerSize <= input.capacity else {
+      throw fail(12, "the header (\(headerSize) bytes) is larger than the read window")
+    }
     while input.end < headerSize && !input.atEnd { try input.refill(from: 0) }
     guard input.end >= headerSize else {
       throw fail(input.end, "the file ends inside the header (\(headerSize) bytes expected)")

@@ -1,0 +1,53 @@
+/// Gives VMs numbers 1, 2, ... to the sources (devices, LUNs, volumes, tasks) of a trace
+/// that has no VM ids, in order of first appearance.
+struct VMAssigner {
+  private var ids: [String: UInt16] = [:]
+  /// The sources in VM order, for the import notes.
+  private(set) var names: [String] = []
+  private let limit = 65535
+
+  /// The VM for `source`, or `nil` when more than 65,535 sources appeared.
+  mutating func vm(for source: String) -> UInt16? {
+    if let id = ids[source] { return id }
+    guard names.count < limit else { return nil }
+    names.append(source)
+    let id = UInt16(names.count)
+    ids[source] = id
+    return id
+  }
+
+  /// "vm 1 = ..., vm 2 = ..." (the first 8, then a count).
+  func describe(_ what: String) -> String {
+    var parts = names.prefix(8).enumerated().map { "vm \($0.offset + 1) = \(what) \($0.element)" }
+    if names.count > 8 { parts.append("... (\(names.count) in all)") }
+    return parts.joined(separator: ", ")
+  }
+}
+
+/// Counts the bad records an import may skip (`--skip-bad N`), and stops it beyond that.
+struct BadRecordBudget {
+  let limit: UInt64
+  private(set) var skipped: UInt64 = 0
+
+  init(limit: UInt64) { self.limit = limit }
+
+  /// Skips the record `error` describes, or throws it when the budget is spent.
+  mutating func skip(_ error: HVReplayError) throws(HVReplayError) {
+    guard skipped < limit else {
+      if limit == 0 { throw error }
+      var e = error
+      e.message += " (and \(skipped) bad records were already skipped: --skip-bad \(limit))"
+      throw e
+    }
+    skipped += 1
+  }
+}
+
+/// A decoder of an imported format: how it filled the fields its format lacks.
+protocol ImportingDecoder: TraceDecoder {
+  /// Sentences for `inspect` and docs/IMPORTERS.md: which fields were filled and how,
+  /// and what the import counted (requests without a completion, skipped records, ...).
+  var notes: [String] { get }
+  /// Bad records skipped under `--skip-bad`.
+  var skipped: UInt64 { get }
+}

@@ -1,0 +1,166 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Reads a text file line by line through a ``ByteInput`` window, in fixed memory.
+///
+/// Lines end in `\n` or `\r\n`; the last may lack its ending. A line longer than the
+/// window is an error.
+struct LineScanner {
+  let input: ByteInput
+  private var position = 0
+  private var end: Int
+  /// The 1-based number of the line last returned.
+  private(set) var line = 0
+
+  init(input: ByteInput) {
+    self.input = input
+    end = input.end
+  }
+
+  /// The next line, without its ending, or `nil` at the end of the file. The bytes stay
+  /// valid until the next call.
+  mutating func next() throws(HVReplayError) -> UnsafeRawBufferPointer? {
+    let base = input.base
+    while true {
+      let remaining = end - position
+      if remaining > 0, let newline = memchr(base + position, 0x0A, remaining) {
+        let stop = base.distance(to: UnsafeMutableRawPointer(newline))
+        let start = position
+        position = stop + 1
+        line += 1
+        var count = stop - start
+        if count > 0 && base.load(fromByteOffset: stop - 1, as: UInt8.self) == 0x0D { count -= 1 }
+        return UnsafeRawBufferPointer(start: base + start, count: count)
+      }
+      if input.atEnd {
+        if remaining == 0 { return nil }
+        let start = position
+        position = end
+        line += 1
+        var count = end - start
+        if base.load(fromByteOffset: end - 1, as: UInt8.self) == 0x0D { count -= 1 }
+        return UnsafeRawBufferPointer(start: base + start, count: count)
+      }
+      if position == 0 && end == input.capacity {
+        throw HVReplayError(
+          .badData, file: input.name, location: .line(line + 1),
+          "the line is longer than \(input.capacity) bytes")
+      }
+      try input.refill(from: position)
+      position = 0
+      end = input.end
+    }
+  }
+}
+
+/// Small parsers over byte slices of a line.
+enum Bytes {
+  /// Splits `line` on `separator`, or on runs of spaces and tabs when `separator` is nil.
+  static func fields(_ line: UnsafeRawBufferPointer, separator: UInt8? = nil)
+    -> [UnsafeRawBufferPointer]
+  {
+    var result: [UnsafeRawBufferPointer] = []
+    var i = 0
+    let n = line.count
+    if let separator {
+      var start = 0
+      while i <= n {
+        if i == n || line[i] == separator {
+          result.append(trim(UnsafeRawBufferPointer(rebasing: line[start..<i])))
+          start = i + 1
+        }
+        i += 1
+      }
+      return result
+    }
+    while i < n {
+      while i < n && (line[i] == 0x20 || line[i] == 0x09) { i += 1 }
+      let start = i
+      while i < n && line[i] != 0x20 && line[i] != 0x09 { i += 1 }
+      if i > start { result.append(UnsafeRawBufferPointer(rebasing: line[start..<i])) }
+    }
+    return result
+  }
+
+  static func trim(_ s: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+    var a = 0
+    var b = s.count
+    while a < b && (s[a] == 0x20 || s[a] == 0x09) { a += 1 }
+    while b > a && (s[b - 1] == 0x20 || s[b - 1] == 0x09) { b -= 1 }
+    return UnsafeRawBufferPointer(rebasing: s[a..<b])
+  }
+
+  /// An unsigned decimal integer, or `nil`.
+  static func uint(_ s: UnsafeRawBufferPointer) -> UInt64? {
+    guard !s.isEmpty else { return nil }
+    var v: UInt64 = 0
+    for b in s {
+      let d = b &- 0x30
+      guard d < 10 else { return nil }
+      let (m, o1) = v.multipliedReportingOverflow(by: 10)
+      let (a, o2) = m.addingReportingOverflow(UInt64(d))
+      guard !o1 && !o2 else { return nil }
+      v = a
+    }
+    return v
+  }
+
+  /// A non-negative decimal `seconds[.fraction]` as nanoseconds (exact up to 9 decimals,
+  /// rounded below), or `nil`.
+  static func secondsAsNanoseconds(_ s: UnsafeRawBufferPointer) -> UInt64? {
+    guard let dot = s.firstIndex(of: UInt8(ascii: ".")) else {
+      return uint(s).flatMap { $0 <= UInt64.max / 1_000_000_000 ? $0 * 1_000_000_000 : nil }
+    }
+    guard let whole = uint(UnsafeRawBufferPointer(rebasing: s[..<dot])),
+      whole <= UInt64.max / 1_000_000_000
+    else { return nil }
+    var fraction: UInt64 = 0
+    var digits = 0
+    for b in s[(dot + 1)...] {
+      let d = b &- 0x30
+      guard d < 10 else { return nil }
+      if digits < 9 {
+        fraction = fraction * 10 + UInt64(d)
+        digits += 1
+      }
+    }
+    while digits < 9 {
+      fraction *= 10
+      digits += 1
+    }
+    return whole * 1_000_000_000 + fraction
+  }
+
+  static func string(_ s: UnsafeRawBufferPointer) -> String { String(decoding: s, as: UTF8.self) }
+
+  static func equals(_ s: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
+    s.count == text.utf8CodeUnitCount
+      && (s.count == 0 || memcmp(s.baseAddress!, text.utf8Start, s.count) == 0)
+  }
+
+  static func hasPrefix(_ s: UnsafeRawBufferPointer, _ text: String) -> Bool {
+    s.starts(with: text.utf8)
+  }
+
+  /// The index of the first occurrence of `needle` in `s`, or `nil`.
+  static func find(_ needle: String, in s: UnsafeRawBufferPointer, from: Int = 0) -> Int? {
+    let n = Array(needle.utf8)
+    guard n.count <= s.count else { return nil }
+    var i = from
+    while i + n.count <= s.count {
+      if let p = memchr(s.baseAddress! + i, Int32(n[0]), s.count - i - n.count + 1) {
+        let j = s.baseAddress!.distance(to: UnsafeRawPointer(p))
+        if memcmp(s.baseAddress! + j, n, n.count) == 0 { return j }
+        i = j + 1
+      } else {
+        return nil
+      }
+    }
+    return nil
+  }
+}

@@ -1,0 +1,252 @@
+// Scheduler traces as text: ftrace (`comm-pid [cpu] flags ts: sched_switch: prev_comm=X
+// prev_pid=N prev_prio=P prev_state=S ==> next_comm=Y next_pid=M next_prio=Q`), and the
+// `X:N [P] S ==> Y:M [Q]` payload trace-cmd report and newer perf script print.
+// Each task's running intervals become cpu bursts (docs/IMPORTERS.md):
+// - a burst's service_ns is the interval from switch-in to switch-out;
+// - its time_ns is when the task became runnable: its wake-up (sched_wakeup), or the
+//   switch-out that preempted it (prev_state R), or else the switch-in;
+// - intervals cut by the start or end of the recording are left out; the idle task too.
+
+/// How tasks map to VMs.
+public enum TaskGrouping: String, Sendable, CaseIterable {
+  /// One VM per task (thread).
+  case pid
+  /// One VM per process (thread group); its threads are the VM's vCPUs.
+  case tgid
+  /// One VM per command name; its tasks are the VM's vCPUs.
+  case comm
+}
+
+/// Imports sched_switch / sched_wakeup text from ftrace, perf script or trace-cmd report.
+struct SchedTraceDecoder: ImportingDecoder {
+  private var lines: LineScanner
+  private var budget: BadRecordBudget
+  private let grouping: TaskGrouping
+  private var origin: UInt64?
+  private var running: [UInt32: UInt64] = [:]
+  private var burstStart: [UInt32: UInt64] = [:]
+  private var runnableSince: [UInt32: UInt64] = [:]
+  private var comms: [UInt32: String] = [:]
+  private var tgids: [UInt32: UInt32] = [:]
+  private var slots: [UInt32: (vm: UInt16, vcpu: UInt16)] = [:]
+  private var vcpusPerGroup: [String: UInt16] = [:]
+  private var vms = VMAssigner()
+  private var cutAtStart: UInt64 = 0
+  private var tgidUnknown = Set<UInt32>()
+  private var bursts: UInt64 = 0
+  let metadata: TraceMetadata
+  var skipped: UInt64 { budget.skipped }
+
+  init(input: ByteInput, grouping: TaskGrouping, skipBad: UInt64) {
+    lines = LineScanner(input: input)
+    budget = BadRecordBudget(limit: skipBad)
+    self.grouping = grouping
+    metadata = TraceMetadata([
+      ("imported-from", "scheduler trace"), ("file", input.name), ("group-by", grouping.rawValue),
+    ])
+  }
+
+  var location: HVReplayError.Location { .line(lines.line) }
+
+  /// Whether `line` carries a sched_switch or sched_wakeup event, or is ftrace's header.
+  static func matches(_ line: UnsafeRawBufferPointer) -> Bool {
+    Bytes.hasPrefix(line, "# tracer:") || Bytes.find("sched_switch: ", in: line) != nil
+      || Bytes.find("sched_wakeup: ", in: line) != nil
+      || Bytes.find("sched_wakeup_new: ", in: line) != nil
+  }
+
+  private func fail(_ message: String) -> HVReplayError {
+    HVReplayError(.badData, file: lines.input.name, location: .line(lines.line), message)
+  }
+
+  mutating func next() throws(HVReplayError) -> TraceEvent? {
+    while let line = try lines.next() {
+      if line.isEmpty || line.first == UInt8(ascii: "#") { continue }
+      do {
+        if let event = try parse(line) { return event }
+      } catch {
+        try budget.skip(error)
+      }
+    }
+    return nil
+  }
+
+  private mutating func parse(_ line: UnsafeRawBufferPointer) throws(HVReplayError) -> TraceEvent? {
+    let isSwitch: Bool
+    let marker: Int
+    let markerLength: Int
+    if let m = Bytes.find("sched_switch: ", in: line) {
+      (isSwitch, marker, markerLength) = (true, m, 14)
+    } else if let m = Bytes.find("sched_wakeup: ", in: line) {
+      (isSwitch, marker, markerLength) = (false, m, 14)
+    } else if let m = Bytes.find("sched_wakeup_new: ", in: line) {
+      (isSwitch, marker, markerLength) = (false, m, 18)
+    } else {
+      return nil  // another event
+    }
+    // Header: `comm-pid [(tgid)] [cpu] [flags] seconds: [sched:]`
+    var header = Bytes.string(UnsafeRawBufferPointer(rebasing: line[..<marker]))
+    if header.hasSuffix("sched:") { header.removeLast(6) }
+    var tokens = header.split(separator: " ")
+    guard let last = tokens.popLast(), last.hasSuffix(":"),
+      let t = Bytes.secondsAsNanosecondsString(String(last.dropLast()))
+    else { throw fail("expected a timestamp in seconds before the event name") }
+    if origin == nil { origin = t }
+    guard t >= origin! else { throw fail("the timestamp is earlier than the first event's") }
+    let time = t - origin!
+    if let cpuIndex = tokens.lastIndex(where: { $0.hasPrefix("[") && $0.hasSuffix("]") }) {
+      learnTGID(Array(tokens[..<cpuIndex]))
+    }
+    let payload = Bytes.string(UnsafeRawBufferPointer(rebasing: line[(marker + markerLength)...]))
+      .trimmingCharacters(in: " ")
+    if isSwitch {
+      let (prev, prevComm, state, next, nextComm) = try parseSwitch(payload)
+      if let nextComm { comms[next] = nextComm }
+      if let prevComm, comms[prev] == nil { comms[prev] = prevComm }
+      var event: TraceEvent?
+      if prev != 0 {
+        if let start = running.removeValue(forKey: prev) {
+          event = try burst(
+            prev, start: burstStart.removeValue(forKey: prev) ?? start, runFrom: start, to: time)
+        } else {
+          cutAtStart += 1
+        }
+        if state.hasPrefix("R") { runnableSince[prev] = time }
+      }
+      if next != 0 {
+        running[next] = time
+        burstStart[next] = runnableSince.removeValue(forKey: next) ?? time
+      }
+      return event
+    }
+    let pid = try parseWakeup(payload)
+    if running[pid] == nil && runnableSince[pid] == nil { runnableSince[pid] = time }
+    return nil
+  }
+
+  /// Learns a task's thread group from a header `comm-pid (tgid)`.
+  private mutating func learnTGID(_ tokens: [Substring]) {
+    guard let last = tokens.last, last.hasPrefix("("), last.hasSuffix(")"),
+      let tgid = UInt32(last.dropFirst().dropLast()), tokens.count >= 2
+    else { return }
+    let task = tokens[tokens.count - 2]
+    if let dash = task.lastIndex(of: "-"), let pid = UInt32(task[task.index(after: dash)...]) {
+      tgids[pid] = tgid
+    }
+  }
+
+  private func number(after key: String, in s: String) -> UInt32? {
+    guard let r = s.firstRange(of: key) else { return nil }
+    return UInt32(s[r.upperBound...].prefix { $0.isNumber })
+  }
+
+  private func text(after key: String, until stop: String, in s: String) -> String? {
+    guard let r = s.firstRange(of: key) else { return nil }
+    let rest = s[r.upperBound...]
+    guard let e = rest.firstRange(of: stop) else { return nil }
+    return String(rest[..<e.lowerBound])
+  }
+
+  private func parseSwitch(_ p: String) throws(HVReplayError) -> (
+    UInt32, String?, String, UInt32, String?
+  ) {
+    if p.contains("prev_pid=") {
+      guard let prev = number(after: "prev_pid=", in: p),
+        let next = number(after: "next_pid=", in: p),
+        let stateRange = p.firstRange(of: "prev_state=")
+      else { throw fail("expected prev_pid=, prev_state= and next_pid= in sched_switch") }
+      let state = String(p[stateRange.upperBound...].prefix { $0 != " " })
+      return (
+        prev, text(after: "prev_comm=", until: " prev_pid=", in: p), state, next,
+        text(after: "next_comm=", until: " next_pid=", in: p)
+      )
+    }
+    // `comm:pid [prio] state ==> comm:pid [prio]`
+    guard let arrow = p.firstRange(of: " ==> ") else {
+      throw fail("expected ` ==> ` in sched_switch")
+    }
+    func task(_ s: Substring) -> (UInt32, String)? {
+      guard let bracket = s.ranges(of: " [").last else { return nil }
+      let name = s[..<bracket.lowerBound]
+      guard let colon = name.lastIndex(of: ":"), let pid = UInt32(name[name.index(after: colon)...])
+      else {
+        return nil
+      }
+      return (pid, String(name[..<colon]))
+    }
+    let left = p[..<arrow.lowerBound]
+    let right = p[arrow.upperBound...]
+    guard let close = left.lastIndex(of: "]"), let prev = task(left[...close]),
+      let next = task(right)
+    else {
+      throw fail("expected `comm:pid [prio] state ==> comm:pid [prio]` in sched_switch")
+    }
+    let state = String(left[left.index(after: close)...]).trimmingCharacters(in: " ")
+    return (prev.0, prev.1, state, next.0, next.1)
+  }
+
+  private func parseWakeup(_ p: String) throws(HVReplayError) -> UInt32 {
+    if let pid = number(after: " pid=", in: " " + p) { return pid }
+    if let bracket = p.firstRange(of: " ["),
+      let colon = p[..<bracket.lowerBound].lastIndex(of: ":"),
+      let pid = UInt32(p[p.index(after: colon)..<bracket.lowerBound])
+    {
+      return pid
+    }
+    throw fail("expected pid= or comm:pid in sched_wakeup")
+  }
+
+  private mutating func burst(_ pid: UInt32, start: UInt64, runFrom: UInt64, to end: UInt64)
+    throws(HVReplayError)
+    -> TraceEvent
+  {
+    let slot: (vm: UInt16, vcpu: UInt16)
+    if let s = slots[pid] {
+      slot = s
+    } else {
+      let comm = comms[pid] ?? "?"
+      let group: String
+      switch grouping {
+      case .pid: group = "\(comm) (pid \(pid))"
+      case .tgid:
+        if tgids[pid] == nil { tgidUnknown.insert(pid) }
+        group = "tgid \(tgids[pid] ?? pid)"
+      case .comm: group = comm
+      }
+      guard let vm = vms.vm(for: group) else { throw fail("more than 65535 VMs") }
+      let vcpu = vcpusPerGroup[group, default: 0]
+      vcpusPerGroup[group] = vcpu &+ 1
+      slot = (vm, vcpu)
+      slots[pid] = slot
+    }
+    bursts += 1
+    return TraceEvent(
+      timeNs: start, vm: slot.vm, vcpu: slot.vcpu, op: .burst, serviceNs: end - runFrom)
+  }
+
+  var notes: [String] {
+    var n = [
+      "each task's running interval (switch-in to switch-out) is a cpu burst: \(bursts) bursts",
+      "a burst's time_ns is when the task became runnable (its wake-up, or the preemption that switched it out), else its switch-in",
+      "group-by \(grouping.rawValue): \(vms.describe(""))",
+    ]
+    if cutAtStart > 0 { n.append("\(cutAtStart) intervals began before the recording (left out)") }
+    if !running.isEmpty {
+      n.append("\(running.count) tasks still running at the end (their last interval left out)")
+    }
+    if !tgidUnknown.isEmpty {
+      n.append(
+        "\(tgidUnknown.count) tasks of unknown thread group (no `(tgid)` in the trace): grouped by pid"
+      )
+    }
+    if budget.skipped > 0 { n.append("\(budget.skipped) unreadable lines skipped (--skip-bad)") }
+    return n
+  }
+}
+
+extension Bytes {
+  static func secondsAsNanosecondsString(_ s: String) -> UInt64? {
+    var s = s
+    return s.withUTF8 { secondsAsNanoseconds(UnsafeRawBufferPointer($0)) }
+  }
+}

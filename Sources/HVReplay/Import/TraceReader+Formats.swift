@@ -1,0 +1,88 @@
+/// How to read a trace.
+public struct TraceReadOptions: Sendable {
+  /// Events held back to fix local disorder.
+  public var reorderWindow = TraceReader.defaultReorderWindow
+  /// The format, or `nil` to decide by content.
+  public var format: TraceFormat?
+  /// Bad records an import may skip (counted and reported) before it stops.
+  public var skipBad: UInt64 = 0
+  /// How scheduler-trace tasks map to VMs.
+  public var grouping = TaskGrouping.pid
+
+  public init() {}
+}
+
+extension TraceReader {
+  /// The format of `input`, decided from its first (decompressed) bytes.
+  static func detect(_ input: ByteInput) throws(HVReplayError) -> TraceFormat {
+    let prefix = UnsafeRawBufferPointer(start: input.base, count: input.end)
+    if NativeTraceDecoder.matches(UnsafeRawBufferPointer(rebasing: prefix.prefix(8))) {
+      return .hvt
+    }
+    if BlktraceFile.sniff(prefix) != nil { return .blktrace }
+    if VSCSIDecoder.sniff(prefix) != nil { return .vscsi }
+    // Text: look at the first lines that are not blank or comments.
+    var lines = 0
+    var start = 0
+    while start < prefix.count && lines < 50 {
+      var stop = start
+      while stop < prefix.count && prefix[stop] != 0x0A { stop += 1 }
+      var line = UnsafeRawBufferPointer(rebasing: prefix[start..<stop])
+      if line.last == 0x0D { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
+      start = stop + 1
+      lines += 1
+      if Bytes.hasPrefix(line, "\u{FEFF}time_ns,") || Bytes.hasPrefix(line, "time_ns,") {
+        return .csv
+      }
+      if Bytes.hasPrefix(line, "fio version ") { return .fio }
+      if SchedTraceDecoder.matches(line) { return .ftrace }
+      if line.isEmpty || line.first == UInt8(ascii: "#") { continue }
+      if BlockCSVDecoder.dialect(of: line) != nil {
+        switch BlockCSVDecoder.dialect(of: line)! {
+        case .msr: return .msr
+        case .systor: return .systor
+        case .alibaba: return .alibaba
+        case .tencent: return .tencent
+        }
+      }
+      if BlkparseDecoder.matches(line) { return .blkparse }
+      if lines == 1 || stop >= prefix.count { break }
+    }
+    return .csv  // whose decoder explains what the header should be
+  }
+
+  static func importer(_ format: TraceFormat, inputs: [ByteInput], options: TraceReadOptions)
+    throws(HVReplayError) -> any ImportingDecoder
+  {
+    let input = inputs[0]
+    switch format {
+    case .blktrace: return try BlktraceDecoder(inputs: inputs)
+    case .blkparse: return BlkparseDecoder(input: input, skipBad: options.skipBad)
+    case .fio: return try FioLogDecoder(input: input, skipBad: options.skipBad)
+    case .msr: return BlockCSVDecoder(input: input, dialect: .msr, skipBad: options.skipBad)
+    case .systor: return BlockCSVDecoder(input: input, dialect: .systor, skipBad: options.skipBad)
+    case .alibaba: return BlockCSVDecoder(input: input, dialect: .alibaba, skipBad: options.skipBad)
+    case .tencent: return BlockCSVDecoder(input: input, dialect: .tencent, skipBad: options.skipBad)
+    case .vscsi: return try VSCSIDecoder(input: input, skipBad: options.skipBad)
+    case .ftrace:
+      return SchedTraceDecoder(input: input, grouping: options.grouping, skipBad: options.skipBad)
+    case .hvt, .csv: preconditionFailure("native formats have their own decoders")
+    }
+  }
+
+  /// A blktrace base name (`sda`, as blkparse -i takes it) stands for its per-CPU files
+  /// `sda.blktrace.0`, `sda.blktrace.1`, ... when no file of that name exists.
+  static func expand(_ paths: [String]) -> [String] {
+    paths.flatMap { path -> [String] in
+      guard path != "-", !SystemCalls.exists(path) else { return [path] }
+      var files: [String] = []
+      var cpu = 0
+      while SystemCalls.exists("\(path).blktrace.\(cpu)") || cpu < 4 {
+        if SystemCalls.exists("\(path).blktrace.\(cpu)") { files.append("\(path).blktrace.\(cpu)") }
+        cpu += 1
+        if cpu > 4096 { break }
+      }
+      return files.isEmpty ? [path] : files
+    }
+  }
+}
