@@ -5,6 +5,8 @@
 
 pipeline: reading a .hvt.zst (inspect) against zstd -dc, CSV parse rate, memory.
 replay:   a replay through both backends, its rate and memory, against zstd -dc.
+blktrace: importing blktrace binary against blkparse on the same file (the NVMe sample in
+          ../shared/traces repeated with shifted timestamps), time and memory.
 
 Builds hvreplay in release mode, generates the inputs with `hvreplay synth` into
 Benchmarks/work/ (git-ignored), and times each command side by side with its reference in
@@ -109,11 +111,65 @@ def replay(events, runs):
           f"{small_mem:.1f} MiB at {events // 10:,} events, {hv_mem:.1f} MiB at {events:,}", "flat")
 
 
+SAMPLE = os.path.join(os.path.dirname(ROOT), "shared", "traces", "blktrace-nvme", "sample.blktrace.0")
+
+
+def big_blktrace(repeats):
+    """The NVMe sample repeated with shifted timestamps (and sequence numbers)."""
+    path = os.path.join(WORK, f"sample-x{repeats}.blktrace.0")
+    if os.path.exists(path):
+        return path
+    data = open(SAMPLE, "rb").read()
+    records = []
+    i = 0
+    while i < len(data):
+        pdu = int.from_bytes(data[i + 46:i + 48], "little")
+        records.append(bytearray(data[i:i + 48 + pdu]))
+        i += 48 + pdu
+    first = int.from_bytes(records[0][8:16], "little")
+    last = int.from_bytes(records[-1][8:16], "little")
+    shift = last - first + 1_000_000
+    with open(path + ".tmp", "wb") as out:
+        for k in range(repeats):
+            chunk = bytearray()
+            for n, r in enumerate(records):
+                r = bytearray(r)
+                t = int.from_bytes(r[8:16], "little") + k * shift
+                r[8:16] = t.to_bytes(8, "little")
+                r[4:8] = ((k * len(records) + n) & 0xFFFFFFFF).to_bytes(4, "little")
+                chunk += r
+            out.write(chunk)
+    os.rename(path + ".tmp", path)
+    return path
+
+
+def blktrace(events, runs):
+    if shutil.which("blkparse") is None:
+        print("# blktrace import: skipped (apt-get install -y blktrace for blkparse)")
+        return
+    for repeats in (20, 200):
+        path = big_blktrace(repeats)
+        size = os.path.getsize(path)
+        print(f"# blktrace import: the NVMe sample x{repeats} ({size / 2**20:.0f} MiB, {repeats * 963:,} requests)")
+        (hv, hv_mem), (bp, bp_mem) = side_by_side(
+            [HVREPLAY, "inspect", "--from", "blktrace", path],
+            ["sh", "-c", f"blkparse -i - -o /dev/null < '{path}'"], runs)
+        print(f"  blkparse -i - -o /dev/null: {bp:.3f} s, peak {bp_mem:.1f} MiB")
+        print(f"  hvreplay inspect:           {hv:.3f} s, peak {hv_mem:.1f} MiB")
+        if repeats == 20:
+            print(f"  (x20 is mostly process start-up: {bp / hv:.1f}x; the target applies to x200)")
+        if repeats == 200:
+            check("blktrace import against blkparse", bp / hv >= 10, f"{bp / hv:.1f}x faster", ">= 10x")
+            check("blktrace import memory flat", hv_mem <= small_mem * 1.1 + 1,
+                  f"{small_mem:.1f} MiB at x20, {hv_mem:.1f} MiB at x200 (blkparse {small_bp:.1f} -> {bp_mem:.1f} MiB)", "flat")
+        small_mem, small_bp = hv_mem, bp_mem
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("suites", nargs="*", default=["pipeline", "replay"])
+    parser.add_argument("suites", nargs="*", default=["pipeline", "replay", "blktrace"])
     args = parser.parse_args()
     for tool in ["zstd"]:
         if shutil.which(tool) is None:
@@ -122,7 +178,7 @@ def main():
                    stdout=subprocess.DEVNULL)
     os.makedirs(WORK, exist_ok=True)
     for suite in args.suites:
-        {"pipeline": pipeline, "replay": replay}[suite](args.events, args.runs)
+        {"pipeline": pipeline, "replay": replay, "blktrace": blktrace}[suite](args.events, args.runs)
     sys.exit(1 if failures else 0)
 
 

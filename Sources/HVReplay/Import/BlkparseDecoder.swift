@@ -126,6 +126,9 @@ struct BlkparseDecoder: ImportingDecoder {
       category: category, sector: sector, bytes: bytes)
   }
 
+  /// The completion time of the request last returned.
+  var lastCompletion: UInt64 { tracker.lastCompletion }
+
   var notes: [String] {
     var n = tracker.notes
     if budget.skipped > 0 { n.append("\(budget.skipped) unreadable lines skipped (--skip-bad)") }

@@ -153,6 +153,9 @@ struct BlktraceDecoder: ImportingDecoder {
     }
   }
 
+  /// The completion time of the request last returned.
+  var lastCompletion: UInt64 { tracker.lastCompletion }
+
   var notes: [String] {
     var n = tracker.notes
     if files.count > 1 { n.append("\(files.count) per-CPU files merged by time") }

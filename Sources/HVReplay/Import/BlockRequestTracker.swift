@@ -66,6 +66,8 @@ struct BlockRequestTracker {
   private(set) var withoutIssue: UInt64 = 0
   private(set) var noDirection: UInt64 = 0
   private(set) var records: UInt64 = 0
+  /// The C time of the request last returned (its Q2C latency is this minus its time_ns).
+  private(set) var lastCompletion: UInt64 = 0
 
   /// Takes one record; returns the event of a request it completes.
   mutating func process(_ r: BlockTraceRecord) -> TraceEvent? {
@@ -126,6 +128,7 @@ struct BlockRequestTracker {
       }
       guard let vm = vms.vm(for: BlockTraceRecord.deviceName(r.device)) else { return nil }
       completed &+= 1
+      lastCompletion = r.time
       return TraceEvent(
         timeNs: queued, vm: vm, vcpu: UInt16(truncatingIfNeeded: request.cpu), op: op,
         device: 0, offset: op.hasNoPayload ? 0 : r.sector << 9,

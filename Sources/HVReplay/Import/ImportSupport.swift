@@ -18,7 +18,8 @@ struct VMAssigner {
 
   /// "vm 1 = ..., vm 2 = ..." (the first 8, then a count).
   func describe(_ what: String) -> String {
-    var parts = names.prefix(8).enumerated().map { "vm \($0.offset + 1) = \(what) \($0.element)" }
+    let prefix = what.isEmpty ? "" : what + " "
+    var parts = names.prefix(8).enumerated().map { "vm \($0.offset + 1) = \(prefix)\($0.element)" }
     if names.count > 8 { parts.append("... (\(names.count) in all)") }
     return parts.joined(separator: ", ")
   }
