@@ -101,3 +101,23 @@ struct ReportMergeCompareTests {
     #expect(svg.contains("<polyline"))
   }
 }
+
+@Suite("Percentile index")
+struct PercentileIndexTests {
+  @Test("answers exactly as HdrHistogram's valueAtPercentile, at every percentile asked")
+  func matchesHistogram() {
+    var rng = Xoshiro256(seed: 11)
+    for size in [1, 2, 10, 1000, 50_000] {
+      var h = ChannelMetrics.makeHistogram()
+      for _ in 0..<size { h.record(UInt64(rng.exponential(mean: 80_000)) + rng.integer(in: 0...3)) }
+      let index = PercentileIndex(h)
+      for p in [0, 0.001, 1, 5, 33.3, 50, 90, 99, 99.5, 99.9, 99.99, 99.999, 100]
+        + ReplayReport.fioPercentiles
+      {
+        #expect(index.value(at: p) == h.valueAtPercentile(p), "size \(size) p\(p)")
+      }
+      #expect(index.max == h.max)
+      #expect(index.total == h.totalCount)
+    }
+  }
+}

@@ -12,6 +12,7 @@ extension SchedulerResult {
     for vm in selected where vm.wait.totalCount > 0 {
       if wait == nil { wait = vm.wait } else { wait!.add(vm.wait) }
     }
+    let w = wait.map(PercentileIndex.init)
     let demand = selected.reduce(0) { $0 + $1.demandNs }
     let cpu = selected.reduce(0) { $0 + $1.cpuNs }
     let exact = selected.reduce(0) { $0 + $1.billedExactNs }
@@ -22,10 +23,10 @@ extension SchedulerResult {
       row("unserved_ns", Double(selected.reduce(0) { $0 + $1.unservedNs }), "ns"),
       row("share", selected.reduce(0) { $0 + $1.share }, "fraction", 6),
       row("entitled_share", selected.reduce(0) { $0 + $1.entitledShare }, "fraction", 6),
-      row("wait_p50_ns", Double(wait?.valueAtPercentile(50) ?? 0), "ns"),
-      row("wait_p99_ns", Double(wait?.valueAtPercentile(99) ?? 0), "ns"),
-      row("wait_p999_ns", Double(wait?.valueAtPercentile(99.9) ?? 0), "ns"),
-      row("wait_max_ns", Double(wait?.max ?? 0), "ns"),
+      row("wait_p50_ns", Double(w?.value(at: 50) ?? 0), "ns"),
+      row("wait_p99_ns", Double(w?.value(at: 99) ?? 0), "ns"),
+      row("wait_p999_ns", Double(w?.value(at: 99.9) ?? 0), "ns"),
+      row("wait_max_ns", Double(w?.max ?? 0), "ns"),
       row("billed_exact_ns", Double(exact), "ns"),
       row("billed_tick_ns", Double(tick), "ns"),
       row(
@@ -83,17 +84,18 @@ extension ReplayReport {
     md += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
     for s in result.schedulers {
       for vm in s.vms {
+        let w = PercentileIndex(vm.wait)
         md +=
           "| \(s.name) | \(vm.vm) | \(vm.weight)\(vm.capPercent > 0 ? " (cap \(vm.capPercent)%)" : "") | "
         md += "\(TraceInspection.seconds(vm.demandNs)) | \(TraceInspection.seconds(vm.cpuNs)) | "
         md += "\(TraceInspection.seconds(vm.unservedNs)) | \(Self.percent(vm.share)) | "
         md += "\(Self.percent(vm.entitledShare)) | "
         md +=
-          "\(TraceInspection.seconds(vm.wait.totalCount > 0 ? vm.wait.valueAtPercentile(50) : 0)) | "
+          "\(TraceInspection.seconds(w.value(at: 50))) | "
         md +=
-          "\(TraceInspection.seconds(vm.wait.totalCount > 0 ? vm.wait.valueAtPercentile(99) : 0)) | "
+          "\(TraceInspection.seconds(w.value(at: 99))) | "
         md +=
-          "\(TraceInspection.seconds(vm.wait.max)) | \(TraceInspection.seconds(vm.billedExactNs)) | "
+          "\(TraceInspection.seconds(w.max)) | \(TraceInspection.seconds(vm.billedExactNs)) | "
         md += "\(TraceInspection.seconds(vm.billedTickNs)) | "
         md +=
           "\(TraceInspection.fixed(vm.billingErrorPercent, 1))% | \(Self.grouped(vm.contextSwitches)) |\n"

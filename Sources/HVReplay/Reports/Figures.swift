@@ -14,11 +14,22 @@ public struct Figures: Sendable {
     public var text: String { TraceInspection.fixed(value, decimals) }
   }
 
-  public var metrics: ChannelMetrics
+  public let metrics: ChannelMetrics
   /// The trace's span in nanoseconds, for rates.
-  public var spanNs: UInt64
+  public let spanNs: UInt64
   /// Whether the backend has rings (ring figures apply).
-  public var hasRings: Bool
+  public let hasRings: Bool
+  /// Every op's latencies in one histogram, merged once.
+  public let allLatency: Histogram<UInt64>?
+  private let percentiles: PercentileIndex?
+
+  public init(metrics: ChannelMetrics, spanNs: UInt64, hasRings: Bool) {
+    self.metrics = metrics
+    self.spanNs = spanNs
+    self.hasRings = hasRings
+    allLatency = metrics.allLatency
+    percentiles = allLatency.map(PercentileIndex.init)
+  }
 
   /// The latency percentiles reported, with their metric suffixes.
   public static let percentiles: [(Double, String)] = [
@@ -32,7 +43,7 @@ public struct Figures: Sendable {
 
   /// Latency at `percentile` over every op, in ns.
   public func latency(_ percentile: Double) -> UInt64 {
-    metrics.allLatency?.valueAtPercentile(percentile) ?? 0
+    percentiles?.value(at: percentile) ?? 0
   }
 
   /// Every figure, in the order `summary.csv` lists them.
@@ -68,12 +79,11 @@ public struct Figures: Sendable {
           metric: "ring_full_fraction", value: o?.fullFraction ?? 0, unit: "fraction", decimals: 6),
       ]
     }
-    let all = m.allLatency
     rows.append(Row(metric: "latency_mean_ns", value: latencyMeanNs, unit: "ns", decimals: 1))
     for (p, suffix) in Self.percentiles {
-      rows.append(count("latency_\(suffix)_ns", all?.valueAtPercentile(p) ?? 0, "ns"))
+      rows.append(count("latency_\(suffix)_ns", latency(p), "ns"))
     }
-    rows.append(count("latency_max_ns", all?.max ?? 0, "ns"))
+    rows.append(count("latency_max_ns", percentiles?.max ?? 0, "ns"))
     rows += [
       Row(
         metric: "iops", value: seconds > 0 ? Double(m.requests) / seconds : 0, unit: "1/s",

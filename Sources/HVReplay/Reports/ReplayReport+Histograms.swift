@@ -11,11 +11,13 @@ extension ReplayReport {
   public var histogramsCSV: String {
     var out = "backend,vm,device,op,percentile,latency_ns\n"
     func rows(
-      _ backend: String, _ vm: String, _ device: String, _ op: String, _ h: Histogram<UInt64>
+      _ backend: String, _ vm: String, _ device: String, _ op: String,
+      _ histogram: Histogram<UInt64>
     ) {
+      let h = PercentileIndex(histogram)
       for p in Self.fioPercentiles {
         out +=
-          "\(backend),\(vm),\(device),\(op),\(Self.percentileName(p)),\(h.valueAtPercentile(p))\n"
+          "\(backend),\(vm),\(device),\(op),\(Self.percentileName(p)),\(h.value(at: p))\n"
       }
       out += "\(backend),\(vm),\(device),\(op),max,\(h.max)\n"
     }
@@ -26,14 +28,14 @@ extension ReplayReport {
             rows(b.name, String(key.vm), key.name, op.description, h)
           }
         }
-        if let h = f.metrics.allLatency { rows(b.name, String(key.vm), key.name, "all", h) }
+        if let h = f.allLatency { rows(b.name, String(key.vm), key.name, "all", h) }
       }
       for op in EventOp.allCases {
         if let h = b.total.metrics.latency[Int(op.rawValue)] {
           rows(b.name, "all", "all", op.description, h)
         }
       }
-      if let h = b.total.metrics.allLatency { rows(b.name, "all", "all", "all", h) }
+      if let h = b.total.allLatency { rows(b.name, "all", "all", "all", h) }
     }
     return out
   }

@@ -88,14 +88,23 @@ extension ReplayReport {
   /// carry the exact smallest and largest values recorded, which percentiles are clamped to.
   static func histogramJSON(_ h: Histogram<UInt64>) -> JSONValue {
     var pairs = h.recordedValues().map { (value: $0.value, count: UInt64($0.count)) }
-    guard !pairs.isEmpty else { return .array([]) }
+    guard !pairs.isEmpty else { return .raw("[]") }
     if pairs.count == 1 && pairs[0].count > 1 && h.min != h.maxRecorded {
       pairs = [(h.min, 1), (h.maxRecorded, pairs[0].count - 1)]
     } else {
       pairs[0].value = h.min
       pairs[pairs.count - 1].value = h.maxRecorded
     }
-    return .array(pairs.map { .array([.uint($0.value), .uint($0.count)]) })
+    var text = "["
+    text.reserveCapacity(pairs.count * 16)
+    for (i, pair) in pairs.enumerated() {
+      text += i == 0 ? "[" : ", ["
+      text += String(pair.value)
+      text += ", "
+      text += String(pair.count)
+      text += "]"
+    }
+    return .raw(text + "]")
   }
 
   private static func schedulerJSON(_ s: SchedulerResult) -> JSONValue {

@@ -37,10 +37,12 @@ extension ReplayReport {
     md += "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n"
     for backend in backends {
       for op in EventOp.allCases {
-        guard let h = backend.total.metrics.latency[Int(op.rawValue)] else { continue }
-        let cells = [50, 90, 99, 99.9, 99.99].map { Self.grouped(h.valueAtPercentile($0)) }
-        md += "| \(backend.name) | \(op) | \(Self.grouped(h.totalCount)) | "
-        md += "\(Self.grouped(UInt64(h.mean.rounded()))) | \(cells.joined(separator: " | ")) | "
+        guard let histogram = backend.total.metrics.latency[Int(op.rawValue)] else { continue }
+        let h = PercentileIndex(histogram)
+        let cells = [50, 90, 99, 99.9, 99.99].map { Self.grouped(h.value(at: $0)) }
+        md += "| \(backend.name) | \(op) | \(Self.grouped(h.total)) | "
+        md +=
+          "\(Self.grouped(UInt64(histogram.mean.rounded()))) | \(cells.joined(separator: " | ")) | "
         md += "\(Self.grouped(h.max)) |\n"
       }
     }

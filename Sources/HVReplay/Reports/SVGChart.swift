@@ -156,7 +156,7 @@ extension ReplayReport {
       title: "Latency CDF: \(result.trace.name)", xLabel: "latency (log scale)",
       yLabel: "fraction of requests at or below",
       series: backends.compactMap { b in
-        b.total.metrics.allLatency.map { (b.name, SVGChart.cdf($0)) }
+        b.total.allLatency.map { (b.name, SVGChart.cdf($0)) }
       },
       logX: true, yMax: 1)
   }

@@ -8,6 +8,8 @@ public indirect enum JSONValue: Equatable, Sendable {
   case string(String)
   case array([JSONValue])
   case object([(String, JSONValue)])
+  /// JSON text written as it is (for large arrays of numbers, built without a node each).
+  case raw(String)
 
   public static func == (a: JSONValue, b: JSONValue) -> Bool {
     a.serialized() == b.serialized()
@@ -31,6 +33,7 @@ public indirect enum JSONValue: Equatable, Sendable {
     case .uint(let u): out += String(u)
     case .double(let d): out += Self.format(d)
     case .string(let s): Self.quote(s, into: &out)
+    case .raw(let text): out += text
     case .array(let items):
       if items.isEmpty {
         out += "[]"
@@ -73,7 +76,7 @@ public indirect enum JSONValue: Equatable, Sendable {
   /// Whether the value prints on one line inside an array: a number, or up to 4 numbers.
   private var isInline: Bool {
     switch self {
-    case .uint, .int, .double, .bool, .null: true
+    case .uint, .int, .double, .bool, .null, .raw: true
     case .array(let items): items.count <= 4 && items.allSatisfy(\.isScalar)
     default: false
     }

@@ -67,8 +67,9 @@ extension HVReplayCommand {
         progress.finish()
         let report = ReplayReport(result)
         let directory = out ?? ReportWriter.defaultDirectory(for: result.trace)
-        try ReportWriter.write(report.files, into: directory)
-        let names = report.files.map { "\(directory)/\($0.name)" }
+        let files = report.files
+        try ReportWriter.write(files, into: directory)
+        let names = files.map { "\(directory)/\($0.name)" }
         do {
           try writeStandardOutput(
             report.verdictLines.joined(separator: "\n") + "\nwrote "
