@@ -181,3 +181,21 @@ struct SchedulerTests {
     #expect(c == [20, 30])
   }
 }
+
+@Suite("CPU schedulers on hostile traces")
+struct SchedulerBoundTests {
+  @Test("a burst that would keep a pCPU busy for centuries stops with an error, not a hang")
+  func busyBound() throws {
+    var sim = SchedulerSimulation(
+      model: Model(), policy: FairSharePolicy(), horizon: nil, maxBusyTicks: 1000)
+    let events = [
+      TraceEvent(timeNs: 0, vm: 1, op: .burst, serviceNs: .max),
+      TraceEvent(timeNs: .max, vm: 1, op: .burst, serviceNs: .max),
+    ]
+    let error = #expect(throws: HVReplayError.self) {
+      try events.withUnsafeBufferPointer { try sim.replay($0) }
+    }
+    #expect(error?.description.contains("--horizon") == true)
+    #expect(error?.exitCode == 65)
+  }
+}

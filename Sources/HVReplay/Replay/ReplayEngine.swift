@@ -100,6 +100,7 @@ public struct ReplayEngine {
       w.queue.sync {
         w.finish(windowStart: statistics.firstNs, windowEnd: statistics.lastNs)
       }
+      if let failure = w.failure { throw failure.inFile(reader.input.name) }
     }
     let backends = workers.flatMap(\.backends)
     let cpu = workers.flatMap(\.schedulerResults)
@@ -142,6 +143,8 @@ private final class ReplayWorker: @unchecked Sendable {
   private(set) var backends: [any DeviceBackend]
   private var schedulers: [any CPUScheduler]
   private(set) var schedulerResults: [SchedulerResult] = []
+  /// The first error a scheduler met; the worker does nothing more after it.
+  private(set) var failure: HVReplayError?
 
   init(backends: [any DeviceBackend], schedulers: [any CPUScheduler]) {
     self.backends = backends
@@ -149,19 +152,30 @@ private final class ReplayWorker: @unchecked Sendable {
   }
 
   func replay(_ chunk: Chunk) {
+    guard failure == nil else { return }
     let events = UnsafeBufferPointer(rebasing: chunk.events[..<chunk.count])
     let channels = UnsafeBufferPointer(rebasing: chunk.channels[..<chunk.count])
     for b in backends.indices {
       for channel in chunk.newChannels { backends[b].addChannel(channel) }
       backends[b].replay(events, channels: channels)
     }
-    for s in schedulers.indices { schedulers[s].replay(events) }
+    do {
+      for s in schedulers.indices { try schedulers[s].replay(events) }
+    } catch {
+      failure = error
+    }
   }
 
   func finish(windowStart: UInt64, windowEnd: UInt64) {
     for b in backends.indices { backends[b].finish() }
-    schedulerResults = schedulers.indices.map {
-      schedulers[$0].finish(windowStart: windowStart, windowEnd: windowEnd)
+    guard failure == nil else { return }
+    do {
+      for s in schedulers.indices {
+        schedulerResults.append(
+          try schedulers[s].finish(windowStart: windowStart, windowEnd: windowEnd))
+      }
+    } catch {
+      failure = error
     }
   }
 }

@@ -36,9 +36,10 @@ public enum SchedulerKind: String, CaseIterable, Sendable, CustomStringConvertib
 protocol CPUScheduler {
   var name: String { get }
   /// Replays a chunk of events in time order; it uses the cpu bursts and ignores the rest.
-  mutating func replay(_ events: UnsafeBufferPointer<TraceEvent>)
+  mutating func replay(_ events: UnsafeBufferPointer<TraceEvent>) throws(HVReplayError)
   /// Runs the schedule up to `windowEnd` and stops: work still queued is unserved.
-  mutating func finish(windowStart: UInt64, windowEnd: UInt64) -> SchedulerResult
+  mutating func finish(windowStart: UInt64, windowEnd: UInt64) throws(HVReplayError)
+    -> SchedulerResult
 }
 
 /// What one scheduler measured, per VM.
@@ -61,7 +62,7 @@ public struct SchedulerResult: Sendable {
       vms.filter { $0.entitledShare > 0 }.map { $0.share / $0.entitledShare })
   }
 
-  /// Fills in each VM's share and entitled share (docs/MODEL.md, CPU rule 9).
+  /// Fills in each VM's share and entitled share (docs/MODEL.md, CPU rule 10).
   mutating func entitle() {
     let window = Double(windowNs)
     let capacity = Double(capacityNs)
@@ -82,7 +83,10 @@ public struct SchedulerResult: Sendable {
   /// The window's length in ns.
   public var windowNs: UInt64 { windowEnd - windowStart }
   /// The pCPUs' capacity over the window, in ns.
-  public var capacityNs: UInt64 { windowNs * pcpus }
+  public var capacityNs: UInt64 {
+    let (product, overflow) = windowNs.multipliedReportingOverflow(by: pcpus)
+    return overflow ? .max : product
+  }
 }
 
 /// One guest's CPU figures under one scheduler.
@@ -130,9 +134,13 @@ public struct VMCPUMetrics: Sendable {
 struct CreditScheduler: CPUScheduler {
   var simulation: SchedulerSimulation<CreditPolicy>
   var name: String { simulation.name }
-  mutating func replay(_ events: UnsafeBufferPointer<TraceEvent>) { simulation.replay(events) }
-  mutating func finish(windowStart: UInt64, windowEnd: UInt64) -> SchedulerResult {
-    simulation.finish(windowStart: windowStart, windowEnd: windowEnd)
+  mutating func replay(_ events: UnsafeBufferPointer<TraceEvent>) throws(HVReplayError) {
+    try simulation.replay(events)
+  }
+  mutating func finish(windowStart: UInt64, windowEnd: UInt64) throws(HVReplayError)
+    -> SchedulerResult
+  {
+    try simulation.finish(windowStart: windowStart, windowEnd: windowEnd)
   }
 }
 
@@ -140,8 +148,12 @@ struct CreditScheduler: CPUScheduler {
 struct FairShareScheduler: CPUScheduler {
   var simulation: SchedulerSimulation<FairSharePolicy>
   var name: String { simulation.name }
-  mutating func replay(_ events: UnsafeBufferPointer<TraceEvent>) { simulation.replay(events) }
-  mutating func finish(windowStart: UInt64, windowEnd: UInt64) -> SchedulerResult {
-    simulation.finish(windowStart: windowStart, windowEnd: windowEnd)
+  mutating func replay(_ events: UnsafeBufferPointer<TraceEvent>) throws(HVReplayError) {
+    try simulation.replay(events)
+  }
+  mutating func finish(windowStart: UInt64, windowEnd: UInt64) throws(HVReplayError)
+    -> SchedulerResult
+  {
+    try simulation.finish(windowStart: windowStart, windowEnd: windowEnd)
   }
 }

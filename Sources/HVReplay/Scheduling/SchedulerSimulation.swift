@@ -57,8 +57,14 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   private var now: UInt64 = 0
   private var switchingNs: UInt64 = 0
   private var idleWhileRunnableNs: UInt64 = 0
+  private var busyTicks: UInt64 = 0
+  private let maxBusyTicks: UInt64
 
-  init(model: Model, policy: Policy, horizon: UInt64? = nil) {
+  init(
+    model: Model, policy: Policy, horizon: UInt64? = nil,
+    maxBusyTicks: UInt64 = Self.defaultMaxBusyTicks
+  ) {
+    self.maxBusyTicks = maxBusyTicks
     self.model = model
     self.policy = policy
     self.horizon = horizon
@@ -74,17 +80,19 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
 
   // MARK: Driving
 
-  mutating func replay(_ events: UnsafeBufferPointer<TraceEvent>) {
+  mutating func replay(_ events: UnsafeBufferPointer<TraceEvent>) throws(HVReplayError) {
     for event in events where event.op == .burst {
       if let horizon, event.timeNs >= horizon { continue }
-      run(until: event.timeNs)
+      try run(until: event.timeNs)
       arrive(event)
     }
   }
 
-  mutating func finish(windowStart: UInt64, windowEnd: UInt64) -> SchedulerResult {
+  mutating func finish(windowStart: UInt64, windowEnd: UInt64) throws(HVReplayError)
+    -> SchedulerResult
+  {
     let end = horizon ?? windowEnd
-    run(until: end)
+    try run(until: end)
     advanceClock(to: end)
     for p in pcpus.indices { accrue(p, to: end) }
     for (i, vm) in vms.enumerated() {
@@ -99,9 +107,20 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     return result
   }
 
+  /// The most scheduler ticks simulated with a pCPU busy by default: 50 million, 5.8 days
+  /// of 10 ms ticks. Beyond it a (hostile or mistimed) trace would take hours; --horizon
+  /// bounds it.
+  static var defaultMaxBusyTicks: UInt64 { 50_000_000 }
+
   /// Runs every scheduling step before `time`.
-  private mutating func run(until time: UInt64) {
+  private mutating func run(until time: UInt64) throws(HVReplayError) {
     while true {
+      if busyTicks > maxBusyTicks {
+        throw HVReplayError(
+          .badData,
+          "the CPU bursts keep a pCPU busy for more than \(maxBusyTicks) scheduler ticks (\(Duration.format(nanoseconds: maxBusyTicks &* tickNs)) of trace time); end the CPU window earlier with --horizon"
+        )
+      }
       skipIdleStretch(until: time)
       let next = min(steps.nextTime, nextTick, nextPass)
       guard next < time else { return }
@@ -182,6 +201,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   }
 
   private mutating func tick() {
+    if idleCount < pcpus.count { busyTicks &+= 1 }
     for p in pcpus.indices where pcpus[p].vcpu >= 0 {
       accrue(p, to: now)
       let v = pcpus[p].vcpu
@@ -288,7 +308,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     metrics[vm].wait.record(now - vcpus[v].queuedSince)
     var start = now
     if pcpus[p].lastVCPU != v {
-      start += switchNs
+      start = Self.add(start, switchNs)
       switchingNs += switchNs
       metrics[vm].contextSwitches += 1
     }
