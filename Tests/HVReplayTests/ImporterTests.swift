@@ -401,3 +401,51 @@ struct GeneratedImportTests {
     #expect(error.description.contains("expected a time in seconds, found \"zero\""))
   }
 }
+
+@Suite("Hostile values give errors or saturated figures, never a crash")
+struct HostileValueTests {
+  @Test("decimal seconds beyond 2^64 ns are not a number")
+  func secondsOverflow() {
+    var s = "18446744073.9"
+    #expect(s.withUTF8 { Bytes.secondsAsNanoseconds(UnsafeRawBufferPointer($0)) } == nil)
+    s = "18446744073.709551615"
+    #expect(s.withUTF8 { Bytes.secondsAsNanoseconds(UnsafeRawBufferPointer($0)) } == UInt64.max)
+  }
+
+  @Test("a task switched out before it switched in is out of order, naming the line")
+  func schedOutOfOrder() throws {
+    let dir = TemporaryDirectory()
+    let path = dir.write(
+      "o.txt",
+      "a-5 [000] 3.000000: sched_switch: prev_comm=x prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=a next_pid=5 next_prio=120\n"
+        + "a-5 [000] 2.000000: sched_switch: prev_comm=a prev_pid=5 prev_prio=120 prev_state=S ==> next_comm=x next_pid=0 next_prio=120\n"
+    )
+    let error = try #require(importError([path]))
+    #expect(error.location == .line(2))
+  }
+
+  @Test("bursts and service times near 2^64 replay to saturated figures")
+  func hugeValues() throws {
+    let m = UInt64.max
+    let events = [
+      TraceEvent(timeNs: 0, vm: 1, op: .burst, serviceNs: m),
+      TraceEvent(timeNs: 0, vm: 2, vcpu: 1, op: .burst, serviceNs: m),
+      TraceEvent(timeNs: 0, vm: 1, op: .read, bytes: UInt32.max, serviceNs: m),
+      TraceEvent(timeNs: 1, vm: 1, op: .read, bytes: UInt32.max, serviceNs: m),
+      TraceEvent(timeNs: 2, vm: 2, op: .burst, serviceNs: 1),
+    ]
+    let report = ReplayReport(try replay(events))
+    #expect(report.summaryCSV.contains("full,all,all,requests,2,count"))
+    #expect(!report.cpuCSV.isEmpty)
+    #expect(report.json.serialized().contains("\"schema_version\": 1"))
+  }
+
+  @Test("a report.json histogram of more than 2^60 values is refused")
+  func hugeHistogram() throws {
+    let text = "[[100, 1152921504606846976], [200, 1]]"
+    let value = try JSONParser.parse(text, file: "r.json")
+    #expect(throws: HVReplayError.self) {
+      try ReplayResult.histogram(JSONFields(value: value, path: "h", file: "r.json"))
+    }
+  }
+}

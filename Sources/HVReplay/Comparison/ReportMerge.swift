@@ -66,9 +66,9 @@ extension ReplayResult {
       var mine = schedulers[s]
       mine.windowStart = min(mine.windowStart, o.windowStart)
       mine.windowEnd = max(mine.windowEnd, o.windowEnd)
-      mine.pcpus += o.pcpus
-      mine.switchingNs += o.switchingNs
-      mine.idleWhileRunnableNs += o.idleWhileRunnableNs
+      mine.pcpus = mine.pcpus.adding(saturating: o.pcpus)
+      mine.switchingNs = mine.switchingNs.adding(saturating: o.switchingNs)
+      mine.idleWhileRunnableNs = mine.idleWhileRunnableNs.adding(saturating: o.idleWhileRunnableNs)
       for vm in o.vms {
         if let i = mine.vms.firstIndex(where: { $0.vm == vm.vm }) {
           mine.vms[i].add(vm)
@@ -86,12 +86,12 @@ extension ReplayResult {
 extension VMCPUMetrics {
   mutating func add(_ o: VMCPUMetrics) {
     vcpus = max(vcpus, o.vcpus)
-    demandNs += o.demandNs
-    cpuNs += o.cpuNs
-    unservedNs += o.unservedNs
-    billedExactNs += o.billedExactNs
-    billedTickNs += o.billedTickNs
-    contextSwitches += o.contextSwitches
+    demandNs = demandNs.adding(saturating: o.demandNs)
+    cpuNs = cpuNs.adding(saturating: o.cpuNs)
+    unservedNs = unservedNs.adding(saturating: o.unservedNs)
+    billedExactNs = billedExactNs.adding(saturating: o.billedExactNs)
+    billedTickNs = billedTickNs.adding(saturating: o.billedTickNs)
+    contextSwitches = contextSwitches.adding(saturating: o.contextSwitches)
     wait.add(o.wait)
   }
 }

@@ -83,6 +83,16 @@ struct BlockCSVDecoder: ImportingDecoder {
     return v
   }
 
+  /// `value * factor`, or a bad-record error naming the column.
+  private func scaled(_ value: UInt64, _ factor: UInt64, _ column: String) throws(HVReplayError)
+    -> UInt64
+  {
+    guard let v = value.multiplied(checked: factor) else {
+      throw fail("column \"\(column)\": \(value) is out of range")
+    }
+    return v
+  }
+
   private func seconds(_ f: UnsafeRawBufferPointer, _ column: String) throws(HVReplayError)
     -> UInt64
   {
@@ -115,12 +125,12 @@ struct BlockCSVDecoder: ImportingDecoder {
           "expected 7 columns (Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime), found \(f.count)"
         )
       }
-      time = try number(f[0], "Timestamp") &* 100
+      time = try scaled(number(f[0], "Timestamp"), 100, "Timestamp")
       source = "\(Bytes.string(f[1]))/\(try number(f[2], "DiskNumber"))"
       op = try readWrite(f[3], "Type", read: "Read", write: "Write")
       offset = try number(f[4], "Offset")
       bytes = try number(f[5], "Size")
-      service = try number(f[6], "ResponseTime") &* 100
+      service = try scaled(number(f[6], "ResponseTime"), 100, "ResponseTime")
     case .systor:
       guard f.count == 6 else {
         throw fail(
@@ -141,14 +151,14 @@ struct BlockCSVDecoder: ImportingDecoder {
       op = try readWrite(f[1], "opcode", read: "R", write: "W")
       offset = try number(f[2], "offset")
       bytes = try number(f[3], "length")
-      time = try number(f[4], "timestamp") &* 1000
+      time = try scaled(number(f[4], "timestamp"), 1000, "timestamp")
     case .tencent:
       guard f.count == 5 else {
         throw fail("expected 5 columns (timestamp,offset,size,io_type,volume_id), found \(f.count)")
       }
-      time = try number(f[0], "timestamp") &* 1_000_000_000
-      offset = try number(f[1], "offset") << 9
-      bytes = try number(f[2], "size") << 9
+      time = try scaled(number(f[0], "timestamp"), 1_000_000_000, "timestamp")
+      offset = try scaled(number(f[1], "offset"), 512, "offset")
+      bytes = try scaled(number(f[2], "size"), 512, "size")
       let t = try number(f[3], "io_type")
       guard t <= 1 else {
         throw fail("column \"io_type\": expected 0 (read) or 1 (write), found \(t)")

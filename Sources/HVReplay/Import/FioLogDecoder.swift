@@ -78,7 +78,8 @@ struct FioLogDecoder: ImportingDecoder {
       guard let us = numbers.first ?? nil else {
         throw fail("expected `filename wait microseconds`")
       }
-      clock &+= us &* 1000
+      guard let ns = us.multiplied(checked: 1000) else { throw fail("wait \(us) is out of range") }
+      clock = clock.adding(saturating: ns)
       return nil
     case "read", "write", "trim", "sync", "datasync":
       let op: EventOp =

@@ -133,7 +133,10 @@ enum Bytes {
       fraction *= 10
       digits += 1
     }
-    return whole * 1_000_000_000 + fraction
+    return whole.multiplied(checked: 1_000_000_000).flatMap {
+      let (sum, overflow) = $0.addingReportingOverflow(fraction)
+      return overflow ? nil : sum
+    }
   }
 
   static func string(_ s: UnsafeRawBufferPointer) -> String { String(decoding: s, as: UTF8.self) }

@@ -215,9 +215,13 @@ struct SchedTraceDecoder: ImportingDecoder {
       }
       guard let vm = vms.vm(for: group) else { throw fail("more than 65535 VMs") }
       let vcpu = vcpusPerGroup[group, default: 0]
-      vcpusPerGroup[group] = vcpu &+ 1
+      guard vcpu < UInt16.max else { throw fail("more than 65535 tasks in \(group)") }
+      vcpusPerGroup[group] = vcpu + 1
       slot = (vm, vcpu)
       slots[pid] = slot
+    }
+    guard end >= runFrom else {
+      throw fail("the task switches out before it switched in; the lines are not in time order")
     }
     bursts += 1
     return TraceEvent(

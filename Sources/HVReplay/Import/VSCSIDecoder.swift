@@ -110,9 +110,19 @@ struct VSCSIDecoder: ImportingDecoder {
         continue
       }
       let noData = op.hasNoPayload
+      guard let time = (ts - origin!).multiplied(checked: 1000),
+        let service = rt.multiplied(checked: 1000),
+        let offset = lbn.multiplied(checked: 512)
+      else {
+        try budget.skip(
+          HVReplayError(
+            .badData, file: input.name, location: location,
+            "a timestamp, response time or block number is out of range"))
+        continue
+      }
       return TraceEvent(
-        timeNs: (ts - origin!) &* 1000, vm: 1, op: op, offset: noData ? 0 : lbn << 9,
-        bytes: noData ? 0 : length, serviceNs: rt &* 1000)
+        timeNs: time, vm: 1, op: op, offset: noData ? 0 : offset,
+        bytes: noData ? 0 : length, serviceNs: service)
     }
   }
 

@@ -46,8 +46,8 @@ extension TraceInspection {
         "time span:   \(Self.seconds(s.spanNs)) (first event at \(s.firstNs) ns, last at \(s.lastNs) ns)"
       )
     }
-    let diskBytes = EventKind.disk.ops.reduce(UInt64(0)) { $0 + s.bytesByOp[Int($1.rawValue)] }
-    let netBytes = EventKind.net.ops.reduce(UInt64(0)) { $0 + s.bytesByOp[Int($1.rawValue)] }
+    let diskBytes = EventKind.disk.ops.map { s.bytesByOp[Int($0.rawValue)] }.saturatingSum()
+    let netBytes = EventKind.net.ops.map { s.bytesByOp[Int($0.rawValue)] }.saturatingSum()
     lines.append(
       "bytes:       \(Self.bytes(s.payloadBytes)) (disk \(Self.bytes(diskBytes)), net \(Self.bytes(netBytes)))"
     )
@@ -55,7 +55,7 @@ extension TraceInspection {
     if s.spanNs > 0 {
       let seconds = Double(s.spanNs) / 1e9
       lines.append(
-        "mean rate:   \(Self.fixed(Double(s.events) / seconds, 1)) events/s, \(Self.bytes(UInt64(Double(s.payloadBytes) / seconds)))/s"
+        "mean rate:   \(Self.fixed(Double(s.events) / seconds, 1)) events/s, \(Self.bytes(UInt64(min(Double(s.payloadBytes) / seconds, 1.8e19))))/s"
       )
     }
     if !importNotes.isEmpty {
@@ -128,6 +128,10 @@ extension TraceInspection {
 
   /// `value` with exactly `digits` decimals, rounded half away from zero.
   public static func fixed(_ value: Double, _ digits: Int) -> String {
+    // Beyond what the integer formatting below holds (2^64 / 10^digits), or not finite.
+    var limit = 1.8e19
+    for _ in 0..<digits { limit /= 10 }
+    guard value.isFinite, abs(value) < limit else { return String(value) }
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
     let scaled = (abs(value) * scale).rounded()

@@ -43,13 +43,15 @@ public struct TraceStatistics: Sendable {
     if other.events == 0 { return }
     firstNs = events == 0 ? other.firstNs : min(firstNs, other.firstNs)
     lastNs = events == 0 ? other.lastNs : max(lastNs, other.lastNs)
-    events += other.events
+    events = events.adding(saturating: other.events)
     for i in byOp.indices {
-      byOp[i] += other.byOp[i]
-      bytesByOp[i] += other.bytesByOp[i]
+      byOp[i] = byOp[i].adding(saturating: other.byOp[i])
+      bytesByOp[i] = bytesByOp[i].adding(saturating: other.bytesByOp[i])
     }
-    for i in byVMKind.indices where other.byVMKind[i] != 0 { byVMKind[i] += other.byVMKind[i] }
-    cpuWorkNs += other.cpuWorkNs
+    for i in byVMKind.indices where other.byVMKind[i] != 0 {
+      byVMKind[i] = byVMKind[i].adding(saturating: other.byVMKind[i])
+    }
+    cpuWorkNs = cpuWorkNs.adding(saturating: other.cpuWorkNs)
   }
 
   /// Folds one event into ``contentHash`` (multiply-xorshift over the fields).
@@ -82,14 +84,14 @@ public struct TraceStatistics: Sendable {
 
   /// Events of `kind`.
   public func count(_ kind: EventKind) -> UInt64 {
-    kind.ops.reduce(0) { $0 + byOp[Int($1.rawValue)] }
+    kind.ops.map { byOp[Int($0.rawValue)] }.saturatingSum()
   }
 
   /// Events of `op`.
   public func count(_ op: EventOp) -> UInt64 { byOp[Int(op.rawValue)] }
 
   /// Payload bytes of disk and net events.
-  public var payloadBytes: UInt64 { bytesByOp.reduce(0, +) }
+  public var payloadBytes: UInt64 { bytesByOp.saturatingSum() }
 
   /// The span from the first to the last event in nanoseconds.
   public var spanNs: UInt64 { lastNs - firstNs }

@@ -74,7 +74,7 @@ public struct ChannelMetrics: Sendable {
   }
 
   /// Total traps.
-  public var traps: UInt64 { submitTraps + completionTraps }
+  public var traps: UInt64 { submitTraps.adding(saturating: completionTraps) }
 
   /// All ops' latencies in one histogram, or `nil` when nothing completed.
   public var allLatency: Histogram<UInt64>? {
@@ -100,7 +100,9 @@ public struct ChannelMetrics: Sendable {
 
   /// Adds `other`'s counts and histograms.
   public mutating func add(_ other: ChannelMetrics) {
-    for (_, key) in Self.counters { self[keyPath: key] &+= other[keyPath: key] }
+    for (_, key) in Self.counters {
+      self[keyPath: key] = self[keyPath: key].adding(saturating: other[keyPath: key])
+    }
     for i in latency.indices {
       guard let h = other.latency[i] else { continue }
       if latency[i] == nil { latency[i] = h } else { latency[i]!.add(h) }
@@ -164,7 +166,7 @@ public struct OccupancyMetrics: Sendable {
   }
 
   /// Total observed time in ns.
-  public var observedNs: UInt64 { timeAtLevel.reduce(0, +) }
+  public var observedNs: UInt64 { timeAtLevel.saturatingSum() }
 
   /// Time-weighted mean occupancy in entries.
   public var mean: Double {
@@ -187,9 +189,11 @@ public struct OccupancyMetrics: Sendable {
     if other.timeAtLevel.count > timeAtLevel.count {
       timeAtLevel += Array(repeating: 0, count: other.timeAtLevel.count - timeAtLevel.count)
     }
-    for (l, t) in other.timeAtLevel.enumerated() { timeAtLevel[l] += t }
+    for (l, t) in other.timeAtLevel.enumerated() {
+      timeAtLevel[l] = timeAtLevel[l].adding(saturating: t)
+    }
     maximum = max(maximum, other.maximum)
     entries = max(entries, other.entries)
-    fullNs += other.fullNs
+    fullNs = fullNs.adding(saturating: other.fullNs)
   }
 }

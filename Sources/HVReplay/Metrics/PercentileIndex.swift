@@ -14,18 +14,23 @@ struct PercentileIndex {
   let maxRecorded: UInt64
   /// The highest value equivalent to the largest recorded (`Histogram.max`).
   let max: UInt64
+  /// The mean as `Histogram.mean` computes it (each bucket at its median equivalent value).
+  let mean: Double
 
   init(_ h: Histogram<UInt64>) {
     var running: UInt64 = 0
-    for v in h.recordedValues() {
-      running += UInt64(v.count)
-      values.append(v.value)
+    var weighted = 0.0
+    for bucket in h.nonEmptyBuckets() {
+      weighted += Double(bucket.median) * Double(bucket.count)
+      running = running.adding(saturating: bucket.count)
+      values.append(bucket.value)
       cumulative.append(running)
     }
     total = h.totalCount
     min = h.min
     maxRecorded = h.maxRecorded
     max = h.max
+    mean = total > 0 ? weighted / Double(total) : 0
   }
 
   /// The value at `percentile` (0-100), as `Histogram.valueAtPercentile` computes it.

@@ -27,7 +27,7 @@ struct DeviceQueue {
   ) {
     if ordering {
       let start = max(ready, lastDone, lastStart)
-      let done = start &+ service
+      let done = start.adding(saturating: service)
       for i in serverFree.indices { serverFree[i] = done }
       lastStart = start
       lastDone = done
@@ -42,7 +42,7 @@ struct DeviceQueue {
       }
     }
     let start = max(ready, serverFree[best], lastStart)
-    let done = start &+ service
+    let done = start.adding(saturating: service)
     serverFree[best] = done
     lastStart = start
     if done > lastDone { lastDone = done }

@@ -13,14 +13,14 @@ extension SchedulerResult {
       if wait == nil { wait = vm.wait } else { wait!.add(vm.wait) }
     }
     let w = wait.map(PercentileIndex.init)
-    let demand = selected.reduce(0) { $0 + $1.demandNs }
-    let cpu = selected.reduce(0) { $0 + $1.cpuNs }
-    let exact = selected.reduce(0) { $0 + $1.billedExactNs }
-    let tick = selected.reduce(0) { $0 + $1.billedTickNs }
+    let demand = selected.map(\.demandNs).saturatingSum()
+    let cpu = selected.map(\.cpuNs).saturatingSum()
+    let exact = selected.map(\.billedExactNs).saturatingSum()
+    let tick = selected.map(\.billedTickNs).saturatingSum()
     var rows = [
       row("demand_ns", Double(demand), "ns"),
       row("cpu_ns", Double(cpu), "ns"),
-      row("unserved_ns", Double(selected.reduce(0) { $0 + $1.unservedNs }), "ns"),
+      row("unserved_ns", Double(selected.map(\.unservedNs).saturatingSum()), "ns"),
       row("share", selected.reduce(0) { $0 + $1.share }, "fraction", 6),
       row("entitled_share", selected.reduce(0) { $0 + $1.entitledShare }, "fraction", 6),
       row("wait_p50_ns", Double(w?.value(at: 50) ?? 0), "ns"),
@@ -32,7 +32,7 @@ extension SchedulerResult {
       row(
         "billing_error_pct",
         exact > 0 ? (Double(tick) - Double(exact)) / Double(exact) * 100 : 0, "percent", 3),
-      row("context_switches", Double(selected.reduce(0) { $0 + $1.contextSwitches }), "count"),
+      row("context_switches", Double(selected.map(\.contextSwitches).saturatingSum()), "count"),
     ]
     if let index {
       rows += [

@@ -12,6 +12,12 @@ public struct Figures: Sendable {
 
     /// The value as `summary.csv` prints it.
     public var text: String { TraceInspection.fixed(value, decimals) }
+
+    /// The value as a whole number, saturating at the ends of `UInt64`.
+    public var whole: UInt64 {
+      guard value.isFinite, value > 0 else { return 0 }
+      return value >= 18_446_744_073_709_551_615.0 ? .max : UInt64(value)
+    }
   }
 
   public let metrics: ChannelMetrics

@@ -23,7 +23,7 @@ extension ReplayReport {
 
   static func figures(_ rows: [Figures.Row]) -> JSONValue {
     .object(
-      rows.map { ($0.metric, $0.decimals == 0 ? .uint(UInt64($0.value)) : .double($0.value)) })
+      rows.map { ($0.metric, $0.decimals == 0 ? .uint($0.whole) : .double($0.value)) })
   }
 
   private func backendJSON(_ b: BackendFigures) -> JSONValue {
@@ -87,7 +87,7 @@ extension ReplayReport {
   /// its bucket, so recording it again lands in the same bucket; the first and last pairs
   /// carry the exact smallest and largest values recorded, which percentiles are clamped to.
   static func histogramJSON(_ h: Histogram<UInt64>) -> JSONValue {
-    var pairs = h.recordedValues().map { (value: $0.value, count: UInt64($0.count)) }
+    var pairs = h.nonEmptyBuckets().map { (value: $0.value, count: $0.count) }
     guard !pairs.isEmpty else { return .raw("[]") }
     if pairs.count == 1 && pairs[0].count > 1 && h.min != h.maxRecorded {
       pairs = [(h.min, 1), (h.maxRecorded, pairs[0].count - 1)]
@@ -278,10 +278,13 @@ extension ReplayResult {
     guard let pairs = h.value.array else {
       throw h.fail("a histogram is an array of [value, count]")
     }
+    var total: UInt64 = 0
     for pair in pairs {
       guard let p = pair.array, p.count == 2, let value = p[0].uint, let count = p[1].uint,
         value <= ChannelMetrics.highestLatencyNs
       else { throw h.fail("expected [value, count] pairs with values up to one hour in ns") }
+      total = total.adding(saturating: count)
+      guard total <= 1 << 60 else { throw h.fail("a histogram holds more than 2^60 values") }
       histogram.record(value, count: count)
     }
     return histogram
@@ -294,7 +297,10 @@ extension ReplayResult {
       guard let id = UInt16(exactly: try v.uint("vm")) else { throw v.fail("vm must be 0-65535") }
       var m = VMCPUMetrics(
         vm: id, config: Model.VM(weight: try d.uint("weight"), capPercent: try d.uint("cap_pct")))
-      m.vcpus = Int(try d.uint("vcpus"))
+      guard let vcpus = Int(exactly: try d.uint("vcpus")), vcpus <= 65536 else {
+        throw d.fail("vcpus must be at most 65536")
+      }
+      m.vcpus = vcpus
       m.demandNs = try d.uint("demand_ns")
       m.cpuNs = try d.uint("cpu_ns")
       m.unservedNs = try d.uint("unserved_ns")
@@ -303,6 +309,9 @@ extension ReplayResult {
       m.contextSwitches = try d.uint("context_switches")
       m.wait = try histogram(v.child("wait"))
       vms.append(m)
+    }
+    guard try s.uint("window_start_ns") <= s.uint("window_end_ns") else {
+      throw s.fail("window_start_ns is after window_end_ns")
     }
     var result = SchedulerResult(
       name: try s.string("name"), vms: vms, windowStart: try s.uint("window_start_ns"),
@@ -332,6 +341,9 @@ extension TraceIdentity {
     for v in try t.array("by_vm") {
       guard let id = UInt16(exactly: try v.uint("vm")) else { throw v.fail("vm must be 0-65535") }
       vms.append((id, try v.uint("disk"), try v.uint("net"), try v.uint("cpu")))
+    }
+    guard try t.uint("first_ns") <= t.uint("last_ns") else {
+      throw t.fail("first_ns is after last_ns")
     }
     guard let hash = UInt64(try t.string("content_hash"), radix: 16) else {
       throw t.fail("content_hash must be 16 hex digits")

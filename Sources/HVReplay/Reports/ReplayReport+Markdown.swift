@@ -42,7 +42,7 @@ extension ReplayReport {
         let cells = [50, 90, 99, 99.9, 99.99].map { Self.grouped(h.value(at: $0)) }
         md += "| \(backend.name) | \(op) | \(Self.grouped(h.total)) | "
         md +=
-          "\(Self.grouped(UInt64(histogram.mean.rounded()))) | \(cells.joined(separator: " | ")) | "
+          "\(Self.grouped(UInt64(h.mean.rounded()))) | \(cells.joined(separator: " | ")) | "
         md += "\(Self.grouped(h.max)) |\n"
       }
     }
@@ -181,7 +181,7 @@ extension ReplayReport {
       var values: [Double] = []
       for r in rows {
         if let match = r.first(where: { $0.metric == row.metric }) {
-          cells.append(match.decimals == 0 ? Self.grouped(UInt64(match.value)) : match.text)
+          cells.append(match.decimals == 0 ? Self.grouped(match.whole) : match.text)
           values.append(match.value)
         } else {
           cells.append("–")

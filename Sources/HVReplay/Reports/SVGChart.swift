@@ -96,9 +96,9 @@ enum SVGChart {
     var points: [(Double, Double)] = []
     var seen: UInt64 = 0
     let total = Double(h.totalCount)
-    for v in h.recordedValues() {
+    for v in h.nonEmptyBuckets() {
       if points.isEmpty { points.append((Double(max(v.value, 1)), 0)) }
-      seen += v.count
+      seen = seen.adding(saturating: v.count)
       points.append((Double(max(v.value, 1)), Double(seen) / total))
     }
     return points

@@ -96,7 +96,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     advanceClock(to: end)
     for p in pcpus.indices { accrue(p, to: end) }
     for (i, vm) in vms.enumerated() {
-      metrics[i].unservedNs = vm.vcpus.reduce(0) { $0 + vcpus[$1].remaining }
+      metrics[i].unservedNs = vm.vcpus.map { vcpus[$0].remaining }.saturatingSum()
       metrics[i].vcpus = vm.vcpus.count
     }
     var result = SchedulerResult(
@@ -201,7 +201,8 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   }
 
   private mutating func tick() {
-    if idleCount < pcpus.count { busyTicks &+= 1 }
+    // Ticks count towards the bound while any vCPU has work: running, or parked by a cap.
+    if idleCount < pcpus.count || vms.contains(where: \.parked) { busyTicks &+= 1 }
     for p in pcpus.indices where pcpus[p].vcpu >= 0 {
       accrue(p, to: now)
       let v = pcpus[p].vcpu
@@ -379,7 +380,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     let vm = vcpus[v].vm
     metrics[vm].cpuNs &+= ran
     metrics[vm].billedExactNs &+= ran
-    vms[vm].usedThisPeriod &+= ran
+    vms[vm].usedThisPeriod = vms[vm].usedThisPeriod.adding(saturating: ran)
     if !tickDrivesCredit { policy.charge(v, ns: ran, vcpus: &vcpus) }
   }
 
@@ -401,9 +402,9 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     var sum: UInt64 = 0
     var at = UInt64.max
     for (k, a) in starts.enumerated() {
-      sum += a
+      sum = sum.adding(saturating: a)
       let n = UInt64(k + 1)
-      let t = (left + sum) / n  // rounded down: never past the budget
+      let t = left.adding(saturating: sum) / n  // rounded down: never past the budget
       if k + 1 == starts.count || t <= starts[k + 1] {
         at = max(t, a, now)
         break

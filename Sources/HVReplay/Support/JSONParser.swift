@@ -46,6 +46,7 @@ struct JSONParser {
     case UInt8(ascii: "{"):
       i += 1
       var members: [(String, JSONValue)] = []
+      var keys = Set<String>()
       skipSpace()
       if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
         i += 1
@@ -60,7 +61,7 @@ struct JSONParser {
         skipSpace()
         try expect(":")
         skipSpace()
-        if members.contains(where: { $0.0 == key }) { throw fail("duplicate key \"\(key)\"") }
+        guard keys.insert(key).inserted else { throw fail("duplicate key \"\(key)\"") }
         members.append((key, try value(depth: depth + 1)))
         skipSpace()
         guard i < bytes.count else { throw fail("unexpected end of input in an object") }

@@ -13,18 +13,23 @@ public struct TraceMetadata: Hashable, Sendable {
     for (key, value) in entries { self[key] = value }
   }
 
+  /// Positions of the keys in `entries`.
+  private var index: [String: Int] = [:]
+
   /// The value for `key`, or `nil`. Setting a key keeps its position.
   public subscript(key: String) -> String? {
-    get { entries.first { $0.key == key }?.value }
+    get { index[key].map { entries[$0].value } }
     set {
       let key = Self.clean(key, allowingEquals: false)
-      if let index = entries.firstIndex(where: { $0.key == key }) {
+      if let i = index[key] {
         if let newValue {
-          entries[index].value = Self.clean(newValue, allowingEquals: true)
+          entries[i].value = Self.clean(newValue, allowingEquals: true)
         } else {
-          entries.remove(at: index)
+          entries.remove(at: i)
+          index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.key, $0) })
         }
       } else if let newValue, !key.isEmpty {
+        index[key] = entries.count
         entries.append((key, Self.clean(newValue, allowingEquals: true)))
       }
     }
