@@ -50,6 +50,11 @@ public struct Sweep: Sendable {
       throw HVReplayError(.usage, "sweep needs at least one --set key=v1,v2,...")
     }
     self.axes = axes
+    var count = 1
+    for axis in axes { count = min(count * axis.values.count, 10_001) }
+    guard count <= 10_000 else {
+      throw HVReplayError(.usage, "the sweep has more than 10000 combinations; sweep fewer values")
+    }
     var combos: [[Int]] = [[]]
     for axis in axes {
       combos = combos.flatMap { prefix in axis.values.indices.map { prefix + [$0] } }

@@ -306,7 +306,8 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     idleCount -= 1
     let vm = vcpus[v].vm
     vcpus[v].state = .running
-    metrics[vm].wait.record(now - vcpus[v].queuedSince)
+    // Waits beyond the histogram's hour are recorded at an hour, as latencies are.
+    metrics[vm].wait.record(min(now - vcpus[v].queuedSince, ChannelMetrics.highestLatencyNs))
     var start = now
     if pcpus[p].lastVCPU != v {
       start = Self.add(start, switchNs)
