@@ -21,10 +21,9 @@ struct CSVTraceDecoder: TraceDecoder {
 
   private let input: ByteInput
   private let base: UnsafeMutableRawPointer
-  private var position = 0
-  private var end: Int
+  private var lines: LineScanner
   /// The 1-based number of the line last read.
-  private(set) var line = 0
+  var line: Int { lines.line }
   private(set) var metadata = TraceMetadata()
   /// The first event line, found while reading the leading comments.
   private var firstLine: (start: Int, count: Int)?
@@ -37,7 +36,7 @@ struct CSVTraceDecoder: TraceDecoder {
   init(input: ByteInput) throws(HVReplayError) {
     self.input = input
     base = input.base
-    end = input.end
+    lines = LineScanner(input: input)
     // Line 1: the header.
     guard let first = try nextLine() else {
       throw HVReplayError(.badData, file: input.name, location: .line(1), "the file is empty")
@@ -95,36 +94,8 @@ struct CSVTraceDecoder: TraceDecoder {
   /// - Returns: the line's start offset in the window and its length, or `nil` at the end.
   @inline(__always)
   private mutating func nextLine() throws(HVReplayError) -> (start: Int, count: Int)? {
-    while true {
-      let remaining = end - position
-      if remaining > 0, let newline = memchr(base + position, 0x0A, remaining) {
-        let stop = base.distance(to: UnsafeMutableRawPointer(newline))
-        let start = position
-        position = stop + 1
-        line += 1
-        var count = stop - start
-        if count > 0 && base.load(fromByteOffset: stop - 1, as: UInt8.self) == 0x0D { count -= 1 }
-        return (start, count)
-      }
-      if input.atEnd {
-        if remaining == 0 { return nil }
-        // The last line has no line ending.
-        let start = position
-        position = end
-        line += 1
-        var count = end - start
-        if base.load(fromByteOffset: end - 1, as: UInt8.self) == 0x0D { count -= 1 }
-        return (start, count)
-      }
-      if position == 0 && end == input.capacity {
-        throw HVReplayError(
-          .badData, file: input.name, location: .line(line + 1),
-          "the line is longer than \(input.capacity) bytes; expected one event per line")
-      }
-      try input.refill(from: position)
-      position = 0
-      end = input.end
-    }
+    guard let next = try lines.next() else { return nil }
+    return (next.baseAddress.map { UnsafeRawPointer(base).distance(to: $0) } ?? 0, next.count)
   }
 
   /// Parses one event line `base[start..<stop]`.
