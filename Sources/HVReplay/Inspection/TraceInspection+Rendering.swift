@@ -73,39 +73,20 @@ extension TraceInspection {
   /// The same facts as JSON.
   public var json: JSONValue {
     let s = statistics
-    return .object([
-      ("file", .string(file)),
-      ("format", .string(format.rawValue)),
-      ("compression", .string(compression.rawValue)),
-      ("file_bytes", .uint(fileBytes)),
-      ("decoded_bytes", .uint(decodedBytes)),
-      ("metadata", .object(metadata.entries.map { ($0.key, .string($0.value)) })),
-      ("events", .uint(s.events)),
-      (
-        "by_kind",
-        .object(EventKind.allCases.map { ($0.description, .uint(s.count($0))) })
-      ),
-      ("by_op", .object(EventOp.allCases.map { ($0.description, .uint(s.count($0))) })),
-      (
-        "by_vm",
-        .array(
-          s.vms.map {
-            .object([
-              ("vm", .uint(UInt64($0.vm))), ("disk", .uint($0.disk)), ("net", .uint($0.net)),
-              ("cpu", .uint($0.cpu)),
-            ])
-          })
-      ),
-      ("first_ns", .uint(s.firstNs)),
-      ("last_ns", .uint(s.lastNs)),
-      ("span_ns", .uint(s.spanNs)),
-      ("payload_bytes", .uint(s.payloadBytes)),
-      ("cpu_work_ns", .uint(s.cpuWorkNs)),
-      ("events_per_s", .double(s.spanNs > 0 ? Double(s.events) * 1e9 / Double(s.spanNs) : 0)),
-      ("reordered", .uint(reordered)),
-      ("skipped_records", .uint(skipped)),
-      ("import_notes", .array(importNotes.map { .string($0) })),
-    ])
+    return .object(
+      [
+        ("file", .string(file)),
+        ("format", .string(format.rawValue)),
+        ("compression", .string(compression.rawValue)),
+        ("file_bytes", .uint(fileBytes)),
+        ("decoded_bytes", .uint(decodedBytes)),
+        ("metadata", .object(metadata.entries.map { ($0.key, .string($0.value)) })),
+      ] + s.jsonMembers + [
+        ("events_per_s", .double(s.spanNs > 0 ? Double(s.events) * 1e9 / Double(s.spanNs) : 0)),
+        ("reordered", .uint(reordered)),
+        ("skipped_records", .uint(skipped)),
+        ("import_notes", .array(importNotes.map { .string($0) })),
+      ])
   }
 
   static func bytes(_ n: UInt64) -> String {

@@ -96,6 +96,34 @@ public struct TraceStatistics: Sendable {
   /// The span from the first to the last event in nanoseconds.
   public var spanNs: UInt64 { lastNs - firstNs }
 
+  /// The counts as JSON members, as inspect --json and report.json give them.
+  public var jsonMembers: [(String, JSONValue)] {
+    [
+      ("events", .uint(events)),
+      ("by_kind", .object(EventKind.allCases.map { ($0.description, .uint(count($0))) })),
+      ("by_op", .object(EventOp.allCases.map { ($0.description, .uint(count($0))) })),
+      (
+        "bytes_by_op",
+        .object(EventOp.allCases.map { ($0.description, .uint(bytesByOp[Int($0.rawValue)])) })
+      ),
+      (
+        "by_vm",
+        .array(
+          vms.map {
+            .object([
+              ("vm", .uint(UInt64($0.vm))), ("disk", .uint($0.disk)), ("net", .uint($0.net)),
+              ("cpu", .uint($0.cpu)),
+            ])
+          })
+      ),
+      ("payload_bytes", .uint(payloadBytes)),
+      ("cpu_work_ns", .uint(cpuWorkNs)),
+      ("first_ns", .uint(firstNs)),
+      ("last_ns", .uint(lastNs)),
+      ("span_ns", .uint(spanNs)),
+    ]
+  }
+
   /// The VMs that have events, with their event counts per kind, in VM order.
   public var vms: [(vm: UInt16, disk: UInt64, net: UInt64, cpu: UInt64)] {
     var result: [(UInt16, UInt64, UInt64, UInt64)] = []

@@ -146,36 +146,15 @@ extension ReplayReport {
 extension TraceIdentity {
   var json: JSONValue {
     let s = statistics
-    return .object([
-      ("name", .string(name)),
-      ("path", .string(path)),
-      ("format", .string(format.rawValue)),
-      ("compression", .string(compression.rawValue)),
-      ("content_hash", .string(Self.hex(s.contentHash))),
-      ("metadata", .object(metadata.entries.map { ($0.key, .string($0.value)) })),
-      ("events", .uint(s.events)),
-      ("by_kind", .object(EventKind.allCases.map { ($0.description, .uint(s.count($0))) })),
-      ("by_op", .object(EventOp.allCases.map { ($0.description, .uint(s.count($0))) })),
-      (
-        "bytes_by_op",
-        .object(EventOp.allCases.map { ($0.description, .uint(s.bytesByOp[Int($0.rawValue)])) })
-      ),
-      (
-        "by_vm",
-        .array(
-          s.vms.map {
-            .object([
-              ("vm", .uint(UInt64($0.vm))), ("disk", .uint($0.disk)), ("net", .uint($0.net)),
-              ("cpu", .uint($0.cpu)),
-            ])
-          })
-      ),
-      ("payload_bytes", .uint(s.payloadBytes)),
-      ("cpu_work_ns", .uint(s.cpuWorkNs)),
-      ("first_ns", .uint(s.firstNs)),
-      ("last_ns", .uint(s.lastNs)),
-      ("span_ns", .uint(s.spanNs)),
-    ])
+    return .object(
+      [
+        ("name", .string(name)),
+        ("path", .string(path)),
+        ("format", .string(format.rawValue)),
+        ("compression", .string(compression.rawValue)),
+        ("content_hash", .string(Self.hex(s.contentHash))),
+        ("metadata", .object(metadata.entries.map { ($0.key, .string($0.value)) })),
+      ] + s.jsonMembers)
   }
 
   /// The content hash as 16 hex digits.
