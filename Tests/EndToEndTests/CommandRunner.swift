@@ -23,7 +23,7 @@ enum HVReplay {
 
   static var executable: String { productsDirectory.appendingPathComponent("hvreplay").path }
 
-  /// The repository root (for Traces/ and the shared traces beside it).
+  /// The repository root (for Traces/, Reports/ and Tests/Fixtures/).
   static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

@@ -3,9 +3,9 @@ import Testing
 
 @Suite("Importing recorded traces, run as a user would")
 struct ImportCommandTests {
-  static let shared = HVReplay.repositoryRoot.deletingLastPathComponent().appendingPathComponent(
-    "shared/traces"
-  ).path
+  /// The real recordings in Tests/Fixtures (PROVENANCE.md there), found from this source file.
+  static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Fixtures").path
 
   @Test("hvreplay formats lists every format with one line each")
   func formats() throws {
@@ -22,22 +22,33 @@ struct ImportCommandTests {
   @Test("a blktrace recording replays directly, and inspect says how its fields were filled")
   func replayBlktrace() throws {
     let dir = Scratch()
-    let inspect = try HVReplay.run(["inspect", Self.shared + "/blktrace-nvme/sample.blktrace.0"])
+    let inspect = try HVReplay.run(["inspect", Self.fixtures + "/blktrace-nvme/sample.blktrace.0"])
     #expect(inspect.status == 0)
     #expect(inspect.stdout.contains("format:      blktrace (imported"))
     #expect(inspect.stdout.contains("one VM per device (vm 1 = device 259,0)"))
     let replay = try HVReplay.run([
-      "replay", Self.shared + "/blktrace-nvme/sample.blktrace.0", "--out", dir.file("r"),
+      "replay", Self.fixtures + "/blktrace-nvme/sample.blktrace.0", "--out", dir.file("r"),
     ])
     #expect(replay.status == 0, "\(replay.stderr)")
     let csv = try String(contentsOfFile: dir.file("r/summary.csv"), encoding: .utf8)
     #expect(csv.contains("para,all,all,requests,963,count"))
     let converted = try HVReplay.run([
-      "convert", Self.shared + "/blktrace-nvme/sample.blkparse.txt", dir.file("s.hvt.zst"),
+      "convert", Self.fixtures + "/blktrace-nvme/sample.blkparse.txt", dir.file("s.hvt.zst"),
     ])
     #expect(converted.status == 0)
     let back = try HVReplay.run(["inspect", dir.file("s.hvt.zst")])
     #expect(back.stdout.contains("events:      963"))
+  }
+
+  @Test("fio's randrw iolog inspects with the counts awk finds in it: 20 reads, 12 writes, 5 syncs")
+  func inspectFio() throws {
+    let inspect = try HVReplay.run(["inspect", Self.fixtures + "/fio/randrw.iolog"])
+    #expect(inspect.status == 0, "\(inspect.stderr)")
+    #expect(inspect.stdout.contains("imported-from: fio iolog v3"))
+    #expect(inspect.stdout.contains("disk:  37  (read 20, write 12, flush 5)"))
+    // 137 us to 20,233 us, the first and last I/O lines' timestamps.
+    #expect(inspect.stdout.contains("first event at 137000 ns, last at 20233000 ns"))
+    #expect(inspect.stdout.contains("vm 1 = file randrw.dat"))
   }
 
   @Test(

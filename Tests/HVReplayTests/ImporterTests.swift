@@ -3,15 +3,15 @@ import Testing
 
 @testable import HVReplay
 
-/// The real recordings in ../shared/traces (PROVENANCE.md there), read in place.
-enum SharedTraces {
+/// The real recordings in Tests/Fixtures (origin and licences in its PROVENANCE.md), found
+/// from this source file so that any clone reads its own copy.
+enum Fixtures {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("shared/traces").path
+    .deletingLastPathComponent().appendingPathComponent("Fixtures").path
   static let blktrace = root + "/blktrace-nvme/sample.blktrace.0"
   static let blkparse = root + "/blktrace-nvme/sample.blkparse.txt"
   static let q2c = root + "/blktrace-nvme/sample_259_0_q2c.dat"
-  static let fio = root + "/fio/t0038.iolog"
+  static let fio = root + "/fio/randrw.iolog"
   static let ftrace = root + "/ftrace-android/trace-android-sched"
 }
 
@@ -43,7 +43,7 @@ func importError(_ paths: [String], _ configure: (inout TraceReadOptions) -> Voi
 struct RealRecordingTests {
   @Test("blktrace NVMe sample: 963 reads of 4 KiB; mean D2C and Q2C equal btt's 55.9 and 56.6 us")
   func blktraceAgainstBtt() throws {
-    var decoder = try BlktraceDecoder(inputs: [ByteInput(path: SharedTraces.blktrace)])
+    var decoder = try BlktraceDecoder(inputs: [ByteInput(path: Fixtures.blktrace)])
     var q2c: [(q: UInt64, latency: UInt64)] = []
     var d2c: [UInt64] = []
     while let e = try decoder.next() {
@@ -59,7 +59,7 @@ struct RealRecordingTests {
     #expect(abs(meanQ2C - 56.609) < 0.1, "\(meanQ2C)")
 
     // btt -q: one line per I/O, "time latency" in seconds to 6 decimals.
-    let dat = try String(contentsOfFile: SharedTraces.q2c, encoding: .utf8).split(separator: "\n")
+    let dat = try String(contentsOfFile: Fixtures.q2c, encoding: .utf8).split(separator: "\n")
       .map { $0.split(separator: " ").map { Double($0)! } }
     #expect(dat.count == 963)
     let ours = q2c.sorted { $0.q < $1.q }
@@ -71,31 +71,44 @@ struct RealRecordingTests {
 
   @Test("the same recording read from blktrace binary and from blkparse text gives the same events")
   func binaryEqualsText() throws {
-    let binary = try importAll([SharedTraces.blktrace])
-    let text = try importAll([SharedTraces.blkparse])
+    let binary = try importAll([Fixtures.blktrace])
+    let text = try importAll([Fixtures.blkparse])
     #expect(binary.reader.format == .blktrace)
     #expect(text.reader.format == .blkparse)
     #expect(binary.events.count == 963)
     #expect(binary.events == text.events)
   }
 
-  @Test("fio's t0038.iolog imports as fio wrote it")
+  @Test("fio's own randrw iolog imports as fio wrote it: 20 reads, 12 writes, 5 fsyncs")
   func fioLog() throws {
-    let (events, reader) = try importAll([SharedTraces.fio])
+    let (events, reader) = try importAll([Fixtures.fio])
     #expect(reader.format == .fio)
-    // Every read/write/trim line, independently: `timestamp file action offset length`.
+    // Every I/O line, independently: `timestamp file action offset length`; fio writes
+    // `sync offset 0` for an fsync, which carries no range.
     var expected: [TraceEvent] = []
-    let lines = try String(contentsOfFile: SharedTraces.fio, encoding: .utf8).split(separator: "\n")
+    let lines = try String(contentsOfFile: Fixtures.fio, encoding: .utf8).split(separator: "\n")
     for line in lines.dropFirst() {
       let f = line.split(separator: " ").map(String.init)
       guard f.count == 5 else { continue }
-      let op: EventOp = f[2] == "write" ? .write : f[2] == "read" ? .read : .discard
       let time = UInt64(f[0])! * 1000
-      expected.append(
-        TraceEvent(timeNs: time, vm: 1, op: op, offset: UInt64(f[3])!, bytes: UInt32(f[4])!))
+      let event =
+        switch f[2] {
+        case "read": TraceEvent(timeNs: time, vm: 1, op: .read, offset: UInt64(f[3])!, bytes: 4096)
+        case "write":
+          TraceEvent(timeNs: time, vm: 1, op: .write, offset: UInt64(f[3])!, bytes: 4096)
+        default: TraceEvent(timeNs: time, vm: 1, op: .flush)
+        }
+      #expect(f[2] == "sync" || f[4] == "4096")
+      expected.append(event)
     }
-    #expect(expected.count == 20)
-    #expect(events == expected.sorted { $0.timeNs < $1.timeNs })
+    // Counted with awk over the file: 20 read, 12 write, 5 sync; add, open and close carry no I/O.
+    #expect(expected.count == 37)
+    #expect(events == expected)
+    #expect(events.filter { $0.op == .read }.count == 20)
+    #expect(events.filter { $0.op == .write }.count == 12)
+    #expect(events.filter { $0.op == .flush }.count == 5)
+    #expect(events.first?.timeNs == 137_000 && events.last?.timeNs == 20_233_000)
+    #expect(reader.importNotes.contains { $0.contains("3 add/open/close lines carry no I/O") })
   }
 
   @Test(
@@ -105,7 +118,7 @@ struct RealRecordingTests {
     // Independently: a task runs from a sched_switch that names it next to one that names it prev.
     var start: [String: Double] = [:]
     var total: [String: Double] = [:]
-    for line in try String(contentsOfFile: SharedTraces.ftrace, encoding: .utf8).split(
+    for line in try String(contentsOfFile: Fixtures.ftrace, encoding: .utf8).split(
       separator: "\n")
     where line.contains("sched_switch:") {
       let parts = line.split(separator: " ")
@@ -119,7 +132,7 @@ struct RealRecordingTests {
       if prev != "0", let s = start.removeValue(forKey: prev) { total[prev, default: 0] += ts - s }
       if next != "0" { start[next] = ts }
     }
-    let (events, reader) = try importAll([SharedTraces.ftrace])
+    let (events, reader) = try importAll([Fixtures.ftrace])
     #expect(reader.format == .ftrace)
     var perVM: [UInt16: UInt64] = [:]
     for e in events {
@@ -136,7 +149,7 @@ struct RealRecordingTests {
 struct GeneratedImportTests {
   /// The blktrace sample's records, split into (header + payload) byte arrays.
   static func blktraceRecords() throws -> [[UInt8]] {
-    let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: SharedTraces.blktrace)))
+    let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.blktrace)))
     var records: [[UInt8]] = []
     var i = 0
     while i < bytes.count {
@@ -155,7 +168,7 @@ struct GeneratedImportTests {
     var a: [UInt8] = []
     var b: [UInt8] = []
     for (i, r) in records.enumerated() { if i % 2 == 0 { a += r } else { b += r } }
-    let whole = try importAll([SharedTraces.blktrace]).events
+    let whole = try importAll([Fixtures.blktrace]).events
     let split = try importAll([
       dir.write("d.blktrace.1", bytes: a), dir.write("d.blktrace.0", bytes: b),
     ]).events
@@ -179,7 +192,7 @@ struct GeneratedImportTests {
       swapped += s
     }
     let events = try importAll([dir.write("be.blktrace.0", bytes: swapped)]).events
-    #expect(events == (try importAll([SharedTraces.blktrace]).events))
+    #expect(events == (try importAll([Fixtures.blktrace]).events))
     var v8 = try Self.blktraceRecords()[0]
     v8[0] = 8
     let error = try #require(importError([dir.write("v8.blktrace.0", bytes: v8)]))
@@ -200,7 +213,7 @@ struct GeneratedImportTests {
   @Test("gzip-compressed imports read the same as plain ones")
   func gzipped() throws {
     let dir = TemporaryDirectory()
-    let text = try Data(contentsOf: URL(fileURLWithPath: SharedTraces.blkparse))
+    let text = try Data(contentsOf: URL(fileURLWithPath: Fixtures.blkparse))
     try text.write(to: URL(fileURLWithPath: dir.file("p.txt")))
     let gzip = Process()
     gzip.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -209,7 +222,7 @@ struct GeneratedImportTests {
     gzip.waitUntilExit()
     let (events, reader) = try importAll([dir.file("p.txt.gz")])
     #expect(reader.input.compression == .gzip)
-    #expect(events == (try importAll([SharedTraces.blkparse]).events))
+    #expect(events == (try importAll([Fixtures.blkparse]).events))
   }
 
   @Test("MSR Cambridge: filetime timestamps, one VM per host and disk, response time as service")
@@ -392,7 +405,7 @@ struct GeneratedImportTests {
   @Test("blkparse text with an unreadable line names its line")
   func blkparseBadLine() throws {
     let dir = TemporaryDirectory()
-    var lines = try String(contentsOfFile: SharedTraces.blkparse, encoding: .utf8).split(
+    var lines = try String(contentsOfFile: Fixtures.blkparse, encoding: .utf8).split(
       separator: "\n")
     lines[5] = "259,0    1        6     zero 21279  D  RA 2348060440 + 8 [(null)]"
     let path = dir.write("bad.txt", lines.joined(separator: "\n"))
