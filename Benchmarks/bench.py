@@ -6,7 +6,7 @@
 pipeline: reading a .hvt.zst (inspect) against zstd -dc, CSV parse rate, memory.
 replay:   a replay through both backends, its rate and memory, against zstd -dc.
 blktrace: importing blktrace binary against blkparse on the same file (the NVMe sample in
-          ../shared/traces repeated with shifted timestamps), time and memory.
+          Tests/Fixtures/blktrace-nvme repeated with shifted timestamps), time and memory.
 
 Builds hvreplay in release mode, generates the inputs with `hvreplay synth` into
 Benchmarks/work/ (git-ignored), and times each command side by side with its reference in
@@ -111,7 +111,7 @@ def replay(events, runs):
           f"{small_mem:.1f} MiB at {events // 10:,} events, {hv_mem:.1f} MiB at {events:,}", "flat")
 
 
-SAMPLE = os.path.join(os.path.dirname(ROOT), "shared", "traces", "blktrace-nvme", "sample.blktrace.0")
+SAMPLE = os.path.join(ROOT, "Tests", "Fixtures", "blktrace-nvme", "sample.blktrace.0")
 
 
 def big_blktrace(repeats):

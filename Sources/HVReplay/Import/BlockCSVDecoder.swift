@@ -1,4 +1,4 @@
-// Public block-trace CSVs (../shared/REFERENCES.md, "Trace formats a user brings"):
+// Public block-trace CSVs (docs/REFERENCES.md: [MSR08], [SYSTOR17], [Alibaba20], [Tencent20]):
 // - MSR Cambridge: Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime; the timestamp
 //   and response time in Windows filetime units (100 ns).
 // - SYSTOR '17: Timestamp,Response,IOType,LUN,Offset,Size; seconds (decimal), R or W.

@@ -1,5 +1,5 @@
 // The cost model and rules every backend reads. Each default below is derived in
-// docs/MODEL.md from a figure in ../shared/REFERENCES.md; cycle counts are converted
+// docs/MODEL.md from a figure in docs/REFERENCES.md; cycle counts are converted
 // to nanoseconds at the 3.0 GHz clock of the Skylake-class parts they were measured on.
 
 /// The effective model of a replay: costs, backend rules and device parameters.

@@ -1,4 +1,4 @@
-// Xen's credit scheduler (credit1, xen/common/sched/credit.c) as ../shared/REFERENCES.md
+// Xen's credit scheduler (credit1, xen/common/sched/credit.c) as docs/REFERENCES.md [XenCredit]
 // describes it, rule by rule in docs/MODEL.md ("credit"):
 // - Each accounting pass (every timeslice, 30 ms) hands out one timeslice of credit per pCPU
 //   (credit1: 300 credits per pCPU), shared among active VMs by weight and, within a VM,

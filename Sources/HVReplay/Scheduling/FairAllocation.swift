@@ -1,7 +1,7 @@
 // Entitlement and fairness. Entitled shares follow weighted max-min fairness (water-filling):
 // capacity is shared by weight among the VMs that want CPU; a VM never gets more than it asks
 // for, its cap allows, or its vCPUs can use, and what it leaves goes to the others by weight.
-// Jain's index: J = (sum x_i)^2 / (n * sum x_i^2) (REFERENCES.md, CPU scheduling).
+// Jain's index: J = (sum x_i)^2 / (n * sum x_i^2) (docs/REFERENCES.md [Jain84]).
 
 enum FairAllocation {
   /// Weighted max-min fair shares of `capacity` among claimants with `weights` and `limits`.
