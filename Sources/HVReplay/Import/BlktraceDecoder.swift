@@ -3,6 +3,8 @@
 // u32 action (category << 16 | code), u32 pid, u32 device, u32 cpu, u16 error, u16 pdu_len,
 // all in the recorder's byte order (swapped when the magic reads backwards).
 
+import HeapModule
+
 /// Reads the records of one blktrace file, in its byte order.
 struct BlktraceFile {
   static let magic: UInt32 = 0x6561_7400
@@ -112,8 +114,23 @@ struct BlktraceFile {
 }
 
 /// Imports a blktrace recording: one or more per-CPU files merged by time in one pass.
+///
+/// At most ``maximumFiles`` files; each holds a read window (1 MiB) while it is merged.
 struct BlktraceDecoder: ImportingDecoder {
+  /// The most per-CPU files merged into one trace.
+  static let maximumFiles = 1024
+
+  /// The next record's time of one file, in merge order (ties: the file named first).
+  private struct Head: Comparable {
+    var time: UInt64
+    var file: Int
+    static func < (a: Head, b: Head) -> Bool { (a.time, a.file) < (b.time, b.file) }
+  }
+
   private var files: [BlktraceFile]
+  /// The files' next records by time, when there are more files than a scan suits.
+  private var heads = Heap<Head>()
+  private let usesHeap: Bool
   private var tracker = BlockRequestTracker()
   private var genesis: UInt64?
   private var lastFile = 0
@@ -121,12 +138,25 @@ struct BlktraceDecoder: ImportingDecoder {
   var skipped: UInt64 { 0 }
 
   init(inputs: [ByteInput]) throws(HVReplayError) {
+    guard inputs.count <= Self.maximumFiles else {
+      throw HVReplayError(
+        .badData, file: inputs[0].name,
+        "more than \(Self.maximumFiles) blktrace files in one recording; hvreplay merges at most \(Self.maximumFiles)"
+      )
+    }
     var files: [BlktraceFile] = []
     for input in inputs { files.append(try BlktraceFile(input: input)) }
     self.files = files
+    usesHeap = files.count > 8
+    if usesHeap {
+      for (i, f) in files.enumerated() {
+        if let r = f.head { heads.insert(Head(time: r.time, file: i)) }
+      }
+    }
+    let names = inputs.prefix(8).map(\.name).joined(separator: " ")
     metadata = TraceMetadata([
       ("imported-from", "blktrace"),
-      ("files", inputs.map(\.name).joined(separator: " ")),
+      ("files", inputs.count > 8 ? names + " ... (\(inputs.count) files)" : names),
     ])
   }
 
@@ -136,17 +166,31 @@ struct BlktraceDecoder: ImportingDecoder {
     while true {
       // The earliest record across the files (each file is in time order).
       var best = -1
-      var bestTime = UInt64.max
-      for i in files.indices {
-        if let r = files[i].head, best < 0 || r.time < bestTime {
-          best = i
-          bestTime = r.time
+      if usesHeap {
+        guard let head = heads.popMin() else { return nil }
+        best = head.file
+      } else {
+        var bestTime = UInt64.max
+        for i in files.indices {
+          if let r = files[i].head, best < 0 || r.time < bestTime {
+            best = i
+            bestTime = r.time
+          }
         }
+        guard best >= 0 else { return nil }
       }
-      guard best >= 0 else { return nil }
       lastFile = best
       var record = files[best].head!
+      let offset = files[best].headOffset
       try files[best].advance()
+      if usesHeap, let r = files[best].head { heads.insert(Head(time: r.time, file: best)) }
+      if record.sector > BlockRequestTracker.maximumSector
+        && BlockRequestTracker.usesSector(record.action) && !record.category.contains(.notify)
+      {
+        throw HVReplayError(
+          .badData, file: files[best].input.name, location: .byteOffset(offset),
+          "sector \(record.sector) is out of range: its byte offset (x 512) passes 2^64")
+      }
       if genesis == nil { genesis = record.time }
       record.time = record.time >= genesis! ? record.time - genesis! : 0
       if let event = tracker.process(record) { return event }

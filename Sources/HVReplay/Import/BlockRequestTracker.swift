@@ -45,20 +45,100 @@ struct BlockTraceRecord {
 }
 
 /// Matches Q, M, F, D, R and C records into one event per completed request.
+///
+/// Requests on one device and sector are matched in order: D issues the earliest waiting
+/// one, C completes the earliest issued one, M and F take the latest waiting one, R sends the
+/// earliest issued one back to the front of the queue. At most ``capacity`` requests are
+/// held; beyond that the oldest is dropped and counted in ``evicted``.
+///
+/// - Complexity: O(1) per record (amortized, as dictionaries are), however many requests
+///   share a sector.
 struct BlockRequestTracker {
+  /// The most requests held while they wait for their completion (docs/IMPORTERS.md): at
+  /// about 250 bytes each with the dictionaries' slack, 260 MiB at the limit (measured).
+  static let maximumOutstanding = 1 << 20
+  /// The largest sector whose byte offset (sector x 512) fits in 64 bits.
+  static let maximumSector = UInt64.max >> 9
+
   private struct Key: Hashable {
     var device: UInt32
     var sector: UInt64
   }
 
+  /// The serial standing for no request.
+  private static let none = UInt64.max
+
+  /// A held request, in 48 bytes.
   private struct Request {
-    var queued: UInt64?
-    var issued: UInt64?
-    var bytes: UInt32
-    var cpu: UInt32
+    var sector: UInt64
+    /// The neighbours in its sector's waiting or issued list (``none`` at the ends).
+    var previous = BlockRequestTracker.none
+    var next = BlockRequestTracker.none
+    private var queuedTime: UInt64 = 0
+    private var issuedTime: UInt64 = 0
+    var device: UInt32
+    /// The CPU that queued it, as the event's vcpu keeps it.
+    let cpu: UInt16
+    private var hasQueue = false
+    private var isIssued = false
+
+    init(_ key: Key, queued: UInt64?, issued: UInt64?, cpu: UInt32) {
+      sector = key.sector
+      device = key.device
+      self.cpu = UInt16(truncatingIfNeeded: cpu)
+      self.queued = queued
+      self.issued = issued
+    }
+
+    /// Where the request is now (a front merge moves it to the bio's sector).
+    var key: Key {
+      get { Key(device: device, sector: sector) }
+      set {
+        device = newValue.device
+        sector = newValue.sector
+      }
+    }
+    /// Its Q time, or `nil` when the recording began after it.
+    var queued: UInt64? {
+      get { hasQueue ? queuedTime : nil }
+      set {
+        hasQueue = newValue != nil
+        queuedTime = newValue ?? 0
+      }
+    }
+    /// Its D time, while it is issued.
+    var issued: UInt64? {
+      get { isIssued ? issuedTime : nil }
+      set {
+        isIssued = newValue != nil
+        issuedTime = newValue ?? 0
+      }
+    }
   }
 
-  private var requests: [Key: [Request]] = [:]
+  /// The first and last request of a doubly linked list, by serial.
+  private struct Ends {
+    var first = BlockRequestTracker.none
+    var last = BlockRequestTracker.none
+  }
+
+  /// The requests of one device and sector in matching order: waiting (queued, or sent
+  /// back by a requeue) and issued.
+  private struct Lists {
+    var waiting = Ends()
+    var issued = Ends()
+    var isEmpty: Bool {
+      waiting.first == BlockRequestTracker.none && issued.first == BlockRequestTracker.none
+    }
+  }
+
+  /// Outstanding requests by serial number (the order they appeared in), each linked
+  /// into its sector's list.
+  private var live: [UInt64: Request] = [:]
+  private var lists: [Key: Lists] = [:]
+  private var nextSerial: UInt64 = 0
+  /// No outstanding request has a serial below this.
+  private var oldestSerial: UInt64 = 0
   private var vms = VMAssigner()
   private(set) var completed: UInt64 = 0
   private(set) var merged: UInt64 = 0
@@ -66,10 +146,33 @@ struct BlockRequestTracker {
   private(set) var withoutIssue: UInt64 = 0
   private(set) var noDirection: UInt64 = 0
   private(set) var records: UInt64 = 0
+  /// Requests dropped unfinished because ``capacity`` were outstanding.
+  private(set) var evicted: UInt64 = 0
+  /// Completions on a device beyond the 65,535th, which has no VM id.
+  private(set) var tooManyDevices: UInt64 = 0
   /// The C time of the request last returned (its Q2C latency is this minus its time_ns).
   private(set) var lastCompletion: UInt64 = 0
 
+  /// The most requests held at once.
+  let capacity: Int
+
+  /// Requests that have not completed (yet).
+  var outstanding: Int { live.count }
+
+  init(capacity: Int = Self.maximumOutstanding) { self.capacity = max(1, capacity) }
+
+  /// Whether a record of `action` locates a request by its sector.
+  static func usesSector(_ action: UInt16) -> Bool {
+    guard let a = BlockTraceRecord.Action(rawValue: action) else { return false }
+    switch a {
+    case .queue, .backMerge, .frontMerge, .issue, .requeue, .complete: return true
+    default: return false
+    }
+  }
+
   /// Takes one record; returns the event of a request it completes.
+  ///
+  /// The record's sector is at most ``maximumSector`` (the decoders refuse others).
   mutating func process(_ r: BlockTraceRecord) -> TraceEvent? {
     records &+= 1
     guard !r.category.contains(.notify), let action = BlockTraceRecord.Action(rawValue: r.action)
@@ -77,36 +180,38 @@ struct BlockRequestTracker {
     let key = Key(device: r.device, sector: r.sector)
     switch action {
     case .queue:
-      requests[key, default: []].append(Request(queued: r.time, bytes: r.bytes, cpu: r.cpu))
+      add(Request(key, queued: r.time, issued: nil, cpu: r.cpu))
     case .backMerge:
       // The bio joins the request that ends where it starts: only its own entry goes.
-      if removeLast(key, where: { $0.issued == nil }) != nil { merged &+= 1 }
+      if let s = take(key, issued: false, last: true) {
+        live[s] = nil
+        merged &+= 1
+      }
     case .frontMerge:
       // The bio joins the request that starts where it ends; that request, queued
       // earlier, now starts at the bio's sector.
-      _ = removeLast(key, where: { $0.issued == nil })
+      if let s = take(key, issued: false, last: true) { live[s] = nil }
       let next = Key(device: r.device, sector: r.sector &+ UInt64(r.bytes >> 9))
-      if var request = removeFirst(next, where: { $0.issued == nil }) {
-        request.bytes &+= r.bytes
-        requests[key, default: []].append(request)
+      if let s = take(next, issued: false, last: false) {
+        live[s]!.key = key
+        link(s, issued: false, front: false)
         merged &+= 1
       }
     case .issue:
-      if let i = requests[key]?.firstIndex(where: { $0.issued == nil }) {
-        requests[key]![i].issued = r.time
-        requests[key]![i].bytes = r.bytes
+      if let s = take(key, issued: false, last: false) {
+        live[s]!.issued = r.time
+        link(s, issued: true, front: false)
       } else {
-        requests[key, default: []].append(
-          Request(queued: nil, issued: r.time, bytes: r.bytes, cpu: r.cpu))
+        add(Request(key, queued: nil, issued: r.time, cpu: r.cpu))
       }
     case .requeue:
-      if let i = requests[key]?.firstIndex(where: { $0.issued != nil }) {
-        requests[key]![i].issued = nil
+      if let s = take(key, issued: true, last: false) {
+        live[s]!.issued = nil
+        link(s, issued: false, front: true)
       }
     case .complete:
-      guard
-        let request = removeFirst(key, where: { $0.issued != nil })
-          ?? removeFirst(key, where: { _ in true })
+      guard let s = take(key, issued: true, last: false) ?? take(key, issued: false, last: false),
+        let request = live.removeValue(forKey: s)
       else {
         withoutQueue &+= 1
         return nil
@@ -126,17 +231,81 @@ struct BlockRequestTracker {
         noDirection &+= 1
         return nil
       }
-      guard let vm = vms.vm(for: BlockTraceRecord.deviceName(r.device)) else { return nil }
+      guard let vm = vms.vm(for: BlockTraceRecord.deviceName(r.device)) else {
+        tooManyDevices &+= 1
+        return nil
+      }
       completed &+= 1
       lastCompletion = r.time
       return TraceEvent(
-        timeNs: queued, vm: vm, vcpu: UInt16(truncatingIfNeeded: request.cpu), op: op,
+        timeNs: queued, vm: vm, vcpu: request.cpu, op: op,
         device: 0, offset: op.hasNoPayload ? 0 : r.sector << 9,
         bytes: op.hasNoPayload ? 0 : r.bytes, serviceNs: service)
     default:
       break
     }
     return nil
+  }
+
+  /// Holds a new request, dropping the oldest one when too many are outstanding.
+  private mutating func add(_ request: Request) {
+    let s = nextSerial
+    nextSerial &+= 1
+    live[s] = request
+    link(s, issued: request.issued != nil, front: false)
+    if live.count > capacity {
+      while live[oldestSerial] == nil { oldestSerial &+= 1 }
+      unlink(oldestSerial)
+      live[oldestSerial] = nil
+      evicted &+= 1
+    }
+  }
+
+  /// Links the held request `s` at the end (or `front`) of its sector's waiting or issued
+  /// list.
+  private mutating func link(_ s: UInt64, issued: Bool, front: Bool) {
+    let key = live[s]!.key
+    var l = lists[key] ?? Lists()
+    var ends = issued ? l.issued : l.waiting
+    if ends.first == Self.none {
+      ends = Ends(first: s, last: s)
+      live[s]!.previous = Self.none
+      live[s]!.next = Self.none
+    } else if front {
+      live[s]!.previous = Self.none
+      live[s]!.next = ends.first
+      live[ends.first]!.previous = s
+      ends.first = s
+    } else {
+      live[s]!.previous = ends.last
+      live[s]!.next = Self.none
+      live[ends.last]!.next = s
+      ends.last = s
+    }
+    if issued { l.issued = ends } else { l.waiting = ends }
+    lists[key] = l
+  }
+
+  /// Unlinks the held request `s` from its sector's list; it stays held.
+  private mutating func unlink(_ s: UInt64) {
+    let r = live[s]!
+    var l = lists[r.key]!
+    var ends = r.issued != nil ? l.issued : l.waiting
+    if r.previous == Self.none { ends.first = r.next } else { live[r.previous]!.next = r.next }
+    if r.next == Self.none { ends.last = r.previous } else { live[r.next]!.previous = r.previous }
+    if r.issued != nil { l.issued = ends } else { l.waiting = ends }
+    lists[r.key] = l.isEmpty ? nil : l
+  }
+
+  /// Unlinks and returns the first (or `last`) waiting or issued request of `key`; it
+  /// stays held.
+  private mutating func take(_ key: Key, issued: Bool, last: Bool) -> UInt64? {
+    guard let l = lists[key] else { return nil }
+    let ends = issued ? l.issued : l.waiting
+    let s = last ? ends.last : ends.first
+    guard s != Self.none else { return nil }
+    unlink(s)
+    return s
   }
 
   /// The op the category bits name, or `nil` for a request with no data direction.
@@ -148,20 +317,6 @@ struct BlockRequestTracker {
     return nil
   }
 
-  private mutating func removeFirst(_ key: Key, where match: (Request) -> Bool) -> Request? {
-    guard var list = requests[key], let i = list.firstIndex(where: match) else { return nil }
-    let request = list.remove(at: i)
-    requests[key] = list.isEmpty ? nil : list
-    return request
-  }
-
-  private mutating func removeLast(_ key: Key, where match: (Request) -> Bool) -> Request? {
-    guard var list = requests[key], let i = list.lastIndex(where: match) else { return nil }
-    let request = list.remove(at: i)
-    requests[key] = list.isEmpty ? nil : list
-    return request
-  }
-
   /// What the import did, for `inspect`.
   var notes: [String] {
     var n = [
@@ -170,8 +325,17 @@ struct BlockRequestTracker {
       "vcpu = the CPU that queued the request; device = 0",
     ]
     if merged > 0 { n.append("\(merged) bios merged into other requests") }
-    let open = requests.values.reduce(0) { $0 + $1.count }
-    if open > 0 { n.append("\(open) requests never completed in the recording (not replayed)") }
+    if !live.isEmpty {
+      n.append("\(live.count) requests never completed in the recording (not replayed)")
+    }
+    if evicted > 0 {
+      n.append(
+        "\(evicted) requests evicted unfinished (requests_evicted): more than \(capacity) were outstanding at once, so the oldest were dropped (not replayed)"
+      )
+    }
+    if tooManyDevices > 0 {
+      n.append("\(tooManyDevices) requests on devices beyond the 65,535th (not replayed)")
+    }
     if withoutQueue > 0 { n.append("\(withoutQueue) completions without their Q (not replayed)") }
     if withoutIssue > 0 {
       n.append(

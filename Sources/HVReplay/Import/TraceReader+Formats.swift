@@ -72,17 +72,20 @@ extension TraceReader {
 
   /// A blktrace base name (`sda`, as blkparse -i takes it) stands for its per-CPU files
   /// `sda.blktrace.0`, `sda.blktrace.1`, ... when no file of that name exists.
+  /// At most one more than ``BlktraceDecoder/maximumFiles`` are returned: enough for the
+  /// decoder to refuse them, before they are all opened.
   static func expand(_ paths: [String]) -> [String] {
-    paths.flatMap { path -> [String] in
+    let all = paths.flatMap { path -> [String] in
       guard path != "-", !SystemCalls.exists(path) else { return [path] }
       var files: [String] = []
       var cpu = 0
       while SystemCalls.exists("\(path).blktrace.\(cpu)") || cpu < 4 {
         if SystemCalls.exists("\(path).blktrace.\(cpu)") { files.append("\(path).blktrace.\(cpu)") }
         cpu += 1
-        if cpu > 4096 { break }
+        if cpu > BlktraceDecoder.maximumFiles { break }
       }
       return files.isEmpty ? [path] : files
     }
+    return Array(all.prefix(BlktraceDecoder.maximumFiles + 1))
   }
 }
