@@ -3,14 +3,18 @@
 // e.g. `259,0    1        7     0.000056992     0  C  RA 2348060440 + 8 [0]`. Records are matched
 // into requests exactly as the binary importer does (BlockRequestTracker), so a recording
 // read from blktrace's binary files and from blkparse's text gives the same events.
-// Lines blkparse prints after the records (per-CPU and total statistics) end the import.
+// The statistics blkparse prints after the records (`CPU0 (259,0):`, `Total (259,0):`, with
+// -s a `comm (pid)` block per process, their indented rows, `Throughput (R/W): ...`,
+// `Events (259,0): N entries`, `Skips: ...`; blkparse.c show_device_and_cpu_stats) end the
+// records; any other line after them is bad.
 
 /// Imports blkparse's default text output.
 struct BlkparseDecoder: ImportingDecoder {
   private var lines: LineScanner
   private var tracker = BlockRequestTracker()
   private var budget: BadRecordBudget
-  private var finished = false
+  /// The line where blkparse's closing statistics began, once they have.
+  private var summaryLine: Int?
   let metadata: TraceMetadata
   var skipped: UInt64 { budget.skipped }
 
@@ -31,13 +35,18 @@ struct BlkparseDecoder: ImportingDecoder {
   }
 
   mutating func next() throws(HVReplayError) -> TraceEvent? {
-    while !finished, let line = try lines.next() {
+    while let line = try lines.next() {
       let f = Bytes.fields(line)
       if f.isEmpty { continue }
-      // The statistics blkparse prints after the records.
-      if Bytes.hasPrefix(f[0], "CPU") || Bytes.hasPrefix(f[0], "Total") {
-        finished = true
-        break
+      if summaryLine == nil && Self.startsSummary(line) { summaryLine = lines.line }
+      if let start = summaryLine {
+        if !Self.isSummary(line) {
+          try budget.skip(
+            fail(
+              "expected blkparse's statistics after the records (they began at line \(start)), found \"\(Bytes.string(UnsafeRawBufferPointer(rebasing: line.prefix(60))))\""
+            ))
+        }
+        continue
       }
       let record: BlockTraceRecord
       do {
@@ -49,6 +58,42 @@ struct BlkparseDecoder: ImportingDecoder {
       if let event = tracker.process(record) { return event }
     }
     return nil
+  }
+
+  /// Whether `line` heads a block of blkparse's closing statistics: `CPU0 (259,0):`,
+  /// `Total (259,0):`, a process's `comm (pid)` or `comm (pid, ...)`, or (when no CPU
+  /// saw events) `Throughput (R/W): ...`.
+  static func startsSummary(_ line: UnsafeRawBufferPointer) -> Bool {
+    if Bytes.hasPrefix(line, "Throughput (R/W): ") { return true }
+    if line.last == UInt8(ascii: ":"), let open = line.firstIndex(of: UInt8(ascii: " ")),
+      line[open + 1] == UInt8(ascii: "("), line[line.count - 2] == UInt8(ascii: ")")
+    {
+      let name = UnsafeRawBufferPointer(rebasing: line[..<open])
+      if Bytes.equals(name, "Total") { return true }
+      if Bytes.hasPrefix(name, "CPU"),
+        Bytes.uint(UnsafeRawBufferPointer(rebasing: name.dropFirst(3))) != nil
+      {
+        return true
+      }
+    }
+    // `comm (pid)`, `comm (pid, ...)`: comm may hold spaces and parentheses.
+    guard line.last == UInt8(ascii: ")"), !matches(line),
+      let open = line.lastIndex(of: UInt8(ascii: "(")), open >= 2,
+      line[open - 1] == UInt8(ascii: " ")
+    else { return false }
+    var inside = UnsafeRawBufferPointer(rebasing: line[(open + 1)..<(line.count - 1)])
+    if Bytes.hasSuffix(inside, ", ...") {
+      inside = UnsafeRawBufferPointer(rebasing: inside.dropLast(5))
+    }
+    return Bytes.uint(inside) != nil
+  }
+
+  /// Whether `line` belongs to blkparse's closing statistics: a heading, an indented row,
+  /// `Events (259,0): N entries` or `Skips: ...`.
+  static func isSummary(_ line: UnsafeRawBufferPointer) -> Bool {
+    if line.isEmpty || line.first == 0x20 || line.first == 0x09 { return true }
+    if startsSummary(line) || Bytes.hasPrefix(line, "Skips: ") { return true }
+    return Bytes.hasPrefix(line, "Events (") && Bytes.hasSuffix(line, " entries")
   }
 
   private func fail(_ message: String) -> HVReplayError {
@@ -119,6 +164,11 @@ struct BlkparseDecoder: ImportingDecoder {
         bytes = UInt32(n << 9)
       } else if code == .queue || code == .issue || code == .complete {
         if f.count > 7, let s = Bytes.uint(f[7]) { sector = s }
+      }
+      if sector > BlockRequestTracker.maximumSector
+        && BlockRequestTracker.usesSector(code.rawValue)
+      {
+        throw fail("sector \(sector) is out of range: its byte offset (x 512) passes 2^64")
       }
     }
     return BlockTraceRecord(

@@ -150,6 +150,11 @@ enum Bytes {
     s.starts(with: text.utf8)
   }
 
+  static func hasSuffix(_ s: UnsafeRawBufferPointer, _ text: String) -> Bool {
+    let n = text.utf8.count
+    return n <= s.count && UnsafeRawBufferPointer(rebasing: s.suffix(n)).elementsEqual(text.utf8)
+  }
+
   /// The index of the first occurrence of `needle` in `s`, or `nil`.
   static func find(_ needle: String, in s: UnsafeRawBufferPointer, from: Int = 0) -> Int? {
     let n = Array(needle.utf8)
