@@ -65,7 +65,13 @@ struct CSVTraceDecoder: TraceDecoder {
       if comment.hasPrefix(Self.metadataPrefix) {
         let pair = comment.dropFirst(Self.metadataPrefix.count)
         if let eq = pair.firstIndex(of: "=") {
-          metadata[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+          let key = String(pair[..<eq])
+          let value = String(pair[pair.index(after: eq)...])
+          if let violation = metadata.limitViolation(setting: key, to: value) {
+            throw HVReplayError(
+              .badData, file: input.name, location: .line(line), "`# meta` line: \(violation)")
+          }
+          metadata[key] = value
         }
       }
     }
