@@ -173,7 +173,7 @@ struct BlockCSVDecoder: ImportingDecoder {
     guard time >= origin! else {
       throw fail("the timestamp is earlier than the first record's; sort the file by time")
     }
-    guard let vm = vms.vm(for: source) else { throw fail("more than 65535 devices") }
+    guard let vm = vms.vm(for: source) else { throw fail(vms.refusal("sources")) }
     events += 1
     return TraceEvent(
       timeNs: time - origin!, vm: vm, op: op, offset: offset, bytes: UInt32(bytes),

@@ -5,7 +5,12 @@
 // Actions read, write, trim, sync and datasync become events; add, open and close do not.
 
 /// Imports a fio iolog, version 2 or 3.
+///
+/// File names are at most ``maximumFileNameBytes`` long, and one VM each (``VMAssigner``
+/// bounds their number and total size).
 struct FioLogDecoder: ImportingDecoder {
+  /// The longest file name accepted, in bytes (Linux's PATH_MAX).
+  static let maximumFileNameBytes = 4096
   private var lines: LineScanner
   private var budget: BadRecordBudget
   private var vms = VMAssigner()
@@ -67,7 +72,13 @@ struct FioLogDecoder: ImportingDecoder {
       f = f.dropFirst()
     }
     guard f.count >= 2 else { throw fail("expected `filename action [offset length]`") }
-    let file = Bytes.string(f[f.startIndex])
+    let name = f[f.startIndex]
+    guard name.count <= Self.maximumFileNameBytes else {
+      throw fail(
+        "a file name of \(name.count) bytes; expected at most \(Self.maximumFileNameBytes) (PATH_MAX)"
+      )
+    }
+    let file = Bytes.string(name)
     let action = Bytes.string(f[f.startIndex + 1])
     let numbers = f.dropFirst(2).map { Bytes.uint($0) }
     switch action {
@@ -96,7 +107,7 @@ struct FioLogDecoder: ImportingDecoder {
         offset = o
         length = l
       }
-      guard let vm = vms.vm(for: file) else { throw fail("more than 65535 files") }
+      guard let vm = vms.vm(for: file) else { throw fail(vms.refusal("files")) }
       events += 1
       return TraceEvent(
         timeNs: time, vm: vm, op: op, offset: offset, bytes: UInt32(length))

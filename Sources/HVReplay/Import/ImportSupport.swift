@@ -5,15 +5,29 @@ struct VMAssigner {
   /// The sources in VM order, for the import notes.
   private(set) var names: [String] = []
   private let limit = 65535
+  /// The most bytes the sources' names may take together (16 MiB).
+  static let maximumNameBytes = 16 << 20
+  private var nameBytes = 0
 
-  /// The VM for `source`, or `nil` when more than 65,535 sources appeared.
+  /// The VM for `source`, or `nil` when it would be the 65,536th source or take the names
+  /// past ``maximumNameBytes`` (``refusal(_:)`` says which).
   mutating func vm(for source: String) -> UInt16? {
     if let id = ids[source] { return id }
-    guard names.count < limit else { return nil }
+    guard names.count < limit, nameBytes + source.utf8.count <= Self.maximumNameBytes else {
+      return nil
+    }
+    nameBytes += source.utf8.count
     names.append(source)
     let id = UInt16(names.count)
     ids[source] = id
     return id
+  }
+
+  /// Why ``vm(for:)`` refused a new source; `sources` names them (`"files"`).
+  func refusal(_ sources: String) -> String {
+    names.count >= limit
+      ? "more than \(limit) \(sources); each is a VM, and VM ids are 16 bits"
+      : "the names of the \(sources) take more than \(Self.maximumNameBytes >> 20) MiB together"
   }
 
   /// "vm 1 = ..., vm 2 = ..." (the first 8, then a count).

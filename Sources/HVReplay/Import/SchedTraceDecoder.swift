@@ -18,26 +18,49 @@ public enum TaskGrouping: String, Sendable, CaseIterable {
 }
 
 /// Imports sched_switch / sched_wakeup text from ftrace, perf script or trace-cmd report.
+///
+/// At most ``maximumTasks`` distinct pids, with names (comm) of at most
+/// ``maximumCommBytes`` bytes: a line beyond either is bad.
 struct SchedTraceDecoder: ImportingDecoder {
+  /// The most distinct tasks (pids) a trace may name: each costs about 100 bytes of state.
+  static let maximumTasks = 1 << 20
+  /// The longest task name accepted, in bytes (the kernel's are at most 15).
+  static let maximumCommBytes = 64
+
+  /// What the import knows of one task.
+  private struct Task {
+    var comm: String?
+    var tgid: UInt32?
+    /// Since when the task runs, while it does.
+    var running: UInt64?
+    /// When the running burst became runnable.
+    var burstStart: UInt64?
+    /// When the task became runnable, while it waits to run.
+    var runnableSince: UInt64?
+    var slot: (vm: UInt16, vcpu: UInt16)?
+    /// Grouped by pid under `--group-by tgid` for want of its thread group.
+    var tgidUnknown = false
+  }
+
   private var lines: LineScanner
   private var budget: BadRecordBudget
   private let grouping: TaskGrouping
   private var origin: UInt64?
-  private var running: [UInt32: UInt64] = [:]
-  private var burstStart: [UInt32: UInt64] = [:]
-  private var runnableSince: [UInt32: UInt64] = [:]
-  private var comms: [UInt32: String] = [:]
-  private var tgids: [UInt32: UInt32] = [:]
-  private var slots: [UInt32: (vm: UInt16, vcpu: UInt16)] = [:]
+  private var tasks: [UInt32: Task] = [:]
   private var vcpusPerGroup: [String: UInt16] = [:]
   private var vms = VMAssigner()
   private var cutAtStart: UInt64 = 0
-  private var tgidUnknown = Set<UInt32>()
   private var bursts: UInt64 = 0
   let metadata: TraceMetadata
   var skipped: UInt64 { budget.skipped }
 
-  init(input: ByteInput, grouping: TaskGrouping, skipBad: UInt64) {
+  /// The most distinct tasks this import keeps (``maximumTasks`` unless a test says less).
+  private let taskLimit: Int
+
+  init(
+    input: ByteInput, grouping: TaskGrouping, skipBad: UInt64, maximumTasks: Int = Self.maximumTasks
+  ) {
+    taskLimit = maximumTasks
     lines = LineScanner(input: input)
     budget = BadRecordBudget(limit: skipBad)
     self.grouping = grouping
@@ -95,43 +118,72 @@ struct SchedTraceDecoder: ImportingDecoder {
     guard t >= origin! else { throw fail("the timestamp is earlier than the first event's") }
     let time = t - origin!
     if let cpuIndex = tokens.lastIndex(where: { $0.hasPrefix("[") && $0.hasSuffix("]") }) {
-      learnTGID(Array(tokens[..<cpuIndex]))
+      try learnTGID(Array(tokens[..<cpuIndex]))
     }
     let payload = Bytes.string(UnsafeRawBufferPointer(rebasing: line[(marker + markerLength)...]))
       .trimmingCharacters(in: " ")
     if isSwitch {
       let (prev, prevComm, state, next, nextComm) = try parseSwitch(payload)
-      if let nextComm { comms[next] = nextComm }
-      if let prevComm, comms[prev] == nil { comms[prev] = prevComm }
+      for comm in [prevComm, nextComm] {
+        if let comm, comm.utf8.count > Self.maximumCommBytes {
+          throw fail(
+            "a task name of \(comm.utf8.count) bytes; expected at most \(Self.maximumCommBytes) (the kernel's are at most 15)"
+          )
+        }
+      }
+      try know(prev)
+      try know(next)
+      if let nextComm { tasks[next]!.comm = nextComm }
+      if let prevComm, tasks[prev]!.comm == nil { tasks[prev]!.comm = prevComm }
       var event: TraceEvent?
       if prev != 0 {
-        if let start = running.removeValue(forKey: prev) {
-          event = try burst(
-            prev, start: burstStart.removeValue(forKey: prev) ?? start, runFrom: start, to: time)
+        if let start = tasks[prev]!.running {
+          let burstStart = tasks[prev]!.burstStart ?? start
+          tasks[prev]!.running = nil
+          tasks[prev]!.burstStart = nil
+          event = try burst(prev, start: burstStart, runFrom: start, to: time)
         } else {
           cutAtStart += 1
         }
-        if state.hasPrefix("R") { runnableSince[prev] = time }
+        if state.hasPrefix("R") { tasks[prev]!.runnableSince = time }
       }
       if next != 0 {
-        running[next] = time
-        burstStart[next] = runnableSince.removeValue(forKey: next) ?? time
+        tasks[next]!.running = time
+        tasks[next]!.burstStart = tasks[next]!.runnableSince ?? time
+        tasks[next]!.runnableSince = nil
       }
       return event
     }
     let pid = try parseWakeup(payload)
-    if running[pid] == nil && runnableSince[pid] == nil { runnableSince[pid] = time }
+    try know(pid)
+    if tasks[pid]!.running == nil && tasks[pid]!.runnableSince == nil {
+      tasks[pid]!.runnableSince = time
+    }
     return nil
   }
 
+  /// Starts keeping state for `pid`, unless it has it already.
+  ///
+  /// - Throws: a bad-line error when ``taskLimit`` tasks are known already.
+  private mutating func know(_ pid: UInt32) throws(HVReplayError) {
+    guard tasks[pid] == nil else { return }
+    guard tasks.count < taskLimit else {
+      throw fail(
+        "pid \(pid) would be task \(taskLimit + 1); a trace may name at most \(taskLimit) distinct tasks"
+      )
+    }
+    tasks[pid] = Task()
+  }
+
   /// Learns a task's thread group from a header `comm-pid (tgid)`.
-  private mutating func learnTGID(_ tokens: [Substring]) {
+  private mutating func learnTGID(_ tokens: [Substring]) throws(HVReplayError) {
     guard let last = tokens.last, last.hasPrefix("("), last.hasSuffix(")"),
       let tgid = UInt32(last.dropFirst().dropLast()), tokens.count >= 2
     else { return }
     let task = tokens[tokens.count - 2]
     if let dash = task.lastIndex(of: "-"), let pid = UInt32(task[task.index(after: dash)...]) {
-      tgids[pid] = tgid
+      try know(pid)
+      tasks[pid]!.tgid = tgid
     }
   }
 
@@ -201,24 +253,25 @@ struct SchedTraceDecoder: ImportingDecoder {
     -> TraceEvent
   {
     let slot: (vm: UInt16, vcpu: UInt16)
-    if let s = slots[pid] {
+    if let s = tasks[pid]!.slot {
       slot = s
     } else {
-      let comm = comms[pid] ?? "?"
+      let comm = tasks[pid]!.comm ?? "?"
+      let tgid = tasks[pid]!.tgid
       let group: String
       switch grouping {
       case .pid: group = "\(comm) (pid \(pid))"
       case .tgid:
-        if tgids[pid] == nil { tgidUnknown.insert(pid) }
-        group = "tgid \(tgids[pid] ?? pid)"
+        if tgid == nil { tasks[pid]!.tgidUnknown = true }
+        group = "tgid \(tgid ?? pid)"
       case .comm: group = comm
       }
-      guard let vm = vms.vm(for: group) else { throw fail("more than 65535 VMs") }
+      guard let vm = vms.vm(for: group) else { throw fail(vms.refusal("task groups")) }
       let vcpu = vcpusPerGroup[group, default: 0]
       guard vcpu < UInt16.max else { throw fail("more than 65535 tasks in \(group)") }
       vcpusPerGroup[group] = vcpu + 1
       slot = (vm, vcpu)
-      slots[pid] = slot
+      tasks[pid]!.slot = slot
     }
     guard end >= runFrom else {
       throw fail("the task switches out before it switched in; the lines are not in time order")
@@ -235,12 +288,14 @@ struct SchedTraceDecoder: ImportingDecoder {
       "group-by \(grouping.rawValue): \(vms.describe(""))",
     ]
     if cutAtStart > 0 { n.append("\(cutAtStart) intervals began before the recording (left out)") }
-    if !running.isEmpty {
-      n.append("\(running.count) tasks still running at the end (their last interval left out)")
+    let running = tasks.values.count { $0.running != nil }
+    if running > 0 {
+      n.append("\(running) tasks still running at the end (their last interval left out)")
     }
-    if !tgidUnknown.isEmpty {
+    let tgidUnknown = tasks.values.count { $0.tgidUnknown }
+    if tgidUnknown > 0 {
       n.append(
-        "\(tgidUnknown.count) tasks of unknown thread group (no `(tgid)` in the trace): grouped by pid"
+        "\(tgidUnknown) tasks of unknown thread group (no `(tgid)` in the trace): grouped by pid"
       )
     }
     if budget.skipped > 0 { n.append("\(budget.skipped) unreadable lines skipped (--skip-bad)") }
