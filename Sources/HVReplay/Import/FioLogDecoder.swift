@@ -65,10 +65,13 @@ struct FioLogDecoder: ImportingDecoder {
     var f = fields[...]
     var time = clock
     if version == 3 {
-      guard let first = f.first, let us = Bytes.uint(first), us <= UInt64.max / 1000 else {
+      guard let first = f.first, let us = Bytes.uint(first) else {
         throw fail("expected a timestamp in microseconds first (fio version 3 iolog)")
       }
-      time = us * 1000
+      guard let ns = us.multiplied(checked: 1000) else {
+        throw fail("timestamp \(us) us is out of range (at most \(UInt64.max / 1000) us)")
+      }
+      time = ns
       f = f.dropFirst()
     }
     guard f.count >= 2 else { throw fail("expected `filename action [offset length]`") }
