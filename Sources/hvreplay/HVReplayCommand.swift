@@ -27,6 +27,21 @@ struct HVReplayCommand: ParsableCommand {
     ],
     defaultSubcommand: Replay.self
   )
+
+  /// Runs the command; an interrupt (SIGINT, SIGTERM, SIGHUP) first removes the
+  /// temporary files and folders of outputs not yet in place.
+  static func main() {
+    TemporaryFiles.removeOnInterrupt()
+    main(nil)
+  }
+}
+
+/// Throws a usage error when `path`, the value of `option`, is empty (which would
+/// otherwise name the current or root directory).
+func requireNonEmpty(_ path: String?, _ option: String) throws {
+  if let path, path.isEmpty {
+    throw ValidationError("\(option) must name a file or directory, not be empty")
+  }
 }
 
 /// Options every command that reads a trace shares.
@@ -106,7 +121,8 @@ func writeStandardOutput(_ text: String) throws {
   if !ok { throw ExitCode(74) }
 }
 
-/// Resolves the trace file type of an output from `--to` or the file name.
+/// Resolves the trace file type of an output from `--to`, the file name, or CSV for a
+/// stream (`-`, a FIFO, `/dev/null`, `/dev/stdout`).
 func outputType(path: String, to: String?) throws -> TraceFileType {
   if let to {
     guard let type = TraceFileType(name: to) else {
@@ -115,11 +131,10 @@ func outputType(path: String, to: String?) throws -> TraceFileType {
     }
     return type
   }
-  if path == "-" { return TraceFileType(format: .csv, compression: .none) }
-  guard let type = TraceFileType(path: path) else {
-    throw ValidationError(
-      "cannot tell the output format from \"\(path)\": name it .hvt, .hvt.zst, .csv or .csv.zst, or pass --to"
-    )
-  }
-  return type
+  if let type = TraceFileType(path: path) { return type }
+  // Standard output, a pipe or a device such as /dev/null: CSV, as for `-`.
+  if ByteOutput.isStream(path) { return TraceFileType(format: .csv, compression: .none) }
+  throw ValidationError(
+    "cannot tell the output format from \"\(path)\": name it .hvt, .hvt.zst, .csv or .csv.zst, or pass --to"
+  )
 }
