@@ -141,7 +141,7 @@ public struct Sweep: Sendable {
   /// `sweep.md`: the figure against the first swept key, as a table and a chart.
   public func markdown(_ results: [ReplayResult], figure: String, trace: String) -> String {
     let first = axes[0]
-    var md = "# hvreplay sweep: \(trace)\n\n"
+    var md = "# hvreplay sweep: \(MarkdownEscaping.text(trace))\n\n"
     md += "\(combinations.count) combinations of "
     md += axes.map { "`\($0.key)` = \($0.values.joined(separator: ", "))" }.joined(separator: "; ")
     md += ". `\(figure)` against `\(first.key)`; every figure is in sweep.csv.\n\n"

@@ -1,5 +1,6 @@
 extension TraceInspection {
-  /// A report for people: format, metadata, counts, span, totals and rates.
+  /// A report for people: format, metadata, counts, span, totals and rates, with control
+  /// characters escaped (`\u{1B}`).
   public var text: String {
     let s = statistics
     var lines: [String] = []
@@ -67,7 +68,8 @@ extension TraceInspection {
         "reordered:   \(reordered) events arrived out of time order and were put in order (window \(reorderWindow))"
       )
     }
-    return lines.joined(separator: "\n") + "\n"
+    // Metadata, file and task names come from the trace: escape what could steer a terminal.
+    return lines.map(\.escapingControlCharacters).joined(separator: "\n") + "\n"
   }
 
   /// The same facts as JSON.

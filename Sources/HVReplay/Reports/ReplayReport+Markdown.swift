@@ -4,13 +4,16 @@ extension ReplayReport {
   public var markdown: String {
     let trace = result.trace
     let s = trace.statistics
-    var md = "# hvreplay report: \(trace.name)\n\n"
+    var md = "# hvreplay report: \(MarkdownEscaping.text(trace.name))\n\n"
     let kinds = EventKind.allCases.filter { s.count($0) > 0 }
       .map { "\($0) \(Self.grouped(s.count($0)))" }.joined(separator: ", ")
-    md += "Trace `\(trace.path)` (\(trace.format)\(trace.compression == .zstd ? ", zstd" : "")): "
+    md += "Trace \(MarkdownEscaping.code(trace.path)) "
+    md += "(\(trace.format)\(trace.compression == .zstd ? ", zstd" : "")): "
     md += "\(Self.grouped(s.events)) events (\(kinds)) from \(s.vms.count) VMs over "
     md += "\(TraceInspection.seconds(s.spanNs)).\n"
-    if let command = trace.metadata["command"] { md += "Made by `\(command)`.\n" }
+    if let command = trace.metadata["command"] {
+      md += "Made by \(MarkdownEscaping.code(command)).\n"
+    }
     md += "Replayed by hvreplay \(HVReplayVersion.current) through "
     md += backends.map { "`\($0.name)`" }.joined(separator: " and ") + ".\n\n"
     md += "**Verdict**: \(verdict)\n"

@@ -1,7 +1,8 @@
 /// An error for a person: what went wrong, where, and what was expected.
 ///
 /// `description` reads like `trace.csv:1042: column "bytes": expected an unsigned
-/// integer, found "-4"`; ``exitCode`` is the sysexits code the command exits with.
+/// integer, found "-4"`, with control characters escaped (`\u{1B}`); ``exitCode`` is
+/// the sysexits code the command exits with.
 public struct HVReplayError: Error, CustomStringConvertible, Sendable, Equatable {
   /// The class of failure, which decides the exit code.
   public enum Category: Sendable, Equatable {
@@ -50,7 +51,9 @@ public struct HVReplayError: Error, CustomStringConvertible, Sendable, Equatable
     case .line(let n): prefix += ":\(n)"
     case .byteOffset(let o): prefix += (prefix.isEmpty ? "" : ": ") + "byte offset \(o)"
     }
-    return prefix.isEmpty ? message : "\(prefix): \(message)"
+    // File names and the bytes a message quotes come from the input: never let them
+    // reach a terminal raw.
+    return (prefix.isEmpty ? message : "\(prefix): \(message)").escapingControlCharacters
   }
 
   /// The sysexits(3) code for this error.
