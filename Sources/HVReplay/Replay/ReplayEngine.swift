@@ -219,13 +219,14 @@ public struct TraceIdentity: Sendable {
     self.statistics = statistics
   }
 
-  /// `Traces/mixed.hvt.zst` → `mixed`; `-` → `stdin`.
+  /// `Traces/mixed.hvt.zst` → `mixed`; `-` → `stdin`; a name that would leave its
+  /// directory (empty, `.`, `..`, as `...csv` gives) → `trace`. Never holds a `/`.
   public static func name(of path: String) -> String {
     if path == "-" { return "stdin" }
-    var base = Substring(path.split(separator: "/").last ?? Substring(path))
+    var base = path.split(separator: "/").last ?? ""
     for suffix in [".zst", ".zstd", ".hvt", ".csv"] where base.hasSuffix(suffix) {
       base = base.dropLast(suffix.count)
     }
-    return base.isEmpty ? "trace" : String(base)
+    return base.isEmpty || base == "." || base == ".." ? "trace" : String(base)
   }
 }

@@ -1,25 +1,186 @@
-/// Writes report files into a directory, each atomically.
+import SystemPackage
+
+/// Writes a report folder as a whole: every file of a run, and nothing else, appears at
+/// once.
 public enum ReportWriter {
-  /// The directory reports of `trace` go to when no `--out` is given: `Reports/<name>`.
+  /// The directory reports of `trace` go to when no `--out` is given: `Reports/<name>`,
+  /// always inside `Reports/` (a name of `.`, `..` or with a `/` becomes `trace`).
   public static func defaultDirectory(for trace: TraceIdentity) -> String {
-    "Reports/\(trace.name)"
+    let name = trace.name
+    let safe = name.isEmpty || name == "." || name == ".." || name.contains("/")
+    return "Reports/\(safe ? "trace" : name)"
   }
 
-  /// Writes `files` (name and contents) into `directory`, creating it when missing.
+  /// The files hvreplay writes into report folders (`replay`, `merge` and `sweep`): a
+  /// folder holding only these (or nothing) may be replaced.
+  public static let reportFileNames: Set<String> = [
+    "report.md", "summary.csv", "cpu.csv", "histograms.csv", "latency-cdf.svg", "occupancy.csv",
+    "ring-occupancy.svg", "report.json", "sweep.csv", "sweep.md", "sweep-cpu.csv",
+  ]
+
+  /// Makes `directory` hold exactly `files` (name and contents).
   ///
-  /// Each file appears whole or not at all (temporary file, then rename).
-  /// - Throws: ``HVReplayError`` `.cannotCreateOutput`.
+  /// The files are written into a new temporary folder beside `directory` (created
+  /// exclusively, under an unpredictable name), which then takes `directory`'s place in
+  /// one atomic rename (`renameat2(RENAME_EXCHANGE)` on Linux, `renamex_np(RENAME_SWAP)`
+  /// on macOS; elsewhere the old folder is renamed aside first, leaving a moment with no
+  /// folder), and the previous folder is removed. So a failed or interrupted run leaves
+  /// the previous folder exactly as it was, a re-run leaves no stale file behind, and
+  /// concurrent runs into one directory leave one run's folder whole. Missing parent
+  /// directories are created. A symbolic link to a directory keeps the link; the folder
+  /// it points to is replaced.
+  ///
+  /// - Throws: ``HVReplayError`` `.usage` for an empty path; `.cannotCreateOutput` when
+  ///   `directory` is a file, `.` or `..`, or holds anything other than the files hvreplay
+  ///   writes in reports (``reportFileNames``): a user's own folder is never replaced.
   public static func write(_ files: [(name: String, contents: String)], into directory: String)
     throws(HVReplayError)
   {
-    if let failure = SystemCalls.makeDirectories(directory) {
-      throw HVReplayError(
-        .cannotCreateOutput, file: directory, "cannot create the directory: \(failure)")
+    func failure(_ why: String) -> HVReplayError {
+      HVReplayError(.cannotCreateOutput, file: directory, why)
     }
-    for (name, contents) in files {
-      let output = try ByteOutput(path: directory + "/" + name, compression: .none)
-      try output.write(contents)
-      try output.close()
+    guard !directory.isEmpty else {
+      throw HVReplayError(.usage, "the report directory is empty; name a directory")
+    }
+    let destination = OutputDestination(directory)
+    let target = destination.path
+    guard let last = FilePath(target).lastComponent?.string, last != ".", last != ".." else {
+      throw failure("cannot replace: name the report folder itself, not \(target)")
+    }
+    let allowed = reportFileNames.union(files.map(\.name))
+    switch destination.kind {
+    case .replace(let permissions) where permissions == nil:
+      let parent = FilePath(target).removingLastComponent().string
+      if let e = SystemCalls.makeDirectories(parent) {
+        throw failure("cannot create the directory: \(e)")
+      }
+    case .directory:
+      try checkReplaceable(target, allowed: allowed, naming: directory)
+    default:
+      throw failure("cannot create the directory: it exists and is not a directory")
+    }
+    let temporary = try TemporaryFiles.createDirectory(beside: target, naming: directory)
+    do {
+      for (name, contents) in files {
+        let output = try ByteOutput(path: temporary + "/" + name, compression: .none)
+        try output.write(contents)
+        try output.close()
+      }
+      try swap(temporary, into: target, allowed: allowed, naming: directory)
+    } catch {
+      TemporaryFiles.discard(temporary)
+      throw error
+    }
+  }
+
+  /// Throws unless `path` holds only regular files named in `allowed`.
+  private static func checkReplaceable(
+    _ path: String, allowed: Set<String>, naming name: String
+  ) throws(HVReplayError) {
+    guard let foreign = foreignEntries(path, allowed: allowed) else {
+      throw HVReplayError(.cannotCreateOutput, file: name, "cannot read the directory")
+    }
+    guard foreign.isEmpty else {
+      let shown = foreign.prefix(3).map { "\"\($0)\"" }.joined(separator: ", ")
+      let more = foreign.count > 3 ? " and \(foreign.count - 3) more" : ""
+      throw HVReplayError(
+        .cannotCreateOutput, file: name,
+        "cannot replace: it holds \(shown)\(more), which hvreplay did not write; remove \(foreign.count == 1 ? "it" : "them") or choose another directory"
+      )
+    }
+  }
+
+  /// The entries of directory `path` that are not regular files named in `allowed`,
+  /// sorted, or `nil` when `path` is not a readable directory.
+  private static func foreignEntries(_ path: String, allowed: Set<String>) -> [String]? {
+    guard SystemCalls.fileType(path) == .directory,
+      let entries = SystemCalls.directoryEntries(path)
+    else { return nil }
+    // An entry gone by the time it is looked at was replaced by a concurrent run.
+    return entries.filter { name in
+      guard allowed.contains(name) else { return true }
+      let type = SystemCalls.fileType(path + "/" + name)
+      return type != .regular && type != .missing
+    }.sorted()
+  }
+
+  /// What one attempt at putting the new folder in place did.
+  private enum SwapOutcome {
+    /// The new folder is in place; nothing was there.
+    case placed
+    /// The new folder is in place; the temporary name now holds the previous folder.
+    case exchanged
+    /// `target` changed between two steps (a concurrent run): try again.
+    case retry
+    /// `target` is no longer a folder hvreplay may replace.
+    case notReplaceable
+    /// The system cannot exchange names.
+    case unsupported
+    case failed(Errno)
+  }
+
+  /// Puts the complete folder `temporary` in `target`'s place and removes what was there.
+  private static func swap(
+    _ temporary: String, into target: String, allowed: Set<String>, naming name: String
+  ) throws(HVReplayError) {
+    for _ in 0..<100 {
+      let outcome: SwapOutcome = TemporaryFiles.registry.locked { live in
+        switch SystemCalls.rename(temporary, target, how: .noReplace) {
+        case nil:
+          live[temporary] = nil
+          return .placed
+        case .fileExists?:
+          break
+        case .noFunction?, .invalidArgument?, .notSupported?:
+          return .unsupported
+        case let e?:
+          return .failed(e)
+        }
+        guard let foreign = foreignEntries(target, allowed: allowed) else { return .retry }
+        guard foreign.isEmpty else { return .notReplaceable }
+        switch SystemCalls.rename(temporary, target, how: .exchange) {
+        case nil: return .exchanged
+        case .noSuchFileOrDirectory?: return .retry
+        case .noFunction?, .invalidArgument?, .notSupported?: return .unsupported
+        case let e?: return .failed(e)
+        }
+      }
+      switch outcome {
+      case .placed: return
+      case .exchanged:
+        TemporaryFiles.discard(temporary)
+        return
+      case .retry: continue
+      case .notReplaceable: try checkReplaceable(target, allowed: allowed, naming: name)
+      case .unsupported: return try swapInSteps(temporary, into: target, naming: name)
+      case .failed(let e):
+        throw HVReplayError(.cannotCreateOutput, file: name, "cannot create: \(e)")
+      }
+    }
+    throw HVReplayError(
+      .cannotCreateOutput, file: name, "cannot create: it kept changing while being replaced")
+  }
+
+  /// The fallback where the system cannot exchange two names: the previous folder is
+  /// renamed aside, the new one renamed in, and the previous one removed.
+  private static func swapInSteps(_ temporary: String, into target: String, naming name: String)
+    throws(HVReplayError)
+  {
+    let aside = try TemporaryFiles.createDirectory(beside: target, naming: name)
+    let failure: Errno? = TemporaryFiles.registry.locked { live in
+      if SystemCalls.fileType(target) == .directory, let e = SystemCalls.rename(target, aside) {
+        return e
+      }
+      if let e = SystemCalls.rename(temporary, target) {
+        _ = SystemCalls.rename(aside, target)
+        return e
+      }
+      live[temporary] = nil
+      return nil
+    }
+    TemporaryFiles.discard(aside)
+    if let failure {
+      throw HVReplayError(.cannotCreateOutput, file: name, "cannot create: \(failure)")
     }
   }
 }

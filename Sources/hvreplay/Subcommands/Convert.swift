@@ -26,6 +26,7 @@ extension HVReplayCommand {
       guard paths.count >= 2 else {
         throw ValidationError("name the trace to read and the file to write")
       }
+      try requireNonEmpty(output, "the output")
     }
 
     @Option(help: "The output type: hvt, hvt.zst, csv or csv.zst (default: from OUTPUT's name).")

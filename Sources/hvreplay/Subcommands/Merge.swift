@@ -21,6 +21,7 @@ extension HVReplayCommand {
 
     func validate() throws {
       guard !reports.isEmpty else { throw ValidationError("name at least one report.json") }
+      try requireNonEmpty(output, "-o/--output")
     }
 
     func run() throws {
@@ -33,7 +34,7 @@ extension HVReplayCommand {
         do {
           try writeStandardOutput(
             report.verdictLines.joined(separator: "\n")
-              + "\nmerged \(reports.count) reports into \(output)\n")
+              + "\nmerged \(reports.count) reports into \(output.escapingControlCharacters)\n")
         } catch {
           throw HVReplayError(.ioError, "cannot write to standard output")
         }

@@ -42,6 +42,8 @@ extension HVReplayCommand {
     @Flag(help: "Print no progress line.")
     var quiet = false
 
+    func validate() throws { try requireNonEmpty(out, "--out") }
+
     func run() throws {
       let kinds = try parseList(backends, option: "--backends", as: BackendKind.self)
       let schedulerKinds = try parseList(schedulers, option: "--schedulers", as: SchedulerKind.self)
@@ -69,7 +71,8 @@ extension HVReplayCommand {
         let directory = out ?? ReportWriter.defaultDirectory(for: result.trace)
         let files = report.files
         try ReportWriter.write(files, into: directory)
-        let names = files.map { "\(directory)/\($0.name)" }
+        let shown = directory.escapingControlCharacters
+        let names = files.map { "\(shown)/\($0.name)" }
         do {
           try writeStandardOutput(
             report.verdictLines.joined(separator: "\n") + "\nwrote "

@@ -51,6 +51,8 @@ extension HVReplayCommand {
 
     @OptionGroup var read: ReadOptions
 
+    func validate() throws { try requireNonEmpty(out, "--out") }
+
     func run() throws {
       let kinds = try parseList(backends, option: "--backends", as: BackendKind.self)
       let schedulerKinds = try parseList(schedulers, option: "--schedulers", as: SchedulerKind.self)
@@ -82,7 +84,8 @@ extension HVReplayCommand {
         do {
           try writeStandardOutput(
             "replayed \(sweep.combinations.count) combinations; wrote "
-              + files.map { "\(directory)/\($0.0)" }.joined(separator: ", ") + "\n")
+              + files.map { "\(directory.escapingControlCharacters)/\($0.0)" }
+              .joined(separator: ", ") + "\n")
         } catch {
           throw HVReplayError(.ioError, "cannot write to standard output")
         }

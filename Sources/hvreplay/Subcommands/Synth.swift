@@ -72,6 +72,7 @@ extension HVReplayCommand {
     var tick: String = "10ms"
 
     func validate() throws {
+      try requireNonEmpty(output, "-o/--output")
       guard (1...65535).contains(vms) else { throw ValidationError("--vms must be 1...65535") }
       guard (1...65535).contains(vcpus) else { throw ValidationError("--vcpus must be 1...65535") }
       guard iops > 0, rps > 0, mbps > 0 else {
