@@ -76,8 +76,12 @@ struct BackendModelTests {
     let full = result.total("full")
     let para = result.total("para")
     for e in events {
-      #expect(full.latencies(e.op) == [Self.fullLatency(e, model)].map(Self.bucket), "full \(e.op)")
-      #expect(para.latencies(e.op) == [Self.paraLatency(e, model)].map(Self.bucket), "para \(e.op)")
+      #expect(
+        result.latencies("full", e.op) == [Self.fullLatency(e, model)].map(Self.bucket),
+        "full \(e.op)")
+      #expect(
+        result.latencies("para", e.op) == [Self.paraLatency(e, model)].map(Self.bucket),
+        "para \(e.op)")
     }
     // Exact sums (the histogram keeps 3 significant digits; the mean is exact).
     #expect(full.latencySumNs == events.map { Self.fullLatency($0, model) }.reduce(0, +))

@@ -76,9 +76,10 @@ struct DeviceAndRingRuleTests {
       TraceEvent(timeNs: 2_000, vm: 1, op: .write, bytes: 4096, serviceNs: 10_000),
     ]
     for name in ["full", "para"] {
-      let t = try replay(events, model: model).total(name)
+      let result = try replay(events, model: model)
+      let t = result.total(name)
       // Barrier starts when the 100 us write ends: done at 105 us, latency 104 us.
-      #expect(t.latencies(.barrier) == [BackendModelTests.bucket(104_000)], "\(name)")
+      #expect(result.latencies(name, .barrier) == [BackendModelTests.bucket(104_000)], "\(name)")
       // The last write starts at 105 us: latency 115 - 2 = 113 us.
       #expect(t.latencySumNs == 100_000 + 10_000 + 104_000 + 113_000, "\(name)")
     }

@@ -29,11 +29,12 @@ extension ReplayResult {
   }
 }
 
-extension ChannelMetrics {
-  /// Every recorded latency of `op` as (value, count) pairs: exact for values below 2048 ns
-  /// and, above, within the histogram's 3 significant digits.
-  func latencies(_ op: EventOp) -> [UInt64] {
-    guard let h = latency[Int(op.rawValue)] else { return [] }
+extension ReplayResult {
+  /// Every latency of `op` backend `name` recorded, at full precision: exact below 2048 ns
+  /// and, above, each value as its 3-significant-digit bucket's lowest value.
+  func latencies(_ name: String, _ op: EventOp) -> [UInt64] {
+    guard let h = backends.first(where: { $0.name == name })!.latency.byOp[Int(op.rawValue)]
+    else { return [] }
     var values: [UInt64] = []
     for v in h.recordedValues() {
       values += Array(repeating: v.value, count: Int(v.count))

@@ -187,7 +187,7 @@ struct SchedulerBoundTests {
   @Test("a burst that would keep a pCPU busy for centuries stops with an error, not a hang")
   func busyBound() throws {
     var sim = SchedulerSimulation(
-      model: Model(), policy: FairSharePolicy(), horizon: nil, maxBusyTicks: 1000)
+      model: Model(), policy: FairSharePolicy(), horizon: nil, baseSteps: 1000)
     let events = [
       TraceEvent(timeNs: 0, vm: 1, op: .burst, serviceNs: .max),
       TraceEvent(timeNs: .max, vm: 1, op: .burst, serviceNs: .max),

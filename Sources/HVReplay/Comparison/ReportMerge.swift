@@ -27,7 +27,11 @@ extension ReplayResult {
           .badData, file: name, "replayed through different backends or schedulers than \(names[0])"
         )
       }
-      merged.add(part)
+      do {
+        try merged.add(part)
+      } catch {
+        throw error.inFile(name)
+      }
     }
     if parts.count > 1 {
       // An order-independent hash of the shards' content hashes.
@@ -48,7 +52,7 @@ extension ReplayResult {
     return merged
   }
 
-  private mutating func add(_ other: ReplayResult) {
+  private mutating func add(_ other: ReplayResult) throws(HVReplayError) {
     trace.statistics.merge(other.trace.statistics)
     var index = Dictionary(uniqueKeysWithValues: channels.enumerated().map { ($1, $0) })
     for c in other.channels where index[c] == nil {
@@ -60,6 +64,7 @@ extension ReplayResult {
       for (i, c) in other.channels.enumerated() {
         backends[b].channels[index[c]!].add(other.backends[b].channels[i])
       }
+      try backends[b].latency.add(other.backends[b].latency)
     }
     for s in schedulers.indices {
       let o = other.schedulers[s]
@@ -69,10 +74,18 @@ extension ReplayResult {
       mine.pcpus = mine.pcpus.adding(saturating: o.pcpus)
       mine.switchingNs = mine.switchingNs.adding(saturating: o.switchingNs)
       mine.idleWhileRunnableNs = mine.idleWhileRunnableNs.adding(saturating: o.idleWhileRunnableNs)
+      guard mine.wait.totalCount.adding(saturating: o.wait.totalCount) <= OpLatency.countLimit
+      else {
+        throw HVReplayError(.badData, "the merged wait histograms would hold more than 2^60 waits")
+      }
+      mine.wait.add(o.wait)
+      var vmIndex = Dictionary(
+        mine.vms.enumerated().map { ($1.vm, $0) }, uniquingKeysWith: { first, _ in first })
       for vm in o.vms {
-        if let i = mine.vms.firstIndex(where: { $0.vm == vm.vm }) {
+        if let i = vmIndex[vm.vm] {
           mine.vms[i].add(vm)
         } else {
+          vmIndex[vm.vm] = mine.vms.count
           mine.vms.append(vm)
         }
       }

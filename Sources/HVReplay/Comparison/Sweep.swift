@@ -1,5 +1,21 @@
 import Dispatch
 
+/// What a sweep keeps of one combination's replay: each backend's and scheduler's total
+/// figures as summary.csv and cpu.csv print them. The replay itself is dropped as soon as it
+/// ends, so a sweep holds at most one replay per core, whatever its number of combinations.
+public struct SweepResult: Sendable {
+  public var backends: [(name: String, figures: [String: String])]
+  public var schedulers: [(name: String, figures: [String: String])]
+
+  init(_ result: ReplayResult) {
+    func table(_ rows: [Figures.Row]) -> [String: String] {
+      Dictionary(rows.map { ($0.metric, $0.text) }, uniquingKeysWith: { a, _ in a })
+    }
+    backends = ReplayReport(result).backends.map { ($0.name, table($0.total.rows)) }
+    schedulers = result.schedulers.map { ($0.name, table($0.rows(vm: nil))) }
+  }
+}
+
 /// A parameter sweep: one replay per combination of model settings, run side by side.
 public struct Sweep: Sendable {
   /// One swept key and its values, as `--set key=v1,v2,...` gives them.
@@ -73,9 +89,10 @@ public struct Sweep: Sendable {
   public func run(
     trace: String, base: Model, readOptions: TraceReadOptions, backends: [BackendKind],
     schedulers: [SchedulerKind], horizon: UInt64?, parallelism: Int
-  ) throws(HVReplayError) -> [ReplayResult] {
+  ) throws(HVReplayError) -> [SweepResult] {
+    // Written by one worker per slot, under `lock`; read after `group.wait()`.
     final class Slots: @unchecked Sendable {
-      var results: [Result<ReplayResult, HVReplayError>?]
+      var results: [Result<SweepResult, HVReplayError>?]
       init(_ n: Int) { results = Array(repeating: nil, count: n) }
     }
     let slots = Slots(combinations.count)
@@ -87,11 +104,12 @@ public struct Sweep: Sendable {
       gate.wait()
       group.enter()
       DispatchQueue.global().async {
-        let outcome = Result { () throws(HVReplayError) -> ReplayResult in
+        let outcome = Result { () throws(HVReplayError) -> SweepResult in
           var reader = try TraceReader(paths: [trace], options: readOptions)
-          return try ReplayEngine(
-            model: model, backends: backends, schedulers: schedulers, horizon: horizon
-          ).run(&reader)
+          return SweepResult(
+            try ReplayEngine(
+              model: model, backends: backends, schedulers: schedulers, horizon: horizon
+            ).run(&reader))
         }
         lock.wait()
         slots.results[i] = outcome
@@ -106,31 +124,26 @@ public struct Sweep: Sendable {
 
   /// `sweep.csv`: the swept keys, `backend`, then the headline figures, one row per
   /// combination and backend.
-  public func csv(_ results: [ReplayResult]) -> String {
+  public func csv(_ results: [SweepResult]) -> String {
     var out = (axes.map(\.key) + ["backend"] + Self.headline).joined(separator: ",") + "\n"
     for (c, result) in zip(combinations, results) {
-      let report = ReplayReport(result)
-      for b in report.backends {
-        let rows = Dictionary(
-          b.total.rows.map { ($0.metric, $0.text) }, uniquingKeysWith: { a, _ in a })
+      for b in result.backends {
         out +=
-          (values(c) + [b.name] + Self.headline.map { rows[$0] ?? "" }).joined(separator: ",")
-          + "\n"
+          (values(c) + [b.name] + Self.headline.map { b.figures[$0] ?? "" })
+          .joined(separator: ",") + "\n"
       }
     }
     return out
   }
 
   /// `sweep-cpu.csv`: the swept keys, `scheduler`, then the CPU headline figures.
-  public func cpuCSV(_ results: [ReplayResult]) -> String {
+  public func cpuCSV(_ results: [SweepResult]) -> String {
     var out = (axes.map(\.key) + ["scheduler"] + Self.cpuHeadline).joined(separator: ",") + "\n"
     for (c, result) in zip(combinations, results) {
       for s in result.schedulers {
-        let rows = Dictionary(
-          s.rows(vm: nil).map { ($0.metric, $0.text) }, uniquingKeysWith: { a, _ in a })
         out +=
-          (values(c) + [s.name] + Self.cpuHeadline.map { rows[$0] ?? "" }).joined(separator: ",")
-          + "\n"
+          (values(c) + [s.name] + Self.cpuHeadline.map { s.figures[$0] ?? "" })
+          .joined(separator: ",") + "\n"
       }
     }
     return out
@@ -139,7 +152,7 @@ public struct Sweep: Sendable {
   private func values(_ c: [Int]) -> [String] { zip(axes, c).map { $0.values[$1] } }
 
   /// `sweep.md`: the figure against the first swept key, as a table and a chart.
-  public func markdown(_ results: [ReplayResult], figure: String, trace: String) -> String {
+  public func markdown(_ results: [SweepResult], figure: String, trace: String) -> String {
     let first = axes[0]
     var md = "# hvreplay sweep: \(MarkdownEscaping.text(trace))\n\n"
     md += "\(combinations.count) combinations of "
@@ -148,15 +161,15 @@ public struct Sweep: Sendable {
     // One series per backend and combination of the other keys.
     var series: [(name: String, values: [String])] = []
     let others = combinations.filter { $0[0] == 0 }.map { Array($0.dropFirst()) }
-    let names = results.first.map { ReplayReport($0).backends.map(\.name) } ?? []
+    let names = results.first.map { $0.backends.map(\.name) } ?? []
+    let position = Dictionary(
+      combinations.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
     for rest in others {
       for backend in names {
         var values: [String] = []
         for i in first.values.indices {
-          let index = combinations.firstIndex { $0 == [i] + rest }!
-          let report = ReplayReport(results[index])
-          let row = report.backend(backend)?.total.rows.first { $0.metric == figure }
-          values.append(row?.text ?? "0")
+          let result = results[position[[i] + rest]!]
+          values.append(result.backends.first { $0.name == backend }?.figures[figure] ?? "0")
         }
         let label = zip(axes.dropFirst(), rest).map { "\($0.key)=\($0.values[$1])" }
         series.append(

@@ -37,10 +37,12 @@ public struct ChannelMetrics: Sendable {
   public var overheadNs: UInt64 = 0
   /// Sum of latencies in ns (for the exact mean).
   public var latencySumNs: UInt64 = 0
-  /// Latencies above ``highestLatencyNs``, recorded at that value.
+  /// Latencies above ``highestLatencyNs``, recorded (in the histograms and the sum) at that
+  /// value.
   public var latencyClamped: UInt64 = 0
-  /// Latency per op (indexed by ``EventOp/rawValue``), created on first use.
-  public var latency: [Histogram<UInt64>?] = Array(repeating: nil, count: EventOp.allCases.count)
+  /// Latency per op (indexed by ``EventOp/rawValue``), created on first use, at the
+  /// per-channel precision of ``ChannelHistogram``.
+  public var latency: [ChannelHistogram?] = Array(repeating: nil, count: EventOp.allCases.count)
   /// Ring occupancy over time (para only).
   public var occupancy: OccupancyMetrics?
 
@@ -54,31 +56,36 @@ public struct ChannelMetrics: Sendable {
   }
 
   /// Records one completed request.
+  ///
+  /// - Returns: the latency as recorded: clamped to ``highestLatencyNs``.
   @inline(__always)
-  public mutating func complete(op: EventOp, bytes: UInt32, latencyNs: UInt64) {
+  @discardableResult
+  public mutating func complete(op: EventOp, bytes: UInt32, latencyNs: UInt64) -> UInt64 {
     requests &+= 1
-    self.bytes &+= UInt64(bytes)
-    latencySumNs &+= latencyNs
+    self.bytes = self.bytes.adding(saturating: UInt64(bytes))
     var value = latencyNs
     if value > Self.highestLatencyNs {
       value = Self.highestLatencyNs
       latencyClamped &+= 1
     }
+    // The sum, like the histogram, counts a clamped latency as one hour.
+    latencySumNs = latencySumNs.adding(saturating: value)
     let index = Int(op.rawValue)
     // Optional chaining records in place; a histogram is made on an op's first request.
     if latency[index]?.record(value) == nil {
-      var histogram = Self.makeHistogram()
+      var histogram = ChannelHistogram()
       histogram.record(value)
       latency[index] = histogram
     }
+    return value
   }
 
   /// Total traps.
   public var traps: UInt64 { submitTraps.adding(saturating: completionTraps) }
 
   /// All ops' latencies in one histogram, or `nil` when nothing completed.
-  public var allLatency: Histogram<UInt64>? {
-    var merged: Histogram<UInt64>?
+  public var allLatency: ChannelHistogram? {
+    var merged: ChannelHistogram?
     for case let h? in latency {
       if merged == nil { merged = h } else { merged!.add(h) }
     }
@@ -98,12 +105,12 @@ public struct ChannelMetrics: Sendable {
     ("latency_clamped", \.latencyClamped),
   ]
 
-  /// Adds `other`'s counts and histograms.
-  public mutating func add(_ other: ChannelMetrics) {
+  /// Adds `other`'s counts, occupancy and, unless `latency` is false, histograms.
+  public mutating func add(_ other: ChannelMetrics, latency addLatency: Bool = true) {
     for (_, key) in Self.counters {
       self[keyPath: key] = self[keyPath: key].adding(saturating: other[keyPath: key])
     }
-    for i in latency.indices {
+    for i in latency.indices where addLatency {
       guard let h = other.latency[i] else { continue }
       if latency[i] == nil { latency[i] = h } else { latency[i]!.add(h) }
     }
@@ -115,8 +122,9 @@ public struct ChannelMetrics: Sendable {
 
 /// Ring occupancy over time: how long the ring held each number of outstanding requests.
 public struct OccupancyMetrics: Sendable {
-  /// Nanoseconds spent at each occupancy level `0...entries` (summed over rings when merged).
-  public private(set) var timeAtLevel: [UInt64]
+  /// Nanoseconds spent at each occupancy level `0...maximum` (summed over rings when merged);
+  /// levels above the highest seen take no memory.
+  public private(set) var timeAtLevel: [UInt64] = [0]
   /// The ring's size in entries (the largest ring's, when merged).
   public private(set) var entries: UInt64
   /// Time spent full, in ns (summed over rings when merged).
@@ -129,7 +137,6 @@ public struct OccupancyMetrics: Sendable {
 
   public init(entries: UInt64) {
     self.entries = entries
-    timeAtLevel = Array(repeating: 0, count: Int(entries) + 1)
   }
 
   /// Occupancy read back from a report.
@@ -153,7 +160,12 @@ public struct OccupancyMetrics: Sendable {
     }
     since = time
     level = newLevel
-    if newLevel > maximum { maximum = newLevel }
+    if newLevel > maximum {
+      maximum = newLevel
+      if Int(newLevel) >= timeAtLevel.count {
+        timeAtLevel.append(contentsOf: repeatElement(0, count: Int(newLevel) + 1 - timeAtLevel.count))
+      }
+    }
   }
 
   /// Closes the measurement at `time` (the end of the replay).

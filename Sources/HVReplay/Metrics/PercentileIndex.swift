@@ -1,5 +1,21 @@
 import Histogram
 
+/// A histogram whose non-empty buckets reports walk: HdrHistogram's, or ``ChannelHistogram``.
+protocol LatencyBuckets {
+  /// Values recorded.
+  var totalCount: UInt64 { get }
+  /// The smallest and largest values recorded.
+  var min: UInt64 { get }
+  var maxRecorded: UInt64 { get }
+  /// The highest value equivalent to the largest recorded.
+  var max: UInt64 { get }
+  /// The non-empty buckets in increasing order: highest equivalent value, count, median.
+  func nonEmptyBuckets() -> [(value: UInt64, count: UInt64, median: UInt64)]
+}
+
+extension Histogram: LatencyBuckets where Count == UInt64 {}
+extension ChannelHistogram: LatencyBuckets {}
+
 /// Answers many percentile queries on one histogram quickly.
 ///
 /// Gives exactly `Histogram.valueAtPercentile`'s answers (the highest value equivalent to
@@ -7,8 +23,10 @@ import Histogram
 /// recorded), from one pass over the non-empty buckets instead of a scan of every bucket
 /// per query.
 struct PercentileIndex {
-  private var values: [UInt64] = []
-  private var cumulative: [UInt64] = []
+  /// The non-empty buckets' highest equivalent values, ascending, and the running count up
+  /// to and including each.
+  private(set) var values: [UInt64] = []
+  private(set) var cumulative: [UInt64] = []
   let total: UInt64
   let min: UInt64
   let maxRecorded: UInt64
@@ -17,7 +35,7 @@ struct PercentileIndex {
   /// The mean as `Histogram.mean` computes it (each bucket at its median equivalent value).
   let mean: Double
 
-  init(_ h: Histogram<UInt64>) {
+  init(_ h: some LatencyBuckets) {
     var running: UInt64 = 0
     var weighted = 0.0
     for bucket in h.nonEmptyBuckets() {

@@ -14,8 +14,8 @@ public protocol DeviceBackend {
     _ events: UnsafeBufferPointer<TraceEvent>, channels: UnsafeBufferPointer<Int32>)
   /// Runs every pending step to completion; every request completes exactly once.
   mutating func finish()
-  /// What was measured on each channel, by channel index.
-  var metrics: [ChannelMetrics] { get }
+  /// What was measured, per channel (by channel index) and over every channel.
+  var metrics: BackendMetrics { get }
 }
 
 /// The backends hvreplay has.

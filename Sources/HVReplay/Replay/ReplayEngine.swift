@@ -108,7 +108,9 @@ public struct ReplayEngine {
       trace: TraceIdentity(reader: reader, statistics: statistics),
       model: model,
       channels: table.channels,
-      backends: backends.map { BackendResult(name: $0.name, channels: $0.metrics) },
+      backends: backends.map {
+        BackendResult(name: $0.name, channels: $0.metrics.channels, latency: $0.metrics.latency)
+      },
       schedulers: statistics.count(.cpu) > 0 ? cpu : [])
   }
 
@@ -195,8 +197,10 @@ public struct ReplayResult: Sendable {
 /// One backend's measurements, per channel.
 public struct BackendResult: Sendable {
   public var name: String
-  /// Metrics by channel index.
+  /// Metrics by channel index, latency at per-channel precision.
   public var channels: [ChannelMetrics]
+  /// Latency over every channel, per op, at full precision.
+  public var latency: OpLatency
 }
 
 /// What was replayed.

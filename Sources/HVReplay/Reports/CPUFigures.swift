@@ -8,11 +8,8 @@ extension SchedulerResult {
       Figures.Row(metric: metric, value: value, unit: unit, decimals: decimals)
     }
     let selected = index.map { [vms[$0]] } ?? vms
-    var wait: Histogram<UInt64>?
-    for vm in selected where vm.wait.totalCount > 0 {
-      if wait == nil { wait = vm.wait } else { wait!.add(vm.wait) }
-    }
-    let w = wait.map(PercentileIndex.init)
+    let waits = index.map { vms[$0].wait.totalCount > 0 ? PercentileIndex(vms[$0].wait) : nil }
+    let w = waits ?? (wait.totalCount > 0 ? PercentileIndex(wait) : nil)
     let demand = selected.map(\.demandNs).saturatingSum()
     let cpu = selected.map(\.cpuNs).saturatingSum()
     let exact = selected.map(\.billedExactNs).saturatingSum()

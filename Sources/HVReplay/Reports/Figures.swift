@@ -25,16 +25,26 @@ public struct Figures: Sendable {
   public let spanNs: UInt64
   /// Whether the backend has rings (ring figures apply).
   public let hasRings: Bool
-  /// Every op's latencies in one histogram, merged once.
-  public let allLatency: Histogram<UInt64>?
-  private let percentiles: PercentileIndex?
+  /// Latency percentiles per op (indexed by ``EventOp/rawValue``) and over every op.
+  let latencyByOp: [PercentileIndex?]
+  let percentiles: PercentileIndex?
 
+  /// The figures of a channel or a group of channels, with latency at per-channel precision.
   public init(metrics: ChannelMetrics, spanNs: UInt64, hasRings: Bool) {
     self.metrics = metrics
     self.spanNs = spanNs
     self.hasRings = hasRings
-    allLatency = metrics.allLatency
-    percentiles = allLatency.map(PercentileIndex.init)
+    latencyByOp = metrics.latency.map { $0.map(PercentileIndex.init) }
+    percentiles = metrics.allLatency.map(PercentileIndex.init)
+  }
+
+  /// The figures of a group of channels whose latency is known at full precision.
+  public init(metrics: ChannelMetrics, latency: OpLatency, spanNs: UInt64, hasRings: Bool) {
+    self.metrics = metrics
+    self.spanNs = spanNs
+    self.hasRings = hasRings
+    latencyByOp = latency.byOp.map { $0.map(PercentileIndex.init) }
+    percentiles = latency.all.map(PercentileIndex.init)
   }
 
   /// The latency percentiles reported, with their metric suffixes.
@@ -90,6 +100,7 @@ public struct Figures: Sendable {
       rows.append(count("latency_\(suffix)_ns", latency(p), "ns"))
     }
     rows.append(count("latency_max_ns", percentiles?.max ?? 0, "ns"))
+    rows.append(count("latency_clamped", m.latencyClamped))
     rows += [
       Row(
         metric: "iops", value: seconds > 0 ? Double(m.requests) / seconds : 0, unit: "1/s",
@@ -139,7 +150,7 @@ public struct ReplayReport: Sendable {
     backends = result.backends.map { backend in
       let rings = backend.channels.contains { $0.occupancy != nil }
       var total = ChannelMetrics()
-      for m in backend.channels { total.add(m) }
+      for m in backend.channels { total.add(m, latency: false) }
       let devices = keys.map { key -> (DeviceKey, Figures) in
         var merged = ChannelMetrics()
         for i in groups[key]! { merged.add(backend.channels[i]) }
@@ -149,7 +160,8 @@ public struct ReplayReport: Sendable {
         (result.channels[$0], Figures(metrics: backend.channels[$0], spanNs: span, hasRings: rings))
       }
       return BackendFigures(
-        name: backend.name, total: Figures(metrics: total, spanNs: span, hasRings: rings),
+        name: backend.name,
+        total: Figures(metrics: total, latency: backend.latency, spanNs: span, hasRings: rings),
         devices: devices, rings: rings ? ringFigures : [])
     }
   }

@@ -1,5 +1,3 @@
-import Histogram
-
 extension ReplayReport {
   /// fio's reported percentiles.
   public static let fioPercentiles: [Double] = [
@@ -11,10 +9,9 @@ extension ReplayReport {
   public var histogramsCSV: String {
     var out = "backend,vm,device,op,percentile,latency_ns\n"
     func rows(
-      _ backend: String, _ vm: String, _ device: String, _ op: String,
-      _ histogram: Histogram<UInt64>
+      _ backend: String, _ vm: String, _ device: String, _ op: String, _ h: PercentileIndex?
     ) {
-      let h = PercentileIndex(histogram)
+      guard let h else { return }
       for p in Self.fioPercentiles {
         out +=
           "\(backend),\(vm),\(device),\(op),\(Self.percentileName(p)),\(h.value(at: p))\n"
@@ -24,18 +21,14 @@ extension ReplayReport {
     for b in backends {
       for (key, f) in b.devices {
         for op in EventOp.allCases {
-          if let h = f.metrics.latency[Int(op.rawValue)] {
-            rows(b.name, String(key.vm), key.name, op.description, h)
-          }
+          rows(b.name, String(key.vm), key.name, op.description, f.latencyByOp[Int(op.rawValue)])
         }
-        if let h = f.allLatency { rows(b.name, String(key.vm), key.name, "all", h) }
+        rows(b.name, String(key.vm), key.name, "all", f.percentiles)
       }
       for op in EventOp.allCases {
-        if let h = b.total.metrics.latency[Int(op.rawValue)] {
-          rows(b.name, "all", "all", op.description, h)
-        }
+        rows(b.name, "all", "all", op.description, b.total.latencyByOp[Int(op.rawValue)])
       }
-      if let h = b.total.allLatency { rows(b.name, "all", "all", "all", h) }
+      rows(b.name, "all", "all", "all", b.total.percentiles)
     }
     return out
   }

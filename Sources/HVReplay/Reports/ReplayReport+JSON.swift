@@ -6,7 +6,9 @@ import Histogram
 
 extension ReplayReport {
   /// The version of `report.json`'s schema.
-  public static let schemaVersion: UInt64 = 1
+  /// Version 2 added each backend's and scheduler's full-precision totals; version 1 reports
+  /// (whose channel histograms are full-precision) are still read.
+  public static let schemaVersion: UInt64 = 2
 
   /// `report.json`.
   public var json: JSONValue {
@@ -31,6 +33,7 @@ extension ReplayReport {
     return .object([
       ("name", .string(b.name)),
       ("total", Self.figures(b.total.rows)),
+      ("latency", Self.latencyJSON(raw.latency.byOp)),
       (
         "devices",
         .array(
@@ -56,13 +59,7 @@ extension ReplayReport {
       ("vm", .uint(UInt64(c.vm))), ("kind", .string(c.kind.description)),
       ("device", .uint(UInt64(c.device))), ("direction", .string(c.receive ? "rx" : "tx")),
       ("counters", .object(ChannelMetrics.counters.map { ($0.name, .uint(m[keyPath: $0.key])) })),
-      (
-        "latency",
-        .object(
-          EventOp.allCases.compactMap { op in
-            m.latency[Int(op.rawValue)].map { (op.description, histogramJSON($0)) }
-          })
-      ),
+      ("latency", latencyJSON(m.latency)),
     ]
     if let o = m.occupancy {
       members.append(
@@ -83,10 +80,18 @@ extension ReplayReport {
     return .object(members)
   }
 
+  /// Per-op histograms as an object keyed by op name, ops without requests left out.
+  static func latencyJSON(_ byOp: [(some LatencyBuckets)?]) -> JSONValue {
+    .object(
+      EventOp.allCases.compactMap { op in
+        byOp[Int(op.rawValue)].map { (op.description, histogramJSON($0)) }
+      })
+  }
+
   /// A histogram as `[value, count]` pairs of its non-empty buckets. Each value lies in
   /// its bucket, so recording it again lands in the same bucket; the first and last pairs
   /// carry the exact smallest and largest values recorded, which percentiles are clamped to.
-  static func histogramJSON(_ h: Histogram<UInt64>) -> JSONValue {
+  static func histogramJSON(_ h: some LatencyBuckets) -> JSONValue {
     var pairs = h.nonEmptyBuckets().map { (value: $0.value, count: $0.count) }
     guard !pairs.isEmpty else { return .raw("[]") }
     if pairs.count == 1 && pairs[0].count > 1 && h.min != h.maxRecorded {
@@ -116,6 +121,7 @@ extension ReplayReport {
       ("switching_ns", .uint(s.switchingNs)),
       ("idle_while_runnable_ns", .uint(s.idleWhileRunnableNs)),
       ("total", figures(s.rows(vm: nil))),
+      ("wait", histogramJSON(s.wait)),
       (
         "vms",
         .array(
@@ -179,11 +185,16 @@ extension ReplayResult {
         .badData, file: file, "not an hvreplay report.json (no \"schema\": \"hvreplay-report\")")
     }
     let version = try root.uint("schema_version")
-    guard version == ReplayReport.schemaVersion else {
+    guard version == 1 || version == ReplayReport.schemaVersion else {
       throw HVReplayError(
         .badData, file: file,
-        "report.json schema version \(version) is not supported; this hvreplay reads version \(ReplayReport.schemaVersion)"
+        "report.json schema version \(version) is not supported; this hvreplay reads versions 1 and \(ReplayReport.schemaVersion)"
       )
+    }
+    // Sizes are checked before anything is allocated for them.
+    let backendFields = try root.array("backends")
+    guard backendFields.count <= Self.maxBackends else {
+      throw root.fail("more than \(Self.maxBackends) backends")
     }
     trace = try TraceIdentity(json: root.child("trace"))
     var model = Model()
@@ -193,7 +204,6 @@ extension ReplayResult {
     var channelIndex: [Channel: Int] = [:]
     var channels: [Channel] = []
     var backends: [BackendResult] = []
-    let backendFields = try root.array("backends")
     // Channels first, from every backend, so all backends share one channel table.
     for b in backendFields {
       for c in try b.array("channels") {
@@ -203,21 +213,33 @@ extension ReplayResult {
           channels.append(channel)
         }
       }
+      guard channels.count <= Self.maxChannels else {
+        throw root.fail("more than \(Self.maxChannels) channels")
+      }
     }
     for b in backendFields {
       var metrics = [ChannelMetrics](repeating: ChannelMetrics(), count: channels.count)
+      // Version 1 kept channels at full precision and no totals: rebuild them from those.
+      var rebuilt = OpLatency()
       for c in try b.array("channels") {
         let i = channelIndex[try Self.channel(c)]!
-        metrics[i] = try Self.channelMetrics(c)
+        metrics[i] = try Self.channelMetrics(c, rebuilding: version == 1, into: &rebuilt)
       }
-      backends.append(BackendResult(name: try b.string("name"), channels: metrics))
+      let latency =
+        version == 1 ? rebuilt : try Self.opLatency(b.child("latency"))
+      backends.append(
+        BackendResult(name: try b.string("name"), channels: metrics, latency: latency))
     }
     self.channels = channels
     self.backends = backends
     schedulers = try root.array("schedulers").map { s throws(HVReplayError) in
-      try Self.scheduler(s)
+      try Self.scheduler(s, version: version)
     }
   }
+
+  /// The most backends and distinct channels a report.json may hold.
+  static let maxBackends = 16
+  static let maxChannels = 1 << 20
 
   private static func channel(_ c: JSONFields) throws(HVReplayError) -> Channel {
     guard let kind = EventKind.allCases.first(where: { $0.description == (try? c.string("kind")) }),
@@ -226,51 +248,98 @@ extension ReplayResult {
     return Channel(vm: vm, kind: kind, device: device, receive: try c.string("direction") == "rx")
   }
 
-  private static func channelMetrics(_ c: JSONFields) throws(HVReplayError) -> ChannelMetrics {
+  /// A channel's metrics; with `rebuilding`, its histograms are also added to `totals` at
+  /// full precision.
+  private static func channelMetrics(
+    _ c: JSONFields, rebuilding: Bool, into totals: inout OpLatency
+  ) throws(HVReplayError) -> ChannelMetrics {
     var m = ChannelMetrics()
     let counters = try c.child("counters")
     for (name, key) in ChannelMetrics.counters { m[keyPath: key] = try counters.uint(name) }
     let latency = try c.child("latency")
     for op in EventOp.allCases where latency.value[op.description] != nil {
-      m.latency[Int(op.rawValue)] = try histogram(latency.child(op.description))
+      let pairs = try histogramPairs(latency.child(op.description))
+      var h = ChannelHistogram()
+      for (value, count) in pairs { h.record(value, count: count) }
+      m.latency[Int(op.rawValue)] = h
+      if rebuilding {
+        var full = ChannelMetrics.makeHistogram()
+        for (value, count) in pairs { full.record(value, count: count) }
+        try totals.add(OpLatency(op, full))
+      }
     }
     if c.value["occupancy"] != nil {
       let o = try c.child("occupancy")
       let entries = try o.uint("entries")
       guard entries <= 1 << 20 else { throw o.fail("entries must be at most 1048576") }
-      var levels = [UInt64](repeating: 0, count: Int(entries) + 1)
+      let maximum = try o.uint("max")
+      guard maximum <= entries else { throw o.fail("max must be at most entries") }
+      // Levels above the maximum hold no time, so no more than max + 1 are allocated.
+      var levels = [UInt64](repeating: 0, count: Int(maximum) + 1)
       for pair in try o.array("time_at_level_ns") {
         guard let p = pair.value.array, p.count == 2, let level = p[0].uint, let ns = p[1].uint,
-          level <= entries
-        else { throw pair.fail("expected [level, ns] with level at most \(entries)") }
+          level <= maximum
+        else { throw pair.fail("expected [level, ns] with level at most \(maximum)") }
         levels[Int(level)] = ns
       }
       m.occupancy = OccupancyMetrics(
-        entries: entries, timeAtLevel: levels, maximum: try o.uint("max"),
-        fullNs: try o.uint("full_ns"))
+        entries: entries, timeAtLevel: levels, maximum: maximum, fullNs: try o.uint("full_ns"))
     }
     return m
   }
 
-  static func histogram(_ h: JSONFields) throws(HVReplayError) -> Histogram<UInt64> {
-    var histogram = ChannelMetrics.makeHistogram()
-    guard let pairs = h.value.array else {
+  /// A histogram's `[value, count]` pairs, checked: values up to an hour, at most 2^60 values.
+  static func histogramPairs(_ h: JSONFields) throws(HVReplayError) -> [(UInt64, UInt64)] {
+    guard let items = h.value.array else {
       throw h.fail("a histogram is an array of [value, count]")
     }
     var total: UInt64 = 0
-    for pair in pairs {
+    var pairs: [(UInt64, UInt64)] = []
+    pairs.reserveCapacity(items.count)
+    for pair in items {
       guard let p = pair.array, p.count == 2, let value = p[0].uint, let count = p[1].uint,
         value <= ChannelMetrics.highestLatencyNs
       else { throw h.fail("expected [value, count] pairs with values up to one hour in ns") }
       total = total.adding(saturating: count)
-      guard total <= 1 << 60 else { throw h.fail("a histogram holds more than 2^60 values") }
-      histogram.record(value, count: count)
+      guard total <= OpLatency.countLimit else {
+        throw h.fail("a histogram holds more than 2^60 values")
+      }
+      pairs.append((value, count))
     }
+    return pairs
+  }
+
+  /// A full-precision histogram.
+  static func histogram(_ h: JSONFields) throws(HVReplayError) -> Histogram<UInt64> {
+    var histogram = ChannelMetrics.makeHistogram()
+    for (value, count) in try histogramPairs(h) { histogram.record(value, count: count) }
     return histogram
   }
 
-  private static func scheduler(_ s: JSONFields) throws(HVReplayError) -> SchedulerResult {
+  /// A per-channel-precision histogram.
+  static func channelHistogram(_ h: JSONFields) throws(HVReplayError) -> ChannelHistogram {
+    var histogram = ChannelHistogram()
+    for (value, count) in try histogramPairs(h) { histogram.record(value, count: count) }
+    return histogram
+  }
+
+  /// Per-op full-precision histograms.
+  static func opLatency(_ o: JSONFields) throws(HVReplayError) -> OpLatency {
+    var latency = OpLatency()
+    for op in EventOp.allCases where o.value[op.description] != nil {
+      latency.byOp[Int(op.rawValue)] = try histogram(o.child(op.description))
+    }
+    guard latency.totalCount <= OpLatency.countLimit else {
+      throw o.fail("the histograms hold more than 2^60 values")
+    }
+    return latency
+  }
+
+  private static func scheduler(_ s: JSONFields, version: UInt64) throws(HVReplayError)
+    -> SchedulerResult
+  {
     var vms: [VMCPUMetrics] = []
+    var wait = version == 1 ? ChannelMetrics.makeHistogram() : try histogram(s.child("wait"))
     for v in try s.array("vms") {
       let d = try v.child("data")
       guard let id = UInt16(exactly: try v.uint("vm")) else { throw v.fail("vm must be 0-65535") }
@@ -286,7 +355,14 @@ extension ReplayResult {
       m.billedExactNs = try d.uint("billed_exact_ns")
       m.billedTickNs = try d.uint("billed_tick_ns")
       m.contextSwitches = try d.uint("context_switches")
-      m.wait = try histogram(v.child("wait"))
+      m.wait = try channelHistogram(v.child("wait"))
+      if version == 1 {
+        let full = try histogram(v.child("wait"))
+        guard wait.totalCount.adding(saturating: full.totalCount) <= OpLatency.countLimit else {
+          throw v.fail("the wait histograms hold more than 2^60 values")
+        }
+        wait.add(full)
+      }
       vms.append(m)
     }
     guard try s.uint("window_start_ns") <= s.uint("window_end_ns") else {
@@ -296,7 +372,7 @@ extension ReplayResult {
       name: try s.string("name"), vms: vms, windowStart: try s.uint("window_start_ns"),
       windowEnd: try s.uint("window_end_ns"), pcpus: try s.uint("pcpus"),
       switchingNs: try s.uint("switching_ns"),
-      idleWhileRunnableNs: try s.uint("idle_while_runnable_ns"))
+      idleWhileRunnableNs: try s.uint("idle_while_runnable_ns"), wait: wait)
     result.entitle()
     return result
   }

@@ -40,8 +40,7 @@ extension ReplayReport {
     md += "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n"
     for backend in backends {
       for op in EventOp.allCases {
-        guard let histogram = backend.total.metrics.latency[Int(op.rawValue)] else { continue }
-        let h = PercentileIndex(histogram)
+        guard let h = backend.total.latencyByOp[Int(op.rawValue)] else { continue }
         let cells = [50, 90, 99, 99.9, 99.99].map { Self.grouped(h.value(at: $0)) }
         md += "| \(backend.name) | \(op) | \(Self.grouped(h.total)) | "
         md +=

@@ -92,14 +92,12 @@ enum SVGChart {
   }
 
   /// The cumulative distribution of a histogram: (value, fraction at or below it).
-  static func cdf(_ h: Histogram<UInt64>) -> [(Double, Double)] {
+  static func cdf(_ h: PercentileIndex) -> [(Double, Double)] {
     var points: [(Double, Double)] = []
-    var seen: UInt64 = 0
-    let total = Double(h.totalCount)
-    for v in h.nonEmptyBuckets() {
-      if points.isEmpty { points.append((Double(max(v.value, 1)), 0)) }
-      seen = seen.adding(saturating: v.count)
-      points.append((Double(max(v.value, 1)), Double(seen) / total))
+    let total = Double(h.total)
+    for (value, seen) in zip(h.values, h.cumulative) {
+      if points.isEmpty { points.append((Double(max(value, 1)), 0)) }
+      points.append((Double(max(value, 1)), Double(seen) / total))
     }
     return points
   }
@@ -156,7 +154,7 @@ extension ReplayReport {
       title: "Latency CDF: \(result.trace.name)", xLabel: "latency (log scale)",
       yLabel: "fraction of requests at or below",
       series: backends.compactMap { b in
-        b.total.allLatency.map { (b.name, SVGChart.cdf($0)) }
+        b.total.percentiles.map { (b.name, SVGChart.cdf($0)) }
       },
       logX: true, yMax: 1)
   }
@@ -173,7 +171,7 @@ extension ReplayReport {
           (
             "\(b.name) vm \(channel.vm) \(channel.name)",
             (0...max(top, 1)).map {
-              (Double($0), Double(o.timeAtLevel[min($0, o.timeAtLevel.count - 1)]) / total)
+              (Double($0), Double($0 < o.timeAtLevel.count ? o.timeAtLevel[$0] : 0) / total)
             }
           ))
       }

@@ -55,6 +55,8 @@ public struct SchedulerResult: Sendable {
   public var switchingNs: UInt64
   /// pCPU time idle while a vCPU that no cap held back waited to run (0 when work-conserving).
   public var idleWhileRunnableNs: UInt64
+  /// Every VM's waits from runnable to running, at full precision.
+  public var wait: Histogram<UInt64>
 
   /// Jain's fairness index over the received-to-entitled ratios of the VMs entitled to CPU.
   public var jainIndex: Double {
@@ -106,8 +108,8 @@ public struct VMCPUMetrics: Sendable {
   public var billedTickNs: UInt64 = 0
   /// Switches of a pCPU to one of this VM's vCPUs from another vCPU.
   public var contextSwitches: UInt64 = 0
-  /// Wait from runnable to running, in ns.
-  public var wait = ChannelMetrics.makeHistogram()
+  /// Wait from runnable to running, in ns, at per-channel precision.
+  public var wait = ChannelHistogram()
   /// The share of the pCPUs' capacity the VM's weight and cap entitle it to.
   public var entitledShare: Double = 0
   /// The share it received.

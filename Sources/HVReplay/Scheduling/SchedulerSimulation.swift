@@ -1,3 +1,5 @@
+import Histogram
+
 // Model rules "CPU scheduling" (docs/MODEL.md): a cpu burst makes its vCPU runnable with
 // that much work (queued behind any work it still has); it runs when the scheduler gives
 // it a pCPU and blocks when its work is done. pCPUs are shared through one run queue and
@@ -47,7 +49,11 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   private var vcpuIndex: [UInt32: Int] = [:]
   private var vms: [VMState] = []
   private var vmIndex: [UInt16: Int] = [:]
+  /// Each VM's weight, by VM index (kept beside `vms` for the accounting pass).
+  private var weights: [UInt64] = []
   private var metrics: [VMCPUMetrics] = []
+  /// Every VM's waits at full precision.
+  private var wait = ChannelMetrics.makeHistogram()
   private var pcpus: [PCPU]
   private var steps = EventQueue<Step>()
   private var nextTick: UInt64
@@ -57,14 +63,17 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   private var now: UInt64 = 0
   private var switchingNs: UInt64 = 0
   private var idleWhileRunnableNs: UInt64 = 0
-  private var busyTicks: UInt64 = 0
-  private let maxBusyTicks: UInt64
+  /// Simulation steps taken (ticks, accounting passes, pCPU and cap steps) and the budget.
+  private var work: UInt64 = 0
+  private var workBudget: UInt64
+  private let stepsPerBurst: UInt64
 
   init(
     model: Model, policy: Policy, horizon: UInt64? = nil,
-    maxBusyTicks: UInt64 = Self.defaultMaxBusyTicks
+    baseSteps: UInt64 = Self.defaultBaseSteps, stepsPerBurst: UInt64 = Self.defaultStepsPerBurst
   ) {
-    self.maxBusyTicks = maxBusyTicks
+    workBudget = baseSteps
+    self.stepsPerBurst = stepsPerBurst
     self.model = model
     self.policy = policy
     self.horizon = horizon
@@ -84,6 +93,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     for event in events where event.op == .burst {
       if let horizon, event.timeNs >= horizon { continue }
       try run(until: event.timeNs)
+      workBudget = workBudget.adding(saturating: stepsPerBurst)
       arrive(event)
     }
   }
@@ -101,29 +111,28 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     }
     var result = SchedulerResult(
       name: name, vms: metrics, windowStart: windowStart, windowEnd: max(end, windowStart),
-      pcpus: model.cpu.pcpus, switchingNs: switchingNs, idleWhileRunnableNs: idleWhileRunnableNs)
+      pcpus: model.cpu.pcpus, switchingNs: switchingNs, idleWhileRunnableNs: idleWhileRunnableNs,
+      wait: wait)
     result.entitle()
     result.vms.sort { $0.vm < $1.vm }
     return result
   }
 
-  /// The most scheduler ticks simulated with a pCPU busy by default: 50 million, 5.8 days
-  /// of 10 ms ticks. Beyond it a (hostile or mistimed) trace would take hours; --horizon
-  /// bounds it.
-  static var defaultMaxBusyTicks: UInt64 { 50_000_000 }
+  /// Model rule "CPU work budget" (docs/MODEL.md): the simulation may take 20 million
+  /// steps (a few seconds) plus 1,000 per burst; ticks, accounting passes, pCPU and cap
+  /// steps all count. That covers 2 days of 10 ms ticks with 30 ms passes on any trace;
+  /// beyond it a hostile or mistimed trace, or a tiny tick or timeslice, would take hours.
+  static var defaultBaseSteps: UInt64 { 20_000_000 }
+  static var defaultStepsPerBurst: UInt64 { 1_000 }
 
   /// Runs every scheduling step before `time`.
   private mutating func run(until time: UInt64) throws(HVReplayError) {
     while true {
-      if busyTicks > maxBusyTicks {
-        throw HVReplayError(
-          .badData,
-          "the CPU bursts keep a pCPU busy for more than \(maxBusyTicks) scheduler ticks (\(Duration.format(nanoseconds: maxBusyTicks &* tickNs)) of trace time); end the CPU window earlier with --horizon"
-        )
-      }
       skipIdleStretch(until: time)
       let next = min(steps.nextTime, nextTick, nextPass)
       guard next < time else { return }
+      work &+= 1
+      if work > workBudget { throw overBudget() }
       advanceClock(to: next)
       if steps.nextTime == next {
         let step = steps.pop().payload
@@ -141,6 +150,14 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
         nextPass = nextPass > .max - timeslice ? .max : nextPass + timeslice
       }
     }
+  }
+
+  /// The error for a schedule that took more steps than its budget.
+  private func overBudget() -> HVReplayError {
+    HVReplayError(
+      .badData,
+      "the CPU schedule needs more than \(workBudget) simulation steps by trace time \(TraceInspection.seconds(now)) (a tick every cpu.tick_ns = \(tickNs) ns, an accounting pass and cap period every cpu.timeslice_ns = \(timeslice) ns, while vCPUs run or wait); raise cpu.tick_ns or cpu.timeslice_ns, or end the CPU window earlier with --horizon"
+    )
   }
 
   /// Jumps over ticks and passes that can change nothing: no vCPU runs, waits or is
@@ -201,8 +218,6 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   }
 
   private mutating func tick() {
-    // Ticks count towards the bound while any vCPU has work: running, or parked by a cap.
-    if idleCount < pcpus.count || vms.contains(where: \.parked) { busyTicks &+= 1 }
     for p in pcpus.indices where pcpus[p].vcpu >= 0 {
       accrue(p, to: now)
       let v = pcpus[p].vcpu
@@ -216,7 +231,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   /// The accounting pass: credit, and a new cap period.
   private mutating func pass() {
     for p in pcpus.indices { accrue(p, to: now) }
-    policy.account(vcpus: &vcpus, weights: vms.map(\.weight))
+    policy.account(vcpus: &vcpus, weights: weights)
     for vm in vms.indices {
       vms[vm].usedThisPeriod = 0
       if vms[vm].parked {
@@ -284,6 +299,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
       let budget =
         config.capPercent == 0 ? UInt64.max : config.capPercent * timeslice / 100
       vms.append(VMState(id: id, weight: config.weight, budget: budget))
+      weights.append(config.weight)
       metrics.append(VMCPUMetrics(vm: id, config: config))
     }
     let v = vcpus.count
@@ -307,7 +323,9 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     let vm = vcpus[v].vm
     vcpus[v].state = .running
     // Waits beyond the histogram's hour are recorded at an hour, as latencies are.
-    metrics[vm].wait.record(min(now - vcpus[v].queuedSince, ChannelMetrics.highestLatencyNs))
+    let waited = min(now - vcpus[v].queuedSince, ChannelMetrics.highestLatencyNs)
+    metrics[vm].wait.record(waited)
+    wait.record(waited)
     var start = now
     if pcpus[p].lastVCPU != v {
       start = Self.add(start, switchNs)
@@ -400,12 +418,15 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     var starts: [UInt64] = []
     for c in pcpus where c.vcpu >= 0 && vcpus[c.vcpu].vm == vm { starts.append(c.accruedUntil) }
     starts.sort()
+    // Times are taken from the first start, so that sums stay far from 2^64 at any clock.
+    let origin = starts[0]
     var sum: UInt64 = 0
     var at = UInt64.max
     for (k, a) in starts.enumerated() {
-      sum = sum.adding(saturating: a)
+      sum = sum.adding(saturating: a - origin)
       let n = UInt64(k + 1)
-      let t = left.adding(saturating: sum) / n  // rounded down: never past the budget
+      // Rounded down: never past the budget.
+      let t = origin.adding(saturating: left.adding(saturating: sum) / n)
       if k + 1 == starts.count || t <= starts[k + 1] {
         at = max(t, a, now)
         break

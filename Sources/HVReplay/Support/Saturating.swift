@@ -9,6 +9,10 @@ extension UInt64 {
     return overflow ? .max : sum
   }
 
+  /// Adds `other`, stopping at `UInt64.max`.
+  @inline(__always)
+  mutating func add(saturating other: UInt64) { self = adding(saturating: other) }
+
   /// `self * other`, or `nil` when it does not fit.
   @inline(__always)
   func multiplied(checked other: UInt64) -> UInt64? {

@@ -1,3 +1,6 @@
+import DequeModule
+import HeapModule
+
 /// Reads a trace of any supported format and compression, in time order, streaming.
 ///
 /// The format is decided by content: zstd by its frame magic, the native format
@@ -22,7 +25,7 @@ public struct TraceReader {
   private var native: NativeTraceDecoder?
   private var csv: CSVTraceDecoder?
   private var imported: (any ImportingDecoder)?
-  private var pending: EventRing
+  private var pending = ReorderBuffer()
   private var lastEmitted: UInt64 = 0
   private var sourceDone = false
 
@@ -57,7 +60,6 @@ public struct TraceReader {
     guard let input = inputs.first else { throw HVReplayError(.usage, "name a trace file") }
     self.input = input
     reorderWindow = max(0, options.reorderWindow)
-    pending = EventRing(capacity: reorderWindow + 1)
     while input.end < min(4096, input.capacity) && !input.atEnd { try input.refill(from: 0) }
     if input.end == 0 {
       throw HVReplayError(
@@ -111,13 +113,8 @@ public struct TraceReader {
         sourceDone = true
         break
       }
-      if pending.count == 0 || event.timeNs >= pending.last.timeNs {
-        pending.append(event)
-      } else {
-        if event.timeNs < lastEmitted { throw outOfOrder(event) }
-        reorderedCount &+= 1
-        pending.insertSorted(event)
-      }
+      if event.timeNs < lastEmitted { throw outOfOrder(event) }
+      if !pending.append(event) { reorderedCount &+= 1 }
     }
     guard pending.count > 0 else { return nil }
     let event = pending.removeFirst()
@@ -141,57 +138,52 @@ public struct TraceReader {
   }
 }
 
-/// A fixed-capacity ring of events kept sorted by time (stable for equal times).
-struct EventRing {
-  private final class Storage {
-    let events: UnsafeMutablePointer<TraceEvent>
-    init(capacity: Int) { events = .allocate(capacity: capacity) }
-    deinit { events.deallocate() }
+/// Events held back to fix local disorder, handed out in time order (equal times in the
+/// order they were read).
+///
+/// Events in time order, the usual case, queue in a deque; an event earlier than the last
+/// one queued goes to a heap instead. The earliest event is the earlier of the two fronts.
+/// Storage grows with the events held, never beyond the reorder window.
+/// - Complexity: O(1) for an event in order, O(log n) for one out of order.
+struct ReorderBuffer {
+  /// An event with its position in the file, ordered by time, then position.
+  private struct Held: Comparable {
+    var event: TraceEvent
+    var sequence: UInt64
+    static func < (a: Held, b: Held) -> Bool {
+      (a.event.timeNs, a.sequence) < (b.event.timeNs, b.sequence)
+    }
+    static func == (a: Held, b: Held) -> Bool { a.sequence == b.sequence }
   }
 
-  private let storage: Storage
-  private let events: UnsafeMutablePointer<TraceEvent>
-  private let capacity: Int
-  private var head = 0
-  private(set) var count = 0
+  private var inOrder = Deque<Held>()
+  private var disordered = Heap<Held>()
+  private var nextSequence: UInt64 = 0
+  /// The latest time of any event held so far.
+  private var latest: UInt64 = 0
 
-  init(capacity: Int) {
-    self.capacity = max(1, capacity)
-    storage = Storage(capacity: self.capacity)
-    events = storage.events
-  }
+  var count: Int { inOrder.count + disordered.count }
 
+  /// Holds `event`; returns false when it came earlier than an event already held.
   @inline(__always)
-  private func slot(_ i: Int) -> Int {
-    let s = head &+ i
-    return s >= capacity ? s &- capacity : s
+  mutating func append(_ event: TraceEvent) -> Bool {
+    let held = Held(event: event, sequence: nextSequence)
+    nextSequence &+= 1
+    if event.timeNs < latest {
+      disordered.insert(held)
+      return false
+    }
+    latest = event.timeNs
+    inOrder.append(held)
+    return true
   }
 
-  var last: TraceEvent { events[slot(count - 1)] }
-
-  @inline(__always)
-  mutating func append(_ event: TraceEvent) {
-    (events + slot(count)).initialize(to: event)
-    count &+= 1
-  }
-
+  /// Removes and returns the earliest event held; the buffer must not be empty.
   @inline(__always)
   mutating func removeFirst() -> TraceEvent {
-    let event = (events + head).move()
-    head = head &+ 1 == capacity ? 0 : head &+ 1
-    count &-= 1
-    return event
-  }
-
-  /// Inserts `event` after every held event whose time is not later than its own.
-  mutating func insertSorted(_ event: TraceEvent) {
-    var i = count
-    (events + slot(i)).initialize(to: event)
-    while i > 0 && events[slot(i - 1)].timeNs > event.timeNs {
-      events[slot(i)] = events[slot(i - 1)]
-      i -= 1
+    if let early = disordered.min, inOrder.first.map({ early < $0 }) ?? true {
+      return disordered.removeMin().event
     }
-    events[slot(i)] = event
-    count += 1
+    return inOrder.removeFirst().event
   }
 }

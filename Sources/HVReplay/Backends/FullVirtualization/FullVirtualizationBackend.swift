@@ -21,7 +21,7 @@ struct FullVirtualizationBackend: DeviceBackend {
   private var guestFree: [UInt64] = []
   private var devices: [DeviceQueue] = []
   private var kinds: [EventKind] = []
-  private(set) var metrics: [ChannelMetrics] = []
+  private(set) var metrics = BackendMetrics()
 
   init(model: Model) { self.model = model }
 
@@ -29,7 +29,7 @@ struct FullVirtualizationBackend: DeviceBackend {
     guestFree.append(0)
     devices.append(DeviceQueue(servers: model.device(channel.kind).queueDepth))
     kinds.append(channel.kind)
-    metrics.append(ChannelMetrics())
+    metrics.channels.append(ChannelMetrics())
   }
 
   mutating func replay(
@@ -59,12 +59,12 @@ struct FullVirtualizationBackend: DeviceBackend {
       let copy = Self.copiesBeforeDevice(event.op) ? model.copyNs(UInt64(event.bytes)) : 0
       let cost = traps &* model.costs.trapNs &+ copy
       let start = max(ready, guestFree[c])
-      ready = start &+ cost
+      ready = start.adding(saturating: cost)
       guestFree[c] = ready
-      metrics[c].submitTraps &+= traps
-      metrics[c].notificationsSent &+= 1  // the doorbell register write
-      if Self.copiesBeforeDevice(event.op) { metrics[c].bytesCopied &+= UInt64(event.bytes) }
-      metrics[c].overheadNs &+= cost
+      metrics.channels[c].submitTraps &+= traps
+      metrics.channels[c].notificationsSent &+= 1  // the doorbell register write
+      if Self.copiesBeforeDevice(event.op) { metrics.channels[c].bytesCopied &+= UInt64(event.bytes) }
+      metrics.channels[c].overheadNs.add(saturating: cost)
     }
     let service = event.serviceNs != 0 ? event.serviceNs : device.defaultServiceNs
     let (_, done) = devices[c].serve(ready: ready, service: service, ordering: event.op.isOrdering)
@@ -83,14 +83,14 @@ struct FullVirtualizationBackend: DeviceBackend {
     let copy = copies ? model.copyNs(UInt64(r.bytes)) : 0
     let traps = model.traps(kinds[c]).completionTraps
     let cost = copy &+ model.costs.irqInjectNs &+ traps &* model.costs.trapNs
-    let end = max(entry.time, guestFree[c]) &+ cost
+    let end = max(entry.time, guestFree[c]).adding(saturating: cost)
     guestFree[c] = end
-    metrics[c].completionTraps &+= traps
-    metrics[c].interrupts &+= 1
-    metrics[c].notificationsSent &+= 1
-    if copies { metrics[c].bytesCopied &+= UInt64(r.bytes) }
-    metrics[c].overheadNs &+= cost
-    metrics[c].complete(op: r.op, bytes: r.bytes, latencyNs: end &- r.arrival)
+    metrics.channels[c].completionTraps &+= traps
+    metrics.channels[c].interrupts &+= 1
+    metrics.channels[c].notificationsSent &+= 1
+    if copies { metrics.channels[c].bytesCopied &+= UInt64(r.bytes) }
+    metrics.channels[c].overheadNs.add(saturating: cost)
+    metrics.complete(c, op: r.op, bytes: r.bytes, latencyNs: end &- r.arrival)
   }
 
   /// Whether an op's payload is copied before the device (writes and transmits).

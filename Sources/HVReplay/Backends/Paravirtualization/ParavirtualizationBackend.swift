@@ -52,6 +52,9 @@ struct ParavirtualizationBackend: DeviceBackend {
     /// Requests not yet given a slot (arrived this instant, or stalled on a full ring);
     /// for rx, packets the device delivered that wait for a posted buffer.
     var waiting = Deque<Int32>()
+    /// How many of `waiting`'s first entries are already counted as ring-full stalls (the
+    /// counted ones are always a prefix: entries join at the back and leave at the front).
+    var stalledPrefix = 0
     /// Requests written to slots, not yet consumed by the backend.
     var written = Deque<Int32>()
     /// Responses (request ids) the guest has not consumed: the first `rspProd - rspCons`
@@ -90,7 +93,7 @@ struct ParavirtualizationBackend: DeviceBackend {
   private var pending = EventQueue<Scheduled>()
   private var rings: [Ring] = []
   private var devices: [DeviceQueue] = []
-  private(set) var metrics: [ChannelMetrics] = []
+  private(set) var metrics = BackendMetrics()
   private var requests: [Request] = []
   private var freeRequests: [Int32] = []
 
@@ -106,7 +109,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     devices.append(DeviceQueue(servers: model.device(channel.kind).queueDepth))
     var m = ChannelMetrics()
     m.occupancy = OccupancyMetrics(entries: size)
-    metrics.append(m)
+    metrics.channels.append(m)
   }
 
   mutating func replay(
@@ -123,8 +126,8 @@ struct ParavirtualizationBackend: DeviceBackend {
 
   mutating func finish() {
     while !pending.isEmpty { run(pending.pop()) }
-    for r in metrics.indices {
-      metrics[r].occupancy?.close(at: rings[r].guestFree)
+    for r in metrics.channels.indices {
+      metrics.channels[r].occupancy?.close(at: rings[r].guestFree)
     }
   }
 
@@ -181,21 +184,38 @@ struct ParavirtualizationBackend: DeviceBackend {
       for _ in 0..<n {
         let id = rings[r].waiting.removeFirst()
         let since = requests[Int(id)].stalledSince
-        if since != .max { metrics[r].ringFullNs &+= start &- since }
-        t &+= costs.ringSlotNs
+        if since != .max { metrics.channels[r].ringFullNs.add(saturating: start - since) }
+        t = t.adding(saturating: costs.ringSlotNs)
         rings[r].written.append(id)
         rings[r].outstanding &+= 1
-        metrics[r].occupancy!.change(to: UInt64(rings[r].outstanding), at: t)
+        metrics.channels[r].occupancy!.change(to: UInt64(rings[r].outstanding), at: t)
       }
-      metrics[r].overheadNs &+= UInt64(n) &* costs.ringSlotNs
+      metrics.channels[r].overheadNs.add(saturating: UInt64(n) &* costs.ringSlotNs)
       rings[r].guestFree = t
       pending.schedule(Scheduled(step: .publishRequests, ring: Int32(r), value: Int32(n)), at: t)
     }
     // Whatever did not fit waits for the guest to consume responses: a ring-full stall.
-    for id in rings[r].waiting where requests[Int(id)].stalledSince == .max {
-      requests[Int(id)].stalledSince = now
-      metrics[r].ringFullStalls &+= 1
+    markStalled(r, taken: n, now)
+  }
+
+  /// After `taken` requests left the front of ring `r`'s waiting queue, counts every
+  /// request still waiting that was not counted yet as a ring-full stall starting `now`.
+  ///
+  /// - Complexity: O(requests newly stalled): each request is looked at once.
+  @inline(__always)
+  private mutating func markStalled(_ r: Int, taken: Int, _ now: UInt64) {
+    let waiting = rings[r].waiting.count
+    var i = max(rings[r].stalledPrefix - taken, 0)
+    guard i < waiting else {
+      rings[r].stalledPrefix = waiting
+      return
     }
+    metrics.channels[r].ringFullStalls &+= UInt64(waiting - i)
+    while i < waiting {
+      requests[Int(rings[r].waiting[i])].stalledSince = now
+      i += 1
+    }
+    rings[r].stalledPrefix = waiting
   }
 
   /// RING_PUSH_REQUESTS_AND_CHECK_NOTIFY.
@@ -206,21 +226,21 @@ struct ParavirtualizationBackend: DeviceBackend {
     let notify =
       !suppression || XenRingRules.needsNotify(old: old, new: new, event: rings[r].reqEvent)
     guard notify else {
-      metrics[r].notificationsSuppressed &+= 1
+      metrics.channels[r].notificationsSuppressed &+= 1
       return
     }
     // The guest makes an event-channel hypercall; the backend wakes if it sleeps.
-    metrics[r].hypercalls &+= 1
-    metrics[r].notificationsSent &+= 1
-    metrics[r].overheadNs &+= costs.hypercallNs
-    let sent = max(now, rings[r].guestFree) &+ costs.hypercallNs
+    metrics.channels[r].hypercalls &+= 1
+    metrics.channels[r].notificationsSent &+= 1
+    metrics.channels[r].overheadNs.add(saturating: costs.hypercallNs)
+    let sent = max(now, rings[r].guestFree).adding(saturating: costs.hypercallNs)
     rings[r].guestFree = sent
     if rings[r].backend == .asleep {
       rings[r].backend = .waking
-      metrics[r].backendWakeups &+= 1
-      metrics[r].overheadNs &+= costs.backendWakeupNs
+      metrics.channels[r].backendWakeups &+= 1
+      metrics.channels[r].overheadNs.add(saturating: costs.backendWakeupNs)
       pending.schedule(
-        Scheduled(step: .backendRun, ring: Int32(r), value: 0), at: sent &+ costs.backendWakeupNs)
+        Scheduled(step: .backendRun, ring: Int32(r), value: 0), at: sent.adding(saturating: costs.backendWakeupNs))
     }
   }
 
@@ -239,20 +259,20 @@ struct ParavirtualizationBackend: DeviceBackend {
         // netback grant-copies the first 128 bytes of a packet and maps the rest.
         let header = min(bytes, 128)
         cost &+= model.copyNs(header)
-        metrics[r].bytesCopied &+= header
+        metrics.channels[r].bytesCopied.add(saturating: header)
         mappedBytes = bytes - header
       } else if request.op == .discard {
         mappedBytes = 0
       }
       let pages = (mappedBytes &+ 4095) >> 12
       cost &+= pages &* costs.grantMapNs
-      metrics[r].grantsMapped &+= pages
+      metrics.channels[r].grantsMapped &+= pages
       if mappedBytes > 0 {
-        metrics[r].copiesAvoided &+= 1
-        metrics[r].bytesCopyAvoided &+= mappedBytes
+        metrics.channels[r].copiesAvoided &+= 1
+        metrics.channels[r].bytesCopyAvoided.add(saturating: mappedBytes)
       }
-      metrics[r].overheadNs &+= cost
-      t &+= cost
+      metrics.channels[r].overheadNs.add(saturating: cost)
+      t = t.adding(saturating: cost)
       let (_, done) = devices[r].serve(
         ready: t, service: request.service, ordering: request.op.isOrdering)
       pending.schedule(Scheduled(step: .deviceDone, ring: Int32(r), value: id), at: done)
@@ -304,26 +324,25 @@ struct ParavirtualizationBackend: DeviceBackend {
       for _ in 0..<n {
         let id = rings[r].waiting.removeFirst()
         let request = requests[Int(id)]
-        if request.stalledSince != .max { metrics[r].ringFullNs &+= now &- request.stalledSince }
+        if request.stalledSince != .max {
+          metrics.channels[r].ringFullNs.add(saturating: now - request.stalledSince)
+        }
         cost &+= model.copyNs(UInt64(request.bytes))
-        metrics[r].bytesCopied &+= UInt64(request.bytes)
+        metrics.channels[r].bytesCopied.add(saturating: UInt64(request.bytes))
         rings[r].outstanding &+= 1
-        metrics[r].occupancy!.change(to: UInt64(rings[r].outstanding), at: now)
+        metrics.channels[r].occupancy!.change(to: UInt64(rings[r].outstanding), at: now)
         rings[r].responses.append(id)
         rings[r].completedNow &+= 1
       }
-      for id in rings[r].waiting where requests[Int(id)].stalledSince == .max {
-        requests[Int(id)].stalledSince = now
-        metrics[r].ringFullStalls &+= 1
-      }
+      markStalled(r, taken: n, now)
     }
     let k = rings[r].completedNow
     guard k > 0 else { return }
     rings[r].completedNow = 0
     cost &+= UInt64(k) &* costs.ringSlotNs
-    metrics[r].overheadNs &+= cost
+    metrics.channels[r].overheadNs.add(saturating: cost)
     pending.schedule(
-      Scheduled(step: .publishResponses, ring: Int32(r), value: Int32(k)), at: now &+ cost)
+      Scheduled(step: .publishResponses, ring: Int32(r), value: Int32(k)), at: now.adding(saturating: cost))
   }
 
   /// RING_PUSH_RESPONSES_AND_CHECK_NOTIFY.
@@ -334,16 +353,16 @@ struct ParavirtualizationBackend: DeviceBackend {
     let notify =
       !suppression || XenRingRules.needsNotify(old: old, new: new, event: rings[r].rspEvent)
     guard notify else {
-      metrics[r].notificationsSuppressed &+= 1
+      metrics.channels[r].notificationsSuppressed &+= 1
       return
     }
-    metrics[r].interrupts &+= 1
-    metrics[r].notificationsSent &+= 1
-    metrics[r].overheadNs &+= costs.irqInjectNs
+    metrics.channels[r].interrupts &+= 1
+    metrics.channels[r].notificationsSent &+= 1
+    metrics.channels[r].overheadNs.add(saturating: costs.irqInjectNs)
     if rings[r].handler == .asleep {
       rings[r].handler = .waking
       pending.schedule(
-        Scheduled(step: .guestHandler, ring: Int32(r), value: 0), at: now &+ costs.irqInjectNs)
+        Scheduled(step: .guestHandler, ring: Int32(r), value: 0), at: now.adding(saturating: costs.irqInjectNs))
     }
   }
 
@@ -356,14 +375,14 @@ struct ParavirtualizationBackend: DeviceBackend {
     let perResponse = rings[r].receive ? 2 &* costs.ringSlotNs : costs.ringSlotNs
     for _ in 0..<n {
       let id = rings[r].responses.removeFirst()
-      t &+= perResponse
+      t = t.adding(saturating: perResponse)
       let request = requests[Int(id)]
-      metrics[r].complete(op: request.op, bytes: request.bytes, latencyNs: t &- request.arrival)
+      metrics.complete(r, op: request.op, bytes: request.bytes, latencyNs: t &- request.arrival)
       rings[r].outstanding &-= 1
-      metrics[r].occupancy!.change(to: UInt64(rings[r].outstanding), at: t)
+      metrics.channels[r].occupancy!.change(to: UInt64(rings[r].outstanding), at: t)
       freeRequests.append(id)
     }
-    metrics[r].overheadNs &+= UInt64(n) &* perResponse
+    metrics.channels[r].overheadNs.add(saturating: UInt64(n) &* perResponse)
     rings[r].rspCons &+= n
     rings[r].guestFree = t
     // Freed slots let stalled requests in.

@@ -1,0 +1,72 @@
+import Histogram
+
+/// Latency per op at full precision (HdrHistogram, three significant digits).
+public struct OpLatency: Sendable {
+  /// Indexed by ``EventOp/rawValue``; `nil` for an op with no request.
+  public var byOp: [Histogram<UInt64>?] = Array(repeating: nil, count: EventOp.allCases.count)
+
+  public init() {}
+
+  /// Only `histogram`, as op `op`'s.
+  init(_ op: EventOp, _ histogram: Histogram<UInt64>) {
+    byOp[Int(op.rawValue)] = histogram
+  }
+
+  /// Records one latency of `op` (already clamped to ``ChannelMetrics/highestLatencyNs``).
+  @inline(__always)
+  mutating func record(_ op: EventOp, _ value: UInt64) {
+    let index = Int(op.rawValue)
+    if byOp[index]?.record(value) == nil {
+      var histogram = ChannelMetrics.makeHistogram()
+      histogram.record(value)
+      byOp[index] = histogram
+    }
+  }
+
+  /// Values recorded over every op.
+  var totalCount: UInt64 { byOp.reduce(0) { $0.adding(saturating: $1?.totalCount ?? 0) } }
+
+  /// Every op's latencies in one histogram, or `nil` when nothing completed.
+  var all: Histogram<UInt64>? {
+    var merged: Histogram<UInt64>?
+    for case let h? in byOp {
+      if merged == nil { merged = h } else { merged!.add(h) }
+    }
+    return merged
+  }
+
+  /// The most values a histogram may hold, so that no count can wrap when merged.
+  static let countLimit: UInt64 = 1 << 60
+
+  /// Adds `other`'s latencies.
+  ///
+  /// - Throws: ``HVReplayError`` `.badData` when a merged histogram would hold more than
+  ///   ``countLimit`` values (HdrHistogram's counts would wrap).
+  mutating func add(_ other: OpLatency) throws(HVReplayError) {
+    guard totalCount.adding(saturating: other.totalCount) <= Self.countLimit else {
+      throw HVReplayError(
+        .badData, "the merged latency histograms would hold more than 2^60 requests")
+    }
+    for i in byOp.indices {
+      guard let h = other.byOp[i] else { continue }
+      if byOp[i] == nil { byOp[i] = h } else { byOp[i]!.add(h) }
+    }
+  }
+}
+
+/// What one backend measured: per channel at per-channel precision, and its latency over
+/// every channel at full precision.
+public struct BackendMetrics: Sendable {
+  /// By channel index.
+  public var channels: [ChannelMetrics] = []
+  /// Latency over every channel, per op.
+  public var latency = OpLatency()
+
+  public init() {}
+
+  /// Records one completed request of channel `c`.
+  @inline(__always)
+  mutating func complete(_ c: Int, op: EventOp, bytes: UInt32, latencyNs: UInt64) {
+    latency.record(op, channels[c].complete(op: op, bytes: bytes, latencyNs: latencyNs))
+  }
+}

@@ -1,0 +1,157 @@
+import Histogram
+import Testing
+
+@testable import HVReplay
+
+/// Inputs of a few hundred bytes that once hung the replay, exhausted memory or took
+/// quadratic time, each with the figure or error it must give.
+@Suite("Hostile replays end quickly with a correct figure or a clear error")
+struct HostileReplayTests {
+  @Test("a capped VM's bursts at 10^19 ns replay, with the saturation-free cap arithmetic")
+  func cappedBurstsNearTheEndOfTime() throws {
+    var model = Model()
+    try model.set("vms.1.cap_pct=100")
+    let t: UInt64 = 10_000_000_000_000_000_000
+    let events = [
+      TraceEvent(timeNs: t, vm: 1, op: .burst, serviceNs: 1_000_000),
+      TraceEvent(timeNs: t, vm: 1, vcpu: 1, op: .burst, serviceNs: 1_000_000),
+      TraceEvent(timeNs: t + 1_000, vm: 2, op: .read, bytes: 4096),
+    ]
+    let dir = TemporaryDirectory()
+    let path = dir.file("t.hvt")
+    try writeTrace(events, to: path, type: .hvt)
+    var reader = try TraceReader(path: path)
+    let result = try ReplayEngine(model: model).run(&reader)
+    for s in result.schedulers {
+      let vm = s.vms.first { $0.vm == 1 }!
+      // The window is the last 1,000 ns; the cap's 30 ms period is not used up in it, so
+      // both vCPUs run on their own pCPUs after one context switch each.
+      #expect(vm.cpuNs == 2 * (1_000 - model.cpu.contextSwitchNs), "\(s.name)")
+      #expect(vm.demandNs == 2_000_000 && vm.unservedNs == 2_000_000 - vm.cpuNs, "\(s.name)")
+    }
+  }
+
+  @Test("a 1 us timeslice under a 1% cap stops at the work budget, naming the settings")
+  func workBudget() throws {
+    var model = Model()
+    try model.set("cpu.timeslice_ns=1000")
+    try model.set("vms.1.cap_pct=1")
+    var sim = SchedulerSimulation(
+      model: model, policy: CreditPolicy(model: model), horizon: nil, baseSteps: 100_000,
+      stepsPerBurst: 10)
+    let events = [
+      TraceEvent(timeNs: 0, vm: 1, op: .burst, serviceNs: 100_000_000_000),
+      TraceEvent(timeNs: 200_000_000_000, vm: 2, op: .burst, serviceNs: 1_000),
+    ]
+    let error = #expect(throws: HVReplayError.self) {
+      try events.withUnsafeBufferPointer { try sim.replay($0) }
+    }
+    #expect(error?.exitCode == 65)
+    #expect(error?.description.contains("cpu.timeslice_ns = 1000 ns") == true)
+    #expect(error?.description.contains("100010 simulation steps") == true)
+  }
+
+  @Test("the same trace within the budget gives the cap's exact share")
+  func smallTimesliceWithinBudget() throws {
+    var model = Model()
+    try model.set("cpu.timeslice_ns=1000")
+    try model.set("vms.1.cap_pct=50")
+    try model.set("cpu.context_switch_ns=0")
+    var sim = SchedulerSimulation(model: model, policy: FairSharePolicy(), horizon: nil)
+    // 1 ms of work at half a pCPU takes 2 ms: 2,000 periods of 1 us.
+    let events = [
+      TraceEvent(timeNs: 0, vm: 1, op: .burst, serviceNs: 1_000_000),
+      TraceEvent(timeNs: 4_000_000, vm: 2, op: .burst, serviceNs: 1),
+    ]
+    try events.withUnsafeBufferPointer { try sim.replay($0) }
+    let result = try sim.finish(windowStart: 0, windowEnd: 4_000_000)
+    let vm = result.vms.first { $0.vm == 1 }!
+    #expect(vm.cpuNs == 1_000_000 && vm.unservedNs == 0)
+    // Never more than half of any period: the last wait ends at 2 ms at the earliest.
+    #expect(vm.wait.maxRecorded >= 500)
+  }
+
+  @Test("200,000 simultaneous requests through para: every one beyond the ring stalls once")
+  func simultaneousRequests() throws {
+    let n = 200_000
+    let events = (0..<n).map {
+      TraceEvent(timeNs: 1_000, vm: 1, op: .read, offset: UInt64($0) * 4096, bytes: 4096)
+    }
+    let result = try replay(events, backends: [.para])
+    let para = result.total("para")
+    #expect(para.requests == UInt64(n))
+    #expect(para.ringFullStalls == UInt64(n) - Model().para.ringEntries)
+    #expect(result.backends[0].channels[0].occupancy?.maximum == Model().para.ringEntries)
+  }
+
+  @Test("10,000 channels: totals at full precision, each channel in a few bytes")
+  func manyChannels() throws {
+    var events: [TraceEvent] = []
+    var rng = Xoshiro256(seed: 4)
+    for i in 0..<10_000 {
+      let service = 20_000 + rng.integer(in: 0...200_000)
+      events.append(
+        TraceEvent(
+          timeNs: UInt64(i) * 1_000_000, vm: UInt16(i % 5_000 + 1), op: .read,
+          device: UInt16(i / 5_000), bytes: 4096, serviceNs: service))
+    }
+    let result = try replay(events, model: zeroCostModel())
+    #expect(result.channels.count == 10_000)
+    for backend in result.backends {
+      // Requests never overlap and cost nothing: each latency is its service time.
+      var reference = ChannelMetrics.makeHistogram()
+      for e in events { reference.record(e.serviceNs) }
+      let total = try #require(backend.latency.byOp[Int(EventOp.read.rawValue)])
+      for p in [50, 90, 99, 99.9, 100.0] {
+        #expect(total.valueAtPercentile(p) == reference.valueAtPercentile(p), "\(backend.name)")
+      }
+      let bytes = backend.channels.reduce(0) {
+        $0 + ($1.latency.compactMap { $0 }.map(\.storageBytes).reduce(0, +))
+      }
+      #expect(bytes <= 10_000 * 20, "\(backend.name): \(bytes) bytes of channel histograms")
+    }
+  }
+
+  @Test("a reorder window of 100,000 fixes a fully reversed trace in n log n, stably")
+  func reversedWithinWindow() throws {
+    let n = 100_000
+    var events = (0..<n).map { TraceEvent(timeNs: UInt64(n - $0) * 10, vm: 1, op: .read) }
+    events.append(TraceEvent(timeNs: 10, vm: 2, op: .write))  // ties keep file order
+    let dir = TemporaryDirectory()
+    let path = dir.file("r.hvt")
+    try writeTrace(events, to: path, type: .hvt)
+    var reader = try TraceReader(path: path, reorderWindow: n + 1)
+    var out: [TraceEvent] = []
+    while let e = try reader.next() { out.append(e) }
+    #expect(out.map(\.timeNs) == events.map(\.timeNs).sorted())
+    #expect(out[0].vm == 1 && out[1].vm == 2)
+    #expect(reader.reorderedCount == UInt64(n))
+  }
+
+  @Test("merging latency histograms past 2^60 values is refused, not wrapped")
+  func mergeCountLimit() throws {
+    var a = OpLatency()
+    var h = ChannelMetrics.makeHistogram()
+    h.record(1_000, count: 1 << 59)
+    a.byOp[0] = h
+    var merged = a
+    try merged.add(a)  // 2^60: still exact
+    #expect(merged.totalCount == 1 << 60)
+    #expect(throws: HVReplayError.self) { try merged.add(a) }
+  }
+
+  @Test("a report.json with more backends than allowed is refused before allocating")
+  func reportBounds() throws {
+    let backends = (0...ReplayResult.maxBackends).map { _ in
+      "{\"name\": \"full\", \"channels\": [], \"latency\": {}}"
+    }
+    let text = "{\"schema\": \"hvreplay-report\", \"schema_version\": 2, \"backends\": ["
+      + backends.joined(separator: ", ") + "]}"
+    let value = try JSONParser.parse(text, file: "r.json")
+    let error = #expect(throws: HVReplayError.self) {
+      _ = try ReplayResult(reportJSON: value, file: "r.json")
+    }
+    #expect(error?.exitCode == 65)
+    #expect(error?.description.contains("more than 16 backends") == true)
+  }
+}
