@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """hvreplay's speed and memory benchmarks, run on demand (never by the test suite).
 
-    python3 Benchmarks/bench.py [--events N] [--runs R] [pipeline] [replay]
+    python3 Benchmarks/bench.py [--events N] [--runs R] [pipeline] [replay] [scale] [blktrace]
 
 pipeline: reading a .hvt.zst (inspect) against zstd -dc, CSV parse rate, memory.
 replay:   a replay through both backends, its rate and memory, against zstd -dc.
+scale:    replays of 10,000 and 100,000 channels (peak memory) and of 1,000,000 requests
+          arriving at one instant through para (time), against zstd -c on the same CSV.
 blktrace: importing blktrace binary against blkparse on the same file (the NVMe sample in
           Tests/Fixtures/blktrace-nvme repeated with shifted timestamps), time and memory.
 
@@ -111,6 +113,55 @@ def replay(events, runs):
           f"{small_mem:.1f} MiB at {events // 10:,} events, {hv_mem:.1f} MiB at {events:,}", "flat")
 
 
+HEADER = "time_ns,vm,vcpu,kind,op,device,offset,bytes,service_ns\n"
+
+
+def channels_csv(channels, per_channel=3):
+    """`per_channel` reads on each of `channels` disks (one disk per VM, up to 60,000 VMs)."""
+    path = os.path.join(WORK, f"channels-{channels}.csv")
+    if not os.path.exists(path):
+        with open(path + ".tmp", "w") as f:
+            f.write(HEADER)
+            for i in range(channels * per_channel):
+                c = i % channels
+                f.write(f"{i * 1000},{c % 60000 + 1},0,disk,read,{c // 60000},0,4096,"
+                        f"{20000 + (i * 7919) % 200000}\n")
+        os.rename(path + ".tmp", path)
+    return path
+
+
+def simultaneous_csv(requests):
+    path = os.path.join(WORK, f"simultaneous-{requests}.csv")
+    if not os.path.exists(path):
+        with open(path + ".tmp", "w") as f:
+            f.write(HEADER)
+            f.writelines(f"1000,1,0,disk,read,0,{i * 4096},4096,50000\n" for i in range(requests))
+        os.rename(path + ".tmp", path)
+    return path
+
+
+def scale(events, runs):
+    out = os.path.join(WORK, "scale-report")
+    for channels, target in ((10_000, 512), (100_000, 4096)):
+        path = channels_csv(channels)
+        print(f"# {channels:,} channels, 3 reads each ({os.path.getsize(path) / 1e6:.0f} MB of CSV)")
+        (hv, hv_mem), (zs, zs_mem) = side_by_side(
+            [HVREPLAY, "replay", path, "--out", out, "--quiet"],
+            ["sh", "-c", f"zstd -c '{path}' > /dev/null"], max(1, runs // 3))
+        print(f"  zstd -c FILE > /dev/null: {zs:.3f} s, peak {zs_mem:.1f} MiB")
+        print(f"  hvreplay replay FILE:     {hv:.3f} s, peak {hv_mem:.1f} MiB")
+        check(f"peak memory, {channels:,} channels", hv_mem < target, f"{hv_mem:.0f} MiB",
+              f"< {target} MiB")
+    path = simultaneous_csv(1_000_000)
+    print("# 1,000,000 requests at one instant on one disk, through para")
+    (hv, hv_mem), (zs, _) = side_by_side(
+        [HVREPLAY, "replay", path, "--backends", "para", "--out", out, "--quiet"],
+        ["sh", "-c", f"zstd -c '{path}' > /dev/null"], runs)
+    print(f"  zstd -c FILE > /dev/null: {zs:.3f} s")
+    print(f"  hvreplay replay --backends para FILE: {hv:.3f} s, peak {hv_mem:.1f} MiB")
+    check("1M simultaneous requests through para", hv < 2, f"{hv:.2f} s", "< 2 s")
+
+
 SAMPLE = os.path.join(ROOT, "Tests", "Fixtures", "blktrace-nvme", "sample.blktrace.0")
 
 
@@ -169,7 +220,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("suites", nargs="*", default=["pipeline", "replay", "blktrace"])
+    parser.add_argument("suites", nargs="*", default=["pipeline", "replay", "scale", "blktrace"])
     args = parser.parse_args()
     for tool in ["zstd"]:
         if shutil.which(tool) is None:
@@ -178,7 +229,7 @@ def main():
                    stdout=subprocess.DEVNULL)
     os.makedirs(WORK, exist_ok=True)
     for suite in args.suites:
-        {"pipeline": pipeline, "replay": replay, "blktrace": blktrace}[suite](args.events, args.runs)
+        {"pipeline": pipeline, "replay": replay, "scale": scale, "blktrace": blktrace}[suite](args.events, args.runs)
     sys.exit(1 if failures else 0)
 
 

@@ -17,6 +17,11 @@ extension ReplayReport {
     md += "Replayed by hvreplay \(HVReplayVersion.current) through "
     md += backends.map { "`\($0.name)`" }.joined(separator: " and ") + ".\n\n"
     md += "**Verdict**: \(verdict)\n"
+    for b in backends where b.total.metrics.latencyClamped > 0 {
+      md += "\n**Clamped**: \(Self.grouped(b.total.metrics.latencyClamped)) \(b.name) requests "
+      md += "took longer than an hour; they count as one hour in the percentiles and the mean, "
+      md += "which are lower bounds.\n"
+    }
     if let cpu = cpuVerdict, !result.channels.isEmpty { md += "\n**CPU**: \(cpu)\n" }
     md += "\n"
     if !result.channels.isEmpty { md += ioMarkdown }
