@@ -72,6 +72,8 @@ extension ReplayReport {
     }
 
     md += "\n## Per VM and device\n\n"
+    md += "Latency per VM and device is kept at two significant digits (within 0.8% of the "
+    md += "totals' three-digit buckets; docs/MODEL.md, per-channel precision).\n\n"
     md +=
       "| backend | vm | device | requests | traps | hypercalls | interrupts | bytes copied | p99 latency | overhead CPU |\n"
     md += "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|\n"
