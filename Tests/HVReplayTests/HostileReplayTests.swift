@@ -71,6 +71,28 @@ struct HostileReplayTests {
     #expect(vm.wait.maxRecorded >= 500)
   }
 
+  @Test("16,000 vCPUs of a capped VM in one burst: the cap's exact CPU, in n log n")
+  func manyVCPUsUnderACap() throws {
+    var model = Model()
+    try model.set("vms.1.cap_pct=50")
+    var events = (0..<16_000).map {
+      TraceEvent(timeNs: 1_000, vm: 1, vcpu: UInt16($0), op: .burst, serviceNs: 1_000_000)
+    }
+    events.append(TraceEvent(timeNs: 2_000_000_000, vm: 2, op: .burst, serviceNs: 1_000))
+    let dir = TemporaryDirectory()
+    let path = dir.file("c.hvt")
+    try writeTrace(events, to: path, type: .hvt)
+    var reader = try TraceReader(path: path)
+    let result = try ReplayEngine(model: model, backends: []).run(&reader)
+    for s in result.schedulers {
+      let vm = s.vms.first { $0.vm == 1 }!
+      // Periods start every 30 ms from 0; each lets the VM use 15 ms. 67 of them begin
+      // before the window ends at 2 s, and each has its 15 ms inside it.
+      #expect(vm.cpuNs == 67 * 15_000_000, "\(s.name)")
+      #expect(vm.vcpus == 16_000)
+    }
+  }
+
   @Test("200,000 simultaneous requests through para: every one beyond the ring stalls once")
   func simultaneousRequests() throws {
     let n = 200_000

@@ -21,8 +21,7 @@ struct CreditPolicy: SchedulingPolicy {
   private let creditPerPass: Int64
   private let bound: Int64
   /// Run queues by priority: BOOST, UNDER, OVER; FIFO within each.
-  private var queues: [[Int]] = [[], [], []]
-  private var heads = [0, 0, 0]
+  private var queues = [RunQueue(), RunQueue(), RunQueue()]
 
   init(model: Model) {
     bound = Int64(model.cpu.timesliceNs)
@@ -32,27 +31,14 @@ struct CreditPolicy: SchedulingPolicy {
   mutating func enqueue(_ v: Int, reason: EnqueueReason, vcpus: inout [VCPUState]) {
     vcpus[v].active = true
     if reason == .wake && vcpus[v].priority == Self.under { vcpus[v].priority = Self.boost }
-    queues[Int(vcpus[v].priority)].append(v)
+    queues[Int(vcpus[v].priority)].append(v, vcpus: &vcpus)
   }
 
-  mutating func remove(_ v: Int, vcpus: [VCPUState]) {
-    for q in 0..<3 {
-      if let i = queues[q][heads[q]...].firstIndex(of: v) {
-        queues[q].remove(at: i)
-        return
-      }
-    }
-  }
+  mutating func remove(_ v: Int, vcpus: inout [VCPUState]) { vcpus[v].ticket &+= 1 }
 
   mutating func dequeue(vcpus: [VCPUState]) -> Int? {
-    for q in 0..<3 where heads[q] < queues[q].count {
-      let v = queues[q][heads[q]]
-      heads[q] += 1
-      if heads[q] > 1024 && heads[q] * 2 > queues[q].count {
-        queues[q].removeFirst(heads[q])
-        heads[q] = 0
-      }
-      return v
+    for q in 0..<3 {
+      if let v = queues[q].popFirst(vcpus) { return v }
     }
     return nil
   }
@@ -62,8 +48,8 @@ struct CreditPolicy: SchedulingPolicy {
   /// The vCPU with the least credit is preempted first (it has used most of its share).
   func standing(_ v: Int, vcpus: [VCPUState]) -> Int64 { vcpus[v].credit }
 
-  func bestQueuedRank(vcpus: [VCPUState]) -> Int {
-    for q in 0..<3 where heads[q] < queues[q].count { return q }
+  mutating func bestQueuedRank(vcpus: [VCPUState]) -> Int {
+    for q in 0..<3 where queues[q].hasCurrent(vcpus) { return q }
     return .max
   }
 
@@ -101,11 +87,7 @@ struct CreditPolicy: SchedulingPolicy {
     }
     // Re-sort the run queues by the new priorities, keeping FIFO order within each.
     var queued: [Int] = []
-    for q in 0..<3 {
-      queued += queues[q][heads[q]...]
-      queues[q].removeAll(keepingCapacity: true)
-      heads[q] = 0
-    }
-    for v in queued { queues[Int(vcpus[v].priority)].append(v) }
+    for q in 0..<3 { queued += queues[q].drain(vcpus) }
+    for v in queued { queues[Int(vcpus[v].priority)].append(v, vcpus: &vcpus) }
   }
 }

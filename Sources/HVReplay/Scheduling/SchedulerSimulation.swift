@@ -257,21 +257,18 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
       return
     }
     vms[vm].parked = true
+    for v in vms[vm].vcpus where vcpus[v].state == .queued {
+      policy.remove(v, vcpus: &vcpus)
+      queuedCount -= 1
+      vcpus[v].state = .parked
+    }
     var freed: [Int] = []
-    for v in vms[vm].vcpus {
-      switch vcpus[v].state {
-      case .queued:
-        policy.remove(v, vcpus: vcpus)
-        queuedCount -= 1
-        vcpus[v].state = .parked
-      case .running:
-        let p = pcpus.firstIndex { $0.vcpu == v }!
-        release(p)
-        vcpus[v].state = .parked
-        vcpus[v].queuedSince = now
-        freed.append(p)
-      default: break
-      }
+    for p in pcpus.indices where pcpus[p].vcpu >= 0 && vcpus[pcpus[p].vcpu].vm == vm {
+      let v = pcpus[p].vcpu
+      release(p)
+      vcpus[v].state = .parked
+      vcpus[v].queuedSince = now
+      freed.append(p)
     }
     for p in freed { dispatch(p) }
   }
