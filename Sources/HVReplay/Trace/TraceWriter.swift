@@ -10,9 +10,17 @@ public struct TraceWriter {
 
   /// Creates the output file (`-` for standard output) and writes the header.
   ///
-  /// - Throws: ``HVReplayError`` `.cannotCreateOutput`.
+  /// - Throws: ``HVReplayError`` `.cannotCreateOutput`; `.badData`, before creating anything,
+  ///   when the metadata is larger than a native trace holds (64 KiB).
   public init(path: String, type: TraceFileType, metadata: TraceMetadata) throws(HVReplayError) {
     self.type = type
+    let metadataSize = metadata.text.utf8.count
+    if type.format == .hvt && metadataSize > NativeTraceLayout.maximumMetadataSize {
+      throw HVReplayError(
+        .badData, file: path,
+        "the trace's metadata is \(metadataSize) bytes; a native .hvt trace holds at most \(NativeTraceLayout.maximumMetadataSize) bytes (write CSV instead)"
+      )
+    }
     output = try ByteOutput(path: path, compression: type.compression)
     switch type.format {
     case .hvt:
