@@ -55,4 +55,33 @@ struct FuzzRegressionTests {
     #expect(try reader.next() == event)
     #expect(try reader.next() == nil)
   }
+
+  /// The reproducer libFuzzer's FuzzReportJSON saved: a report whose fair scheduler lists
+  /// vm 2 twice, which `compare` against itself showed as a regression.
+  static let duplicateVM = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("../Fixtures/fuzz/report-duplicate-vm.json").standardized.path
+
+  @Test("a report.json listing a VM, channel, backend or scheduler twice is refused")
+  func duplicatesRefused() throws {
+    let error = #expect(throws: HVReplayError.self) { _ = try readReport(Self.duplicateVM) }
+    #expect(error?.exitCode == 65)
+    #expect(error?.description.contains("vm 2 is listed twice") == true)
+    // The same report without the duplicate reads, and compares with itself cleanly.
+    let text = try String(contentsOfFile: Self.duplicateVM, encoding: .utf8)
+    var root = try JSONParser.parse(text, file: "r.json")
+    guard case .object(var members) = root else { throw HVReplayError(.badData, "not an object") }
+    let i = members.firstIndex { $0.0 == "schedulers" }!
+    guard case .array(var schedulers) = members[i].1 else { return }
+    guard case .object(var fair) = schedulers[1] else { return }
+    let v = fair.firstIndex { $0.0 == "vms" }!
+    guard case .array(var vms) = fair[v].1 else { return }
+    vms.removeLast()
+    fair[v].1 = .array(vms)
+    schedulers[1] = .object(fair)
+    members[i].1 = .array(schedulers)
+    root = .object(members)
+    let result = try ReplayResult(reportJSON: root, file: "r.json")
+    let comparison = ReportComparison(base: result, new: result, baseName: "a", newName: "a")
+    #expect(comparison.rows.allSatisfy { !$0.regressed })
+  }
 }

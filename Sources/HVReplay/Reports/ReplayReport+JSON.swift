@@ -221,8 +221,11 @@ extension ReplayResult {
       var metrics = [ChannelMetrics](repeating: ChannelMetrics(), count: channels.count)
       // Version 1 kept channels at full precision and no totals: rebuild them from those.
       var rebuilt = OpLatency()
+      var listed = Set<Int>()
       for c in try b.array("channels") {
         let i = channelIndex[try Self.channel(c)]!
+        // A report hvreplay writes lists a channel once per backend.
+        guard listed.insert(i).inserted else { throw c.fail("this channel is listed twice") }
         metrics[i] = try Self.channelMetrics(c, rebuilding: version == 1, into: &rebuilt)
       }
       let latency =
@@ -235,6 +238,10 @@ extension ReplayResult {
     schedulers = try root.array("schedulers").map { s throws(HVReplayError) in
       try Self.scheduler(s, version: version)
     }
+    // Figures are told apart by backend or scheduler name and VM: each must be unique.
+    guard Set(backends.map(\.name)).count == backends.count,
+      Set(schedulers.map(\.name)).count == schedulers.count
+    else { throw root.fail("a backend or scheduler name appears twice") }
   }
 
   /// The most backends and distinct channels a report.json may hold.
@@ -340,6 +347,7 @@ extension ReplayResult {
   {
     var vms: [VMCPUMetrics] = []
     var wait = version == 1 ? ChannelMetrics.makeHistogram() : try histogram(s.child("wait"))
+    var seenVMs = Set<UInt16>()
     for v in try s.array("vms") {
       let d = try v.child("data")
       guard let id = UInt16(exactly: try v.uint("vm")) else { throw v.fail("vm must be 0-65535") }
@@ -355,6 +363,7 @@ extension ReplayResult {
       m.billedExactNs = try d.uint("billed_exact_ns")
       m.billedTickNs = try d.uint("billed_tick_ns")
       m.contextSwitches = try d.uint("context_switches")
+      guard seenVMs.insert(id).inserted else { throw v.fail("vm \(id) is listed twice") }
       m.wait = try channelHistogram(v.child("wait"))
       if version == 1 {
         let full = try histogram(v.child("wait"))
