@@ -93,6 +93,60 @@ struct HostileReplayTests {
     }
   }
 
+  @Test("a completion time saturated at 2^64 - 1 counts as clamped, never as a short latency")
+  func saturatedCompletion() throws {
+    let events = [
+      TraceEvent(timeNs: .max - 1_000_000_000, vm: 1, op: .read, bytes: 4096, serviceNs: 1 << 40)
+    ]
+    let result = try replay(events)
+    for name in ["full", "para"] {
+      #expect(result.total(name).latencyClamped == 1, "\(name)")
+      #expect(result.latencies(name, .read).first! >= ChannelMetrics.highestLatencyNs, "\(name)")
+    }
+  }
+
+  @Test("accounting passes over 2,000 vCPUs count every vCPU against the work budget")
+  func passesCountEveryVCPU() throws {
+    var sim = SchedulerSimulation(
+      model: Model(), policy: CreditPolicy(model: Model()), horizon: nil, baseSteps: 50_000,
+      stepsPerBurst: 1)
+    var events = (0..<2_000).map {
+      TraceEvent(timeNs: 0, vm: UInt16($0 % 200 + 1), vcpu: UInt16($0), op: .burst,
+        serviceNs: 100_000_000_000_000)
+    }
+    // 10 s of 30 ms passes: 333 passes over 2,200 vCPUs and VMs is far past 52,000 steps,
+    // while the ticks and pCPU steps alone (about 3,000) are not.
+    events.append(TraceEvent(timeNs: 10_000_000_000, vm: 1, op: .burst, serviceNs: 1))
+    let error = #expect(throws: HVReplayError.self) {
+      try events.withUnsafeBufferPointer { try sim.replay($0) }
+    }
+    #expect(error?.exitCode == 65)
+  }
+
+  @Test("report.json with pcpus 0 or a latency sum past an hour per request is refused")
+  func inconsistentReport() throws {
+    var p = SynthesisParameters(profile: .mixed)
+    p.events = 2_000
+    let text = ReplayReport(try replay(Array(SyntheticTrace(p)))).json.serialized()
+    #expect(throws: Never.self) {
+      _ = try ReplayResult(reportJSON: JSONParser.parse(text, file: "r.json"), file: "r.json")
+    }
+    for (from, to) in [
+      ("\"pcpus\": 2,", "\"pcpus\": 0,"),
+      ("\"latency_sum_ns\": ", "\"latency_sum_ns\": 18446744073709551615, \"x\": "),
+    ] {
+      guard let range = text.range(of: from) else {
+        Issue.record("no \(from) in the report")
+        continue
+      }
+      let bad = text.replacingCharacters(in: range, with: to)
+      let error = #expect(throws: HVReplayError.self) {
+        _ = try ReplayResult(reportJSON: JSONParser.parse(bad, file: "r.json"), file: "r.json")
+      }
+      #expect(error?.exitCode == 65)
+    }
+  }
+
   @Test("200,000 simultaneous requests through para: every one beyond the ring stalls once")
   func simultaneousRequests() throws {
     let n = 200_000

@@ -351,6 +351,19 @@ struct ImporterBoundsTests {
     #expect(error.message.contains("more than 1024 blktrace files"))
   }
 
+  @Test("per-CPU files after a gap in the CPU numbers are read too (an offline CPU)")
+  func perCPUFilesWithGaps() throws {
+    let dir = TemporaryDirectory()
+    let cpus = [0, 1, 2, 3, 7, 9, 40]
+    for c in cpus {
+      let q = blktrace(.queue, time: UInt64(100 + c), sector: UInt64(c) * 8, cpu: UInt32(c))
+      let done = blktrace(.complete, time: UInt64(1000 + c), sector: UInt64(c) * 8, cpu: UInt32(c))
+      dir.write("g.blktrace.\(c)", bytes: q + done)
+    }
+    let (events, _) = try importAll([dir.file("g")])
+    #expect(events.map(\.vcpu) == cpus.map(UInt16.init))
+  }
+
   // MARK: Arithmetic near 2^64
 
   @Test("a sector whose byte offset passes 2^64 is refused, never wrapped")

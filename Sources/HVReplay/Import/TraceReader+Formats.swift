@@ -77,12 +77,11 @@ extension TraceReader {
   static func expand(_ paths: [String]) -> [String] {
     let all = paths.flatMap { path -> [String] in
       guard path != "-", !SystemCalls.exists(path) else { return [path] }
+      // Every number is probed, not only up to the first gap: a CPU that was offline while
+      // blktrace ran leaves one (a file past the limit is found, so the decoder refuses it).
       var files: [String] = []
-      var cpu = 0
-      while SystemCalls.exists("\(path).blktrace.\(cpu)") || cpu < 4 {
-        if SystemCalls.exists("\(path).blktrace.\(cpu)") { files.append("\(path).blktrace.\(cpu)") }
-        cpu += 1
-        if cpu > BlktraceDecoder.maximumFiles { break }
+      for cpu in 0...BlktraceDecoder.maximumFiles where SystemCalls.exists("\(path).blktrace.\(cpu)") {
+        files.append("\(path).blktrace.\(cpu)")
       }
       return files.isEmpty ? [path] : files
     }

@@ -263,6 +263,9 @@ extension ReplayResult {
     var m = ChannelMetrics()
     let counters = try c.child("counters")
     for (name, key) in ChannelMetrics.counters { m[keyPath: key] = try counters.uint(name) }
+    // Every latency is at most an hour as recorded, so their sum is at most that many hours.
+    guard m.latencySumNs <= m.requests.multiplied(checked: ChannelMetrics.highestLatencyNs) ?? .max
+    else { throw counters.fail("latency_sum_ns is more than an hour per request") }
     let latency = try c.child("latency")
     for op in EventOp.allCases where latency.value[op.description] != nil {
       let pairs = try histogramPairs(latency.child(op.description))
@@ -374,6 +377,7 @@ extension ReplayResult {
       }
       vms.append(m)
     }
+    guard try s.uint("pcpus") >= 1 else { throw s.fail("pcpus must be at least 1") }
     guard try s.uint("window_start_ns") <= s.uint("window_end_ns") else {
       throw s.fail("window_start_ns is after window_end_ns")
     }
@@ -426,6 +430,9 @@ extension TraceIdentity {
 /// Reads a report.json file (at most 256 MiB).
 public func readReport(_ path: String) throws(HVReplayError) -> ReplayResult {
   let input = try ByteInput(path: path)
+  if let size = input.fileSize, size > 256 << 20 {
+    throw HVReplayError(.badData, file: path, "the report is larger than 256 MiB")
+  }
   var bytes: [UInt8] = []
   while true {
     try input.refill(from: input.end)

@@ -119,8 +119,8 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   }
 
   /// Model rule "CPU work budget" (docs/MODEL.md): the simulation may take 20 million
-  /// steps (a few seconds) plus 1,000 per burst; ticks, accounting passes, pCPU and cap
-  /// steps all count. That covers 2 days of 10 ms ticks with 30 ms passes on any trace;
+  /// steps (a few seconds) plus 1,000 per burst; ticks, pCPU and cap steps count one each,
+  /// an accounting pass one per vCPU and VM it visits. That covers 2 days of 10 ms ticks with 30 ms passes on any trace;
   /// beyond it a hostile or mistimed trace, or a tiny tick or timeslice, would take hours.
   static var defaultBaseSteps: UInt64 { 20_000_000 }
   static var defaultStepsPerBurst: UInt64 { 1_000 }
@@ -230,6 +230,8 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
 
   /// The accounting pass: credit, and a new cap period.
   private mutating func pass() {
+    // A pass visits every vCPU and VM: each visit counts against the work budget.
+    work &+= UInt64(vcpus.count + vms.count)
     for p in pcpus.indices { accrue(p, to: now) }
     policy.account(vcpus: &vcpus, weights: weights)
     for vm in vms.indices {

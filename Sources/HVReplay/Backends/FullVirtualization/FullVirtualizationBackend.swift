@@ -90,7 +90,9 @@ struct FullVirtualizationBackend: DeviceBackend {
     metrics.channels[c].notificationsSent &+= 1
     if copies { metrics.channels[c].bytesCopied &+= UInt64(r.bytes) }
     metrics.channels[c].overheadNs.add(saturating: cost)
-    metrics.complete(c, op: r.op, bytes: r.bytes, latencyNs: end &- r.arrival)
+    // A completion time saturated at 2^64 - 1 has lost its true value: counted as clamped.
+    metrics.complete(
+      c, op: r.op, bytes: r.bytes, latencyNs: end == .max ? .max : end &- r.arrival)
   }
 
   /// Whether an op's payload is copied before the device (writes and transmits).

@@ -377,7 +377,10 @@ struct ParavirtualizationBackend: DeviceBackend {
       let id = rings[r].responses.removeFirst()
       t = t.adding(saturating: perResponse)
       let request = requests[Int(id)]
-      metrics.complete(r, op: request.op, bytes: request.bytes, latencyNs: t &- request.arrival)
+      // A time saturated at 2^64 - 1 has lost its true value: the latency counts as clamped.
+      metrics.complete(
+        r, op: request.op, bytes: request.bytes,
+        latencyNs: t == .max ? .max : t &- request.arrival)
       rings[r].outstanding &-= 1
       metrics.channels[r].occupancy!.change(to: UInt64(rings[r].outstanding), at: t)
       freeRequests.append(id)
