@@ -147,6 +147,13 @@ struct HostileReplayTests {
     }
   }
 
+  @Test("JSON output escapes bidirectional formatting characters as it does controls")
+  func jsonEscapesBidi() throws {
+    let text = JSONValue.string("a\u{202E}b\u{1B}\u{2066}é").serialized()
+    #expect(text == "\"a\\u202eb\\u001b\\u2066é\"")
+    #expect(try JSONParser.parse(text, file: "t.json") == .string("a\u{202E}b\u{1B}\u{2066}é"))
+  }
+
   @Test("200,000 simultaneous requests through para: every one beyond the ring stalls once")
   func simultaneousRequests() throws {
     let n = 200_000
