@@ -18,7 +18,8 @@ struct ChannelHistogramTests {
       // Spread over 1 ns to about an hour: a log-uniform exponent, then a mantissa.
       let exponent = rng.integer(in: 0...41)
       let mantissa = rng.integer(in: 0...1023)
-      return min((1 << exponent) + ((1 << exponent) * mantissa) >> 10, ChannelMetrics.highestLatencyNs)
+      return min(
+        (1 << exponent) + ((1 << exponent) * mantissa) >> 10, ChannelMetrics.highestLatencyNs)
     }
   }
 

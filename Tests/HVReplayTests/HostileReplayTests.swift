@@ -111,7 +111,8 @@ struct HostileReplayTests {
       model: Model(), policy: CreditPolicy(model: Model()), horizon: nil, baseSteps: 50_000,
       stepsPerBurst: 1)
     var events = (0..<2_000).map {
-      TraceEvent(timeNs: 0, vm: UInt16($0 % 200 + 1), vcpu: UInt16($0), op: .burst,
+      TraceEvent(
+        timeNs: 0, vm: UInt16($0 % 200 + 1), vcpu: UInt16($0), op: .burst,
         serviceNs: 100_000_000_000_000)
     }
     // 10 s of 30 ms passes: 333 passes over 2,200 vCPUs and VMs is far past 52,000 steps,
@@ -228,7 +229,8 @@ struct HostileReplayTests {
     let backends = (0...ReplayResult.maxBackends).map { _ in
       "{\"name\": \"full\", \"channels\": [], \"latency\": {}}"
     }
-    let text = "{\"schema\": \"hvreplay-report\", \"schema_version\": 2, \"backends\": ["
+    let text =
+      "{\"schema\": \"hvreplay-report\", \"schema_version\": 2, \"backends\": ["
       + backends.joined(separator: ", ") + "]}"
     let value = try JSONParser.parse(text, file: "r.json")
     let error = #expect(throws: HVReplayError.self) {

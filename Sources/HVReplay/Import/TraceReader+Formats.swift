@@ -80,7 +80,8 @@ extension TraceReader {
       // Every number is probed, not only up to the first gap: a CPU that was offline while
       // blktrace ran leaves one (a file past the limit is found, so the decoder refuses it).
       var files: [String] = []
-      for cpu in 0...BlktraceDecoder.maximumFiles where SystemCalls.exists("\(path).blktrace.\(cpu)") {
+      for cpu in 0...BlktraceDecoder.maximumFiles
+      where SystemCalls.exists("\(path).blktrace.\(cpu)") {
         files.append("\(path).blktrace.\(cpu)")
       }
       return files.isEmpty ? [path] : files

@@ -7,18 +7,13 @@ public struct OpLatency: Sendable {
 
   public init() {}
 
-  /// Only `histogram`, as op `op`'s.
-  init(_ op: EventOp, _ histogram: Histogram<UInt64>) {
-    byOp[Int(op.rawValue)] = histogram
-  }
-
   /// Records one latency of `op` (already clamped to ``ChannelMetrics/highestLatencyNs``).
   @inline(__always)
-  mutating func record(_ op: EventOp, _ value: UInt64) {
+  mutating func record(_ op: EventOp, _ value: UInt64, count: UInt64 = 1) {
     let index = Int(op.rawValue)
-    if byOp[index]?.record(value) == nil {
+    if byOp[index]?.record(value, count: count) == nil {
       var histogram = ChannelMetrics.makeHistogram()
-      histogram.record(value)
+      histogram.record(value, count: count)
       byOp[index] = histogram
     }
   }

@@ -163,7 +163,8 @@ public struct OccupancyMetrics: Sendable {
     if newLevel > maximum {
       maximum = newLevel
       if Int(newLevel) >= timeAtLevel.count {
-        timeAtLevel.append(contentsOf: repeatElement(0, count: Int(newLevel) + 1 - timeAtLevel.count))
+        timeAtLevel.append(
+          contentsOf: repeatElement(0, count: Int(newLevel) + 1 - timeAtLevel.count))
       }
     }
   }

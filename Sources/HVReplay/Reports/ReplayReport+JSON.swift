@@ -273,9 +273,11 @@ extension ReplayResult {
       for (value, count) in pairs { h.record(value, count: count) }
       m.latency[Int(op.rawValue)] = h
       if rebuilding {
-        var full = ChannelMetrics.makeHistogram()
-        for (value, count) in pairs { full.record(value, count: count) }
-        try totals.add(OpLatency(op, full))
+        // Recorded straight into the totals: no histogram per channel.
+        guard totals.totalCount.adding(saturating: h.totalCount) <= OpLatency.countLimit else {
+          throw c.fail("the latency histograms hold more than 2^60 values")
+        }
+        for (value, count) in pairs { totals.record(op, value, count: count) }
       }
     }
     if c.value["occupancy"] != nil {
@@ -326,13 +328,6 @@ extension ReplayResult {
     return histogram
   }
 
-  /// A per-channel-precision histogram.
-  static func channelHistogram(_ h: JSONFields) throws(HVReplayError) -> ChannelHistogram {
-    var histogram = ChannelHistogram()
-    for (value, count) in try histogramPairs(h) { histogram.record(value, count: count) }
-    return histogram
-  }
-
   /// Per-op full-precision histograms.
   static func opLatency(_ o: JSONFields) throws(HVReplayError) -> OpLatency {
     var latency = OpLatency()
@@ -367,13 +362,13 @@ extension ReplayResult {
       m.billedTickNs = try d.uint("billed_tick_ns")
       m.contextSwitches = try d.uint("context_switches")
       guard seenVMs.insert(id).inserted else { throw v.fail("vm \(id) is listed twice") }
-      m.wait = try channelHistogram(v.child("wait"))
+      let pairs = try histogramPairs(v.child("wait"))
+      for (value, count) in pairs { m.wait.record(value, count: count) }
       if version == 1 {
-        let full = try histogram(v.child("wait"))
-        guard wait.totalCount.adding(saturating: full.totalCount) <= OpLatency.countLimit else {
+        guard wait.totalCount.adding(saturating: m.wait.totalCount) <= OpLatency.countLimit else {
           throw v.fail("the wait histograms hold more than 2^60 values")
         }
-        wait.add(full)
+        for (value, count) in pairs { wait.record(value, count: count) }
       }
       vms.append(m)
     }

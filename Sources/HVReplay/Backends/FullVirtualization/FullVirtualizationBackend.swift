@@ -63,7 +63,9 @@ struct FullVirtualizationBackend: DeviceBackend {
       guestFree[c] = ready
       metrics.channels[c].submitTraps &+= traps
       metrics.channels[c].notificationsSent &+= 1  // the doorbell register write
-      if Self.copiesBeforeDevice(event.op) { metrics.channels[c].bytesCopied &+= UInt64(event.bytes) }
+      if Self.copiesBeforeDevice(event.op) {
+        metrics.channels[c].bytesCopied &+= UInt64(event.bytes)
+      }
       metrics.channels[c].overheadNs.add(saturating: cost)
     }
     let service = event.serviceNs != 0 ? event.serviceNs : device.defaultServiceNs

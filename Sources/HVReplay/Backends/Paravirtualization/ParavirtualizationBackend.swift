@@ -240,7 +240,8 @@ struct ParavirtualizationBackend: DeviceBackend {
       metrics.channels[r].backendWakeups &+= 1
       metrics.channels[r].overheadNs.add(saturating: costs.backendWakeupNs)
       pending.schedule(
-        Scheduled(step: .backendRun, ring: Int32(r), value: 0), at: sent.adding(saturating: costs.backendWakeupNs))
+        Scheduled(step: .backendRun, ring: Int32(r), value: 0),
+        at: sent.adding(saturating: costs.backendWakeupNs))
     }
   }
 
@@ -342,7 +343,8 @@ struct ParavirtualizationBackend: DeviceBackend {
     cost &+= UInt64(k) &* costs.ringSlotNs
     metrics.channels[r].overheadNs.add(saturating: cost)
     pending.schedule(
-      Scheduled(step: .publishResponses, ring: Int32(r), value: Int32(k)), at: now.adding(saturating: cost))
+      Scheduled(step: .publishResponses, ring: Int32(r), value: Int32(k)),
+      at: now.adding(saturating: cost))
   }
 
   /// RING_PUSH_RESPONSES_AND_CHECK_NOTIFY.
@@ -362,7 +364,8 @@ struct ParavirtualizationBackend: DeviceBackend {
     if rings[r].handler == .asleep {
       rings[r].handler = .waking
       pending.schedule(
-        Scheduled(step: .guestHandler, ring: Int32(r), value: 0), at: now.adding(saturating: costs.irqInjectNs))
+        Scheduled(step: .guestHandler, ring: Int32(r), value: 0),
+        at: now.adding(saturating: costs.irqInjectNs))
     }
   }
 
