@@ -76,21 +76,12 @@ struct StreamDiskSource: SyntheticSource {
 /// net-rpc traffic: Poisson bursts of small tx packets, each burst answered by as
 /// many rx packets one round trip later.
 struct RPCNetSource: SyntheticSource {
-  private struct Pending: Comparable {
-    var event: TraceEvent
-    var sequence: UInt64
-    static func < (a: Pending, b: Pending) -> Bool {
-      (a.event.timeNs, a.sequence) < (b.event.timeNs, b.sequence)
-    }
-    static func == (a: Pending, b: Pending) -> Bool { a.sequence == b.sequence }
-  }
-
   var rng: Xoshiro256
   let vm: UInt16
   let parameters: SynthesisParameters
   private var clock = 0.0
   private var sequence: UInt64 = 0
-  private var pending = Heap<Pending>()
+  private var pending = Heap<SequencedEvent>()
 
   init(vm: UInt16, parameters: SynthesisParameters, rng: Xoshiro256) {
     self.vm = vm
@@ -121,7 +112,7 @@ struct RPCNetSource: SyntheticSource {
   }
 
   private mutating func push(_ event: TraceEvent) {
-    pending.insert(Pending(event: event, sequence: sequence))
+    pending.insert(SequencedEvent(event: event, sequence: sequence))
     sequence += 1
   }
 }

@@ -146,18 +146,8 @@ public struct TraceReader {
 /// Storage grows with the events held, never beyond the reorder window.
 /// - Complexity: O(1) for an event in order, O(log n) for one out of order.
 struct ReorderBuffer {
-  /// An event with its position in the file, ordered by time, then position.
-  private struct Held: Comparable {
-    var event: TraceEvent
-    var sequence: UInt64
-    static func < (a: Held, b: Held) -> Bool {
-      (a.event.timeNs, a.sequence) < (b.event.timeNs, b.sequence)
-    }
-    static func == (a: Held, b: Held) -> Bool { a.sequence == b.sequence }
-  }
-
-  private var inOrder = Deque<Held>()
-  private var disordered = Heap<Held>()
+  private var inOrder = Deque<SequencedEvent>()
+  private var disordered = Heap<SequencedEvent>()
   private var nextSequence: UInt64 = 0
   /// The latest time of any event held so far.
   private var latest: UInt64 = 0
@@ -167,7 +157,7 @@ struct ReorderBuffer {
   /// Holds `event`; returns false when it came earlier than an event already held.
   @inline(__always)
   mutating func append(_ event: TraceEvent) -> Bool {
-    let held = Held(event: event, sequence: nextSequence)
+    let held = SequencedEvent(event: event, sequence: nextSequence)
     nextSequence &+= 1
     if event.timeNs < latest {
       disordered.insert(held)
