@@ -1,9 +1,13 @@
 @testable import HVReplay
 
-/// Replays `events` (in time order) through `backends` with `model`.
+/// Replays `events` (in time order) through `backends` with `model`, open loop unless
+/// `loop` says otherwise (the backend tests give each request's arrival time).
 func replay(
-  _ events: [TraceEvent], model: Model = Model(), backends: [BackendKind] = BackendKind.allCases
+  _ events: [TraceEvent], model: Model = Model(), backends: [BackendKind] = BackendKind.allCases,
+  loop: Model.Loop = .open
 ) throws -> ReplayResult {
+  var model = model
+  model.replay.loop = loop
   let dir = TemporaryDirectory()
   let path = dir.file("t.hvt")
   try writeTrace(events, to: path, type: .hvt)

@@ -85,8 +85,8 @@ struct TraceFormatTests {
     let events = Array(SyntheticTrace(p))
     let path = dir.file("s.\(type)")
     try writeTrace(events, to: path, type: type, metadata: p.metadata)
-    // 256 bytes: larger than the header and the longest line, but not a multiple of 40.
-    var reader = try TraceReader(input: ByteInput(path: path, capacity: 256))
+    // 296 bytes: larger than the header and the longest line, but not a multiple of 40.
+    var reader = try TraceReader(input: ByteInput(path: path, capacity: 296))
     var read: [TraceEvent] = []
     while let e = try reader.next() { read.append(e) }
     #expect(read == events)

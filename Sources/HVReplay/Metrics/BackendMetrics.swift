@@ -59,9 +59,20 @@ public struct BackendMetrics: Sendable {
 
   public init() {}
 
-  /// Records one completed request of channel `c`.
+  /// Notes that a request of channel `c` was issued at `time`.
   @inline(__always)
-  mutating func complete(_ c: Int, op: EventOp, bytes: UInt32, latencyNs: UInt64) {
+  mutating func issue(_ c: Int, at time: UInt64) {
+    if time < channels[c].firstIssueNs { channels[c].firstIssueNs = time }
+  }
+
+  /// Records one request of channel `c`, issued at `issued`, completed at `done`.
+  ///
+  /// A completion time saturated at 2^64 - 1 has lost its true value: its latency counts
+  /// as clamped.
+  @inline(__always)
+  mutating func complete(_ c: Int, op: EventOp, bytes: UInt32, issued: UInt64, done: UInt64) {
+    if done > channels[c].lastCompletionNs { channels[c].lastCompletionNs = done }
+    let latencyNs = done == .max ? .max : done &- issued
     latency.record(op, channels[c].complete(op: op, bytes: bytes, latencyNs: latencyNs))
   }
 }

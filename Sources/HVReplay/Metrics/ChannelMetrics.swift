@@ -45,6 +45,13 @@ public struct ChannelMetrics: Sendable {
   public var latency: [ChannelHistogram?] = Array(repeating: nil, count: EventOp.allCases.count)
   /// Ring occupancy over time (para only).
   public var occupancy: OccupancyMetrics?
+  /// When the first request was issued and the last completed, in trace ns: the span the
+  /// achieved rates divide by (`UInt64.max` and 0 while there is none).
+  public var firstIssueNs = UInt64.max
+  public var lastCompletionNs: UInt64 = 0
+
+  /// From the first issue to the last completion, in ns (0 with no request).
+  public var spanNs: UInt64 { lastCompletionNs > firstIssueNs ? lastCompletionNs - firstIssueNs : 0 }
 
   public init() {}
 
@@ -117,6 +124,8 @@ public struct ChannelMetrics: Sendable {
     if let o = other.occupancy {
       if occupancy == nil { occupancy = o } else { occupancy!.add(o) }
     }
+    firstIssueNs = min(firstIssueNs, other.firstIssueNs)
+    lastCompletionNs = max(lastCompletionNs, other.lastCompletionNs)
   }
 }
 

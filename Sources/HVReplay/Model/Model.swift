@@ -103,6 +103,26 @@ public struct Model: Sendable, Equatable {
     }
   }
 
+  /// How requests are issued: open or closed loop (docs/MODEL.md, "replay").
+  public enum Loop: String, Sendable, Equatable, CaseIterable {
+    /// Each request at its recorded time, whatever the design.
+    case open
+    /// Each stream's request after the one it depended on, with its think time.
+    case closed
+  }
+
+  /// How the trace is replayed.
+  public struct Replay: Sendable, Equatable {
+    /// Recordings are closed loop unless they say otherwise (synthetic open profiles do).
+    public var loop = Loop.closed
+    /// Closed loop without recorded completions: a stream's request waits for its request
+    /// this many before (fio's iodepth; 1: synchronous I/O).
+    public var depth: UInt64 = 1
+    /// Replay at this many times the recorded rate (fio's replay_time_scale).
+    public var timeScale: Double = 1
+  }
+
+  public var replay = Replay()
   public var costs = Costs()
   public var full = Full()
   public var para = Para()
@@ -133,6 +153,12 @@ public struct Model: Sendable, Equatable {
   @inlinable
   public func traps(_ kind: EventKind) -> TrapCounts {
     kind == .net ? full.net : full.disk
+  }
+
+  /// The service time the model assumes for a disk or net request whose trace gives none.
+  @inlinable
+  public func serviceNs(for event: TraceEvent) -> UInt64 {
+    device(event.kind).defaultServiceNs
   }
 
   /// Nanoseconds to copy `bytes` at ``Costs/copyNsPerKiB`` (rounded to nearest).

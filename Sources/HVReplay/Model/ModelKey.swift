@@ -6,6 +6,8 @@ public struct ModelKey: Sendable {
     case flag(WritableKeyPath<Model, Bool> & Sendable)
     case powerOfTwo(WritableKeyPath<Model, UInt64> & Sendable, range: ClosedRange<UInt64>)
     case accounting(WritableKeyPath<Model, Model.Accounting> & Sendable)
+    case loop(WritableKeyPath<Model, Model.Loop> & Sendable)
+    case ratio(WritableKeyPath<Model, Double> & Sendable, range: ClosedRange<Double>)
   }
 
   /// The dotted path, such as `costs.trap_ns`.
@@ -22,6 +24,8 @@ public struct ModelKey: Sendable {
     case .integer(let k, _), .powerOfTwo(let k, _): .uint(model[keyPath: k])
     case .flag(let k): .bool(model[keyPath: k])
     case .accounting(let k): .string(model[keyPath: k].rawValue)
+    case .loop(let k): .string(model[keyPath: k].rawValue)
+    case .ratio(let k, _): .double(model[keyPath: k])
     }
   }
 
@@ -33,6 +37,24 @@ public struct ModelKey: Sendable {
         throw .init("\(path) must be \"exact\" or \"tick\"")
       }
       model[keyPath: k] = a
+    case .loop(let k):
+      guard case .string(let s) = value, let l = Model.Loop(rawValue: s) else {
+        throw .init("\(path) must be \"open\" or \"closed\"")
+      }
+      model[keyPath: k] = l
+    case .ratio(let k, let range):
+      let number: Double
+      switch value {
+      case .uint(let u): number = Double(u)
+      case .double(let d): number = d
+      case .string(let s) where Double(s) != nil: number = Double(s)!
+      default: throw .init("\(path) must be a number")
+      }
+      guard number.isFinite, range.contains(number) else {
+        throw .init(
+          "\(path) must be between \(range.lowerBound) and \(range.upperBound), found \(number)")
+      }
+      model[keyPath: k] = number
     case .flag(let k):
       switch value {
       case .bool(let b): model[keyPath: k] = b
@@ -70,6 +92,20 @@ struct ModelKeyError: Error {
 extension Model {
   /// Every key of the model, in the order `hvreplay model` prints them.
   public static let keys: [ModelKey] = [
+    ModelKey(
+      path: "replay.loop", access: .loop(\.replay.loop), unit: "",
+      meaning:
+        "open: each request at its recorded time; closed: each stream's request after the one it depended on (recordings default to closed)"
+    ),
+    ModelKey(
+      path: "replay.depth", access: .integer(\.replay.depth, range: 1...4096), unit: "requests",
+      meaning:
+        "closed loop without recorded completions: a stream's request waits for its request this many before"
+    ),
+    ModelKey(
+      path: "replay.time_scale", access: .ratio(\.replay.timeScale, range: 0.000001...1_000_000),
+      unit: "",
+      meaning: "replay at this many times the recorded rate (recorded and think times are divided by it)"),
     ModelKey(
       path: "costs.trap_ns", access: .integer(\.costs.trapNs, range: 0...1_000_000_000), unit: "ns",
       meaning: "one trapped register access: VM exit, emulation in the hypervisor, VM entry"),

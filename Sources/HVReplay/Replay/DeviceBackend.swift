@@ -1,21 +1,54 @@
-/// A virtualization design's model of the I/O path, fed by the replay engine.
+/// A virtualization design's model of the I/O path, driven by a ``RequestDriver``.
 ///
-/// Backends are interchangeable: the engine hands every backend the same chunks
-/// of events, in time order, and collects per-channel metrics at the end. A new
-/// design (passthrough, polling) is a new conforming type and a ``BackendKind`` case.
+/// Backends are interchangeable: the driver hands every backend the same requests and
+/// decides when each one is issued (at its recorded time, open loop; or after the request
+/// it depended on completed, closed loop), running the backend's own steps in time order in
+/// between. A new design (passthrough, polling) is a new conforming type and a
+/// ``BackendKind`` case.
 public protocol DeviceBackend {
   /// The name used in reports and on the command line.
   var name: String { get }
   /// Registers channel number `count` (channels arrive in index order).
   mutating func addChannel(_ channel: Channel)
-  /// Replays a chunk of events in time order; `channels[i]` is the channel index
-  /// of `events[i]`, or -1 for an event no device serves (cpu).
+  /// When the earliest pending step runs, or `UInt64.max` when none is pending.
+  var nextStepTime: UInt64 { get }
+  /// Whether no step is pending (a step may be pending at `UInt64.max`).
+  var isIdle: Bool { get }
+  /// Runs the earliest pending step.
+  mutating func runNextStep()
+  /// Request `event` of channel `channel` is issued at `time` (never earlier than a step
+  /// already run); `tag` comes back in ``completions`` when it completes.
+  mutating func submit(_ event: TraceEvent, channel: Int, at time: UInt64, tag: UInt32)
+  /// The requests completed since the driver last emptied it, when it is enabled.
+  var completions: CompletionLog { get set }
+  /// Replays a chunk of events through `driver`: `channels[i]` is the channel index of
+  /// `events[i]`, or -1 for an event no device serves (cpu).
   mutating func replay(
-    _ events: UnsafeBufferPointer<TraceEvent>, channels: UnsafeBufferPointer<Int32>)
-  /// Runs every pending step to completion; every request completes exactly once.
-  mutating func finish()
+    _ events: UnsafeBufferPointer<TraceEvent>, channels: UnsafeBufferPointer<Int32>,
+    driver: inout RequestDriver)
+  /// Issues every request still held and runs every pending step; every request
+  /// completes exactly once.
+  mutating func finish(driver: inout RequestDriver)
   /// What was measured, per channel (by channel index) and over every channel.
   var metrics: BackendMetrics { get }
+}
+
+/// The requests a backend completed, by tag, for a driver that issues requests in turn.
+public struct CompletionLog: Sendable {
+  /// One completed request.
+  public struct Entry: Sendable {
+    public var tag: UInt32
+    public var timeNs: UInt64
+  }
+
+  /// Off for open-loop replay, which issues nothing in response to a completion.
+  var enabled = false
+  var entries: [Entry] = []
+
+  @inline(__always)
+  mutating func record(_ tag: UInt32, at time: UInt64) {
+    if enabled { entries.append(Entry(tag: tag, timeNs: time)) }
+  }
 }
 
 /// The backends hvreplay has.

@@ -44,12 +44,13 @@ public struct ReplayEngine {
     // Each backend replays on its own worker, the schedulers together on one more, so the
     // designs run side by side on the machine's cores; each still sees every chunk in order.
     var workers = backendKinds.map {
-      ReplayWorker(backends: [$0.make(model: model)], schedulers: [])
+      ReplayWorker(backends: [$0.make(model: model)], schedulers: [], model: model)
     }
     if !schedulerKinds.isEmpty {
       workers.append(
         ReplayWorker(
-          backends: [], schedulers: schedulerKinds.map { $0.make(model: model, horizon: horizon) }))
+          backends: [], schedulers: schedulerKinds.map { $0.make(model: model, horizon: horizon) },
+          model: model))
     }
     let chunks = (0..<Self.chunksInFlight).map { _ in Chunk(capacity: Self.chunkSize) }
     let busy = chunks.map { _ in DispatchGroup() }
@@ -143,13 +144,17 @@ private final class Chunk: @unchecked Sendable {
 private final class ReplayWorker: @unchecked Sendable {
   let queue = DispatchQueue(label: "hvreplay.replay")
   private(set) var backends: [any DeviceBackend]
+  /// One per backend: in closed loop each backend's completions drive its own issues.
+  private(set) var drivers: [RequestDriver]
   private var schedulers: [any CPUScheduler]
   private(set) var schedulerResults: [SchedulerResult] = []
   /// The first error a scheduler met; the worker does nothing more after it.
   private(set) var failure: HVReplayError?
 
-  init(backends: [any DeviceBackend], schedulers: [any CPUScheduler]) {
+  init(backends: [any DeviceBackend], schedulers: [any CPUScheduler], model: Model) {
     self.backends = backends
+    drivers = backends.map { _ in RequestDriver(model: model) }
+    for b in self.backends.indices { self.backends[b].completions.enabled = drivers[b].closed }
     self.schedulers = schedulers
   }
 
@@ -159,7 +164,7 @@ private final class ReplayWorker: @unchecked Sendable {
     let channels = UnsafeBufferPointer(rebasing: chunk.channels[..<chunk.count])
     for b in backends.indices {
       for channel in chunk.newChannels { backends[b].addChannel(channel) }
-      backends[b].replay(events, channels: channels)
+      backends[b].replay(events, channels: channels, driver: &drivers[b])
     }
     do {
       for s in schedulers.indices { try schedulers[s].replay(events) }
@@ -169,7 +174,10 @@ private final class ReplayWorker: @unchecked Sendable {
   }
 
   func finish(windowStart: UInt64, windowEnd: UInt64) {
-    for b in backends.indices { backends[b].finish() }
+    for b in backends.indices {
+      backends[b].finish(driver: &drivers[b])
+      if failure == nil, let f = drivers[b].failure { failure = f }
+    }
     guard failure == nil else { return }
     do {
       for s in schedulers.indices {

@@ -30,6 +30,16 @@ public enum SynthesisProfile: String, CaseIterable, Sendable, CustomStringConver
       "VM 1 runs 97% of every tick and yields before it fires; the other VMs are CPU-bound"
     }
   }
+
+  /// How the profile's trace is replayed by default, written into its metadata as
+  /// `model.replay.loop`. Every profile draws its arrivals from a process that does not wait
+  /// for completions (Poisson for oltp, net-rpc and mixed, a fixed rate for stream, fixed
+  /// periods for the CPU profiles): open by definition, as an M/M/1 queue's arrivals are.
+  public var loop: Model.Loop {
+    switch self {
+    case .oltp, .stream, .netRPC, .cpuContention, .mixed, .tickEvasion: .open
+    }
+  }
 }
 
 /// The settings of a synthetic trace. Each profile reads the ones it names.
@@ -119,12 +129,15 @@ public struct SynthesisParameters: Sendable, Equatable {
     return m
   }
 
-  /// Model settings that belong to the scenario: the guests' weights in cpu-contention.
+  /// Model settings that belong to the scenario: how it is replayed (``SynthesisProfile/loop``)
+  /// and the guests' weights in cpu-contention.
   public var modelKeys: [(String, String)] {
-    guard profile == .cpuContention else { return [] }
-    return (1...max(vms, 1)).map {
+    var keys = [("replay.loop", profile.loop.rawValue)]
+    guard profile == .cpuContention else { return keys }
+    keys += (1...max(vms, 1)).map {
       ("vms.\($0).weight", String(Self.contentionWeights[($0 - 1) % 4]))
     }
+    return keys
   }
 
   /// cpu-contention's weights, cycling over VMs 1, 2, 3, 4, ...: CPU-bound VMs (odd) get

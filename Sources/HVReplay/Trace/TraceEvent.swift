@@ -20,6 +20,10 @@ public struct TraceEvent: Hashable, Sendable {
   public var vcpu: UInt16
   /// Device index within the VM and kind (disk 0, disk 1, net 0, ...).
   public var device: UInt16
+  /// The recording's issuing process plus one, for recordings that name it (blktrace,
+  /// blkparse); 0 when it does not, and the request's stream is its (vm, vcpu). Not part of
+  /// the native and CSV formats.
+  public var stream: UInt32
   /// The operation; its kind is ``EventOp/kind``.
   public var op: EventOp
 
@@ -29,7 +33,7 @@ public struct TraceEvent: Hashable, Sendable {
   @inlinable
   public init(
     timeNs: UInt64, vm: UInt16, vcpu: UInt16 = 0, op: EventOp, device: UInt16 = 0,
-    offset: UInt64 = 0, bytes: UInt32 = 0, serviceNs: UInt64 = 0
+    offset: UInt64 = 0, bytes: UInt32 = 0, serviceNs: UInt64 = 0, stream: UInt32 = 0
   ) {
     self.timeNs = timeNs
     self.offset = offset
@@ -39,6 +43,7 @@ public struct TraceEvent: Hashable, Sendable {
     self.vcpu = vcpu
     self.device = device
     self.op = op
+    self.stream = stream
   }
 }
 

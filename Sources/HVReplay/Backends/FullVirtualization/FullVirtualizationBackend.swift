@@ -12,6 +12,7 @@ struct FullVirtualizationBackend: DeviceBackend {
     var bytes: UInt32
     var op: EventOp
     var channel: Int32
+    var tag: UInt32
   }
 
   let name = "full"
@@ -22,6 +23,7 @@ struct FullVirtualizationBackend: DeviceBackend {
   private var devices: [DeviceQueue] = []
   private var kinds: [EventKind] = []
   private(set) var metrics = BackendMetrics()
+  var completions = CompletionLog()
 
   init(model: Model) { self.model = model }
 
@@ -33,26 +35,29 @@ struct FullVirtualizationBackend: DeviceBackend {
   }
 
   mutating func replay(
-    _ events: UnsafeBufferPointer<TraceEvent>, channels: UnsafeBufferPointer<Int32>
+    _ events: UnsafeBufferPointer<TraceEvent>, channels: UnsafeBufferPointer<Int32>,
+    driver: inout RequestDriver
   ) {
-    for i in events.indices {
-      let c = channels[i]
-      guard c >= 0 else { continue }
-      let event = events[i]
-      while pending.nextTime < event.timeNs { complete(pending.pop()) }
-      submit(event, channel: Int(c))
-    }
+    driver.feed(events, channels: channels, into: &self)
   }
 
-  mutating func finish() {
-    while !pending.isEmpty { complete(pending.pop()) }
+  mutating func finish(driver: inout RequestDriver) { driver.drain(&self) }
+
+  var nextStepTime: UInt64 {
+    @inline(__always) get { pending.nextTime }
   }
+
+  var isIdle: Bool { pending.isEmpty }
 
   @inline(__always)
-  private mutating func submit(_ event: TraceEvent, channel c: Int) {
+  mutating func runNextStep() { complete(pending.pop()) }
+
+  @inline(__always)
+  mutating func submit(_ event: TraceEvent, channel c: Int, at time: UInt64, tag: UInt32) {
     let kind = kinds[c]
     let device = model.device(kind)
-    var ready = event.timeNs
+    var ready = time
+    metrics.issue(c, at: time)
     if event.op != .rx {
       // The guest programs the emulated controller: each register access traps.
       let traps = model.traps(kind).submitTraps
@@ -71,7 +76,7 @@ struct FullVirtualizationBackend: DeviceBackend {
     let service = event.serviceNs != 0 ? event.serviceNs : device.defaultServiceNs
     let (_, done) = devices[c].serve(ready: ready, service: service, ordering: event.op.isOrdering)
     pending.schedule(
-      Completion(arrival: event.timeNs, bytes: event.bytes, op: event.op, channel: Int32(c)),
+      Completion(arrival: time, bytes: event.bytes, op: event.op, channel: Int32(c), tag: tag),
       at: done)
   }
 
@@ -92,9 +97,8 @@ struct FullVirtualizationBackend: DeviceBackend {
     metrics.channels[c].notificationsSent &+= 1
     if copies { metrics.channels[c].bytesCopied &+= UInt64(r.bytes) }
     metrics.channels[c].overheadNs.add(saturating: cost)
-    // A completion time saturated at 2^64 - 1 has lost its true value: counted as clamped.
-    metrics.complete(
-      c, op: r.op, bytes: r.bytes, latencyNs: end == .max ? .max : end &- r.arrival)
+    metrics.complete(c, op: r.op, bytes: r.bytes, issued: r.arrival, done: end)
+    completions.record(r.tag, at: end)
   }
 
   /// Whether an op's payload is copied before the device (writes and transmits).

@@ -84,6 +84,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     var op: EventOp
     /// When it began waiting for a slot or buffer, or `UInt64.max` when it never had to.
     var stalledSince: UInt64
+    var tag: UInt32
   }
 
   let name = "para"
@@ -94,6 +95,7 @@ struct ParavirtualizationBackend: DeviceBackend {
   private var rings: [Ring] = []
   private var devices: [DeviceQueue] = []
   private(set) var metrics = BackendMetrics()
+  var completions = CompletionLog()
   private var requests: [Request] = []
   private var freeRequests: [Int32] = []
 
@@ -113,44 +115,49 @@ struct ParavirtualizationBackend: DeviceBackend {
   }
 
   mutating func replay(
-    _ events: UnsafeBufferPointer<TraceEvent>, channels: UnsafeBufferPointer<Int32>
+    _ events: UnsafeBufferPointer<TraceEvent>, channels: UnsafeBufferPointer<Int32>,
+    driver: inout RequestDriver
   ) {
-    for i in events.indices {
-      let c = channels[i]
-      guard c >= 0 else { continue }
-      let event = events[i]
-      while pending.nextTime < event.timeNs { run(pending.pop()) }
-      arrive(event, ring: Int(c))
-    }
+    driver.feed(events, channels: channels, into: &self)
   }
 
-  mutating func finish() {
-    while !pending.isEmpty { run(pending.pop()) }
+  mutating func finish(driver: inout RequestDriver) {
+    driver.drain(&self)
     for r in metrics.channels.indices {
       metrics.channels[r].occupancy?.close(at: rings[r].guestFree)
     }
   }
 
+  var nextStepTime: UInt64 {
+    @inline(__always) get { pending.nextTime }
+  }
+
+  var isIdle: Bool { pending.isEmpty }
+
+  @inline(__always)
+  mutating func runNextStep() { run(pending.pop()) }
+
   // MARK: Arrivals
 
   @inline(__always)
-  private mutating func arrive(_ event: TraceEvent, ring r: Int) {
+  mutating func submit(_ event: TraceEvent, channel r: Int, at time: UInt64, tag: UInt32) {
     let service =
       event.serviceNs != 0 ? event.serviceNs : model.device(rings[r].kind).defaultServiceNs
+    metrics.issue(r, at: time)
     let id = allocate(
       Request(
-        arrival: event.timeNs, service: service, bytes: event.bytes, op: event.op,
-        stalledSince: .max))
+        arrival: time, service: service, bytes: event.bytes, op: event.op,
+        stalledSince: .max, tag: tag))
     if rings[r].receive {
       // The packet reaches the host NIC; it needs a posted guest buffer after the device.
-      let (_, done) = devices[r].serve(ready: event.timeNs, service: service, ordering: false)
+      let (_, done) = devices[r].serve(ready: time, service: service, ordering: false)
       pending.schedule(Scheduled(step: .deviceDone, ring: Int32(r), value: id), at: done)
       return
     }
     rings[r].waiting.append(id)
     if !rings[r].pushScheduled {
       rings[r].pushScheduled = true
-      pending.schedule(Scheduled(step: .push, ring: Int32(r), value: 0), at: event.timeNs)
+      pending.schedule(Scheduled(step: .push, ring: Int32(r), value: 0), at: time)
     }
   }
 
@@ -380,10 +387,8 @@ struct ParavirtualizationBackend: DeviceBackend {
       let id = rings[r].responses.removeFirst()
       t = t.adding(saturating: perResponse)
       let request = requests[Int(id)]
-      // A time saturated at 2^64 - 1 has lost its true value: the latency counts as clamped.
-      metrics.complete(
-        r, op: request.op, bytes: request.bytes,
-        latencyNs: t == .max ? .max : t &- request.arrival)
+      metrics.complete(r, op: request.op, bytes: request.bytes, issued: request.arrival, done: t)
+      completions.record(request.tag, at: t)
       rings[r].outstanding &-= 1
       metrics.channels[r].occupancy!.change(to: UInt64(rings[r].outstanding), at: t)
       freeRequests.append(id)
