@@ -5,7 +5,8 @@
 # gives the same events as the committed file.
 set -eu
 HVREPLAY=${HVREPLAY:-.build/release/hvreplay}
-[ -x "$HVREPLAY" ] || swift build -c release --product hvreplay
+# Always rebuild (quick when up to date): a stale binary would write stale files.
+[ -n "${HVREPLAY_NO_BUILD:-}" ] || swift build -c release --product hvreplay >&2
 "$HVREPLAY" synth --profile oltp --seed 1 --vms 2 --duration 10s -o Traces/oltp.hvt.zst
 "$HVREPLAY" synth --profile stream --seed 1 --vms 1 --duration 10s -o Traces/stream.hvt.zst
 "$HVREPLAY" synth --profile net-rpc --seed 1 --vms 2 --duration 1s -o Traces/net-rpc.hvt.zst

@@ -11,6 +11,7 @@ enum Fixtures {
   static let blktrace = root + "/blktrace-nvme/sample.blktrace.0"
   static let blkparse = root + "/blktrace-nvme/sample.blkparse.txt"
   static let q2c = root + "/blktrace-nvme/sample_259_0_q2c.dat"
+  static let d2c = root + "/blktrace-nvme/sample_259_0_d2c.dat"
   static let fio = root + "/fio/randrw.iolog"
   static let ftrace = root + "/ftrace-android/trace-android-sched"
 }

@@ -65,6 +65,11 @@ extension ReplayResult {
         backends[b].channels[index[c]!].add(other.backends[b].channels[i])
       }
       try backends[b].latency.add(other.backends[b].latency)
+      backends[b].streams = backends[b].streams.adding(saturating: other.backends[b].streams)
+      backends[b].depthStreams = backends[b].depthStreams.adding(
+        saturating: other.backends[b].depthStreams)
+      backends[b].issuedLate = backends[b].issuedLate.adding(
+        saturating: other.backends[b].issuedLate)
     }
     for s in schedulers.indices {
       let o = other.schedulers[s]

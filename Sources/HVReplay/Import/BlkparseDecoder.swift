@@ -116,6 +116,9 @@ struct BlkparseDecoder: ImportingDecoder {
     guard let time = Bytes.secondsAsNanoseconds(f[3]) else {
       throw fail("expected a time in seconds, found \"\(Bytes.string(f[3]))\"")
     }
+    guard let pid = Bytes.uint(f[4]), pid <= UInt32.max else {
+      throw fail("expected a process id, found \"\(Bytes.string(f[4]))\"")
+    }
     let code: BlockTraceRecord.Action?
     switch Bytes.string(f[5]) {
     case "Q": code = .queue
@@ -137,7 +140,8 @@ struct BlkparseDecoder: ImportingDecoder {
     }
     guard let code else {
       return BlockTraceRecord(
-        time: time, device: UInt32(major << 20 | minor), cpu: UInt32(cpu), action: 0,
+        time: time, device: UInt32(major << 20 | minor), cpu: UInt32(cpu), pid: UInt32(pid),
+        action: 0,
         category: [], sector: 0, bytes: 0)
     }
     var category: BlockTraceRecord.Category = []
@@ -172,7 +176,8 @@ struct BlkparseDecoder: ImportingDecoder {
       }
     }
     return BlockTraceRecord(
-      time: time, device: UInt32(major << 20 | minor), cpu: UInt32(cpu), action: code.rawValue,
+      time: time, device: UInt32(major << 20 | minor), cpu: UInt32(cpu), pid: UInt32(pid),
+      action: code.rawValue,
       category: category, sector: sector, bytes: bytes)
   }
 

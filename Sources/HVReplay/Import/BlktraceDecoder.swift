@@ -92,7 +92,8 @@ struct BlktraceFile {
     let pdu = Int(swapped ? pduRaw.byteSwapped : pduRaw)
     let action = u32(p, 28)
     head = BlockTraceRecord(
-      time: u64(p, 8), device: u32(p, 36), cpu: u32(p, 40), action: UInt16(action & 0xFFFF),
+      time: u64(p, 8), device: u32(p, 36), cpu: u32(p, 40), pid: u32(p, 32),
+      action: UInt16(action & 0xFFFF),
       category: BlockTraceRecord.Category(rawValue: UInt16(action >> 16)), sector: u64(p, 16),
       bytes: u32(p, 24))
     // Skip the record and its payload, which may run past the window.

@@ -35,6 +35,8 @@ struct BlockTraceRecord {
   /// The device as the kernel's dev_t: major << 20 | minor.
   var device: UInt32
   var cpu: UInt32
+  /// The process that caused the record (a Q's pid is the process that queued the I/O).
+  var pid: UInt32 = 0
   var action: UInt16
   var category: Category
   var sector: UInt64
@@ -68,7 +70,7 @@ struct BlockRequestTracker {
   /// The serial standing for no request.
   private static let none = UInt64.max
 
-  /// A held request, in 48 bytes.
+  /// A held request, in 56 bytes.
   private struct Request {
     var sector: UInt64
     /// The neighbours in its sector's waiting or issued list (``none`` at the ends).
@@ -79,13 +81,16 @@ struct BlockRequestTracker {
     var device: UInt32
     /// The CPU that queued it, as the event's vcpu keeps it.
     let cpu: UInt16
+    /// The process that queued it: the request's stream in closed-loop replay.
+    let pid: UInt32
     private var hasQueue = false
     private var isIssued = false
 
-    init(_ key: Key, queued: UInt64?, issued: UInt64?, cpu: UInt32) {
+    init(_ key: Key, queued: UInt64?, issued: UInt64?, cpu: UInt32, pid: UInt32) {
       sector = key.sector
       device = key.device
       self.cpu = UInt16(truncatingIfNeeded: cpu)
+      self.pid = pid
       self.queued = queued
       self.issued = issued
     }
@@ -180,7 +185,7 @@ struct BlockRequestTracker {
     let key = Key(device: r.device, sector: r.sector)
     switch action {
     case .queue:
-      add(Request(key, queued: r.time, issued: nil, cpu: r.cpu))
+      add(Request(key, queued: r.time, issued: nil, cpu: r.cpu, pid: r.pid))
     case .backMerge:
       // The bio joins the request that ends where it starts: only its own entry goes.
       if let s = take(key, issued: false, last: true) {
@@ -202,7 +207,7 @@ struct BlockRequestTracker {
         live[s]!.issued = r.time
         link(s, issued: true, front: false)
       } else {
-        add(Request(key, queued: nil, issued: r.time, cpu: r.cpu))
+        add(Request(key, queued: nil, issued: r.time, cpu: r.cpu, pid: r.pid))
       }
     case .requeue:
       if let s = take(key, issued: true, last: false) {
@@ -240,7 +245,8 @@ struct BlockRequestTracker {
       return TraceEvent(
         timeNs: queued, vm: vm, vcpu: request.cpu, op: op,
         device: 0, offset: op.hasNoPayload ? 0 : r.sector << 9,
-        bytes: op.hasNoPayload ? 0 : r.bytes, serviceNs: service)
+        bytes: op.hasNoPayload ? 0 : r.bytes, serviceNs: service,
+        stream: request.pid == .max ? .max : request.pid + 1)
     default:
       break
     }

@@ -50,8 +50,26 @@ public struct ChannelMetrics: Sendable {
   public var firstIssueNs = UInt64.max
   public var lastCompletionNs: UInt64 = 0
 
-  /// From the first issue to the last completion, in ns (0 with no request).
-  public var spanNs: UInt64 { lastCompletionNs > firstIssueNs ? lastCompletionNs - firstIssueNs : 0 }
+  /// The schedule as recorded, at the replay's time scale: the first request's recorded
+  /// issue time and the latest recorded completion (issue + service, recorded or assumed).
+  public var offeredFirstNs = UInt64.max
+  public var offeredLastNs: UInt64 = 0
+
+  /// From the first issue to the last completion in the replay, in ns (0 with no request).
+  public var spanNs: UInt64 {
+    lastCompletionNs > firstIssueNs ? lastCompletionNs - firstIssueNs : 0
+  }
+  /// From the first recorded issue to the last recorded completion, in ns.
+  public var offeredSpanNs: UInt64 {
+    offeredLastNs > offeredFirstNs ? offeredLastNs - offeredFirstNs : 0
+  }
+
+  /// Notes a request the recording issued at `time` (scaled) and completed at `done`.
+  @inline(__always)
+  mutating func offer(at time: UInt64, done: UInt64) {
+    if time < offeredFirstNs { offeredFirstNs = time }
+    if done > offeredLastNs { offeredLastNs = done }
+  }
 
   public init() {}
 
@@ -126,6 +144,8 @@ public struct ChannelMetrics: Sendable {
     }
     firstIssueNs = min(firstIssueNs, other.firstIssueNs)
     lastCompletionNs = max(lastCompletionNs, other.lastCompletionNs)
+    offeredFirstNs = min(offeredFirstNs, other.offeredFirstNs)
+    offeredLastNs = max(offeredLastNs, other.offeredLastNs)
   }
 }
 

@@ -120,6 +120,15 @@ public struct Model: Sendable, Equatable {
     public var depth: UInt64 = 1
     /// Replay at this many times the recorded rate (fio's replay_time_scale).
     public var timeScale: Double = 1
+
+    /// A recorded time (or think time) at the replay's rate: divided by ``timeScale``,
+    /// saturating at 2^64 - 1.
+    @inline(__always)
+    public func scaled(_ t: UInt64) -> UInt64 {
+      if timeScale == 1 { return t }
+      let v = Double(t) / timeScale
+      return v >= 18_446_744_073_709_551_615.0 ? .max : UInt64(v)
+    }
   }
 
   public var replay = Replay()

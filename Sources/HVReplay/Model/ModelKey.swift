@@ -52,7 +52,8 @@ public struct ModelKey: Sendable {
       }
       guard number.isFinite, range.contains(number) else {
         throw .init(
-          "\(path) must be between \(range.lowerBound) and \(range.upperBound), found \(number)")
+          "\(path) must be between \(Self.decimal(range.lowerBound)) and \(Self.decimal(range.upperBound)), found \(Self.decimal(number))"
+        )
       }
       model[keyPath: k] = number
     case .flag(let k):
@@ -83,6 +84,17 @@ public struct ModelKey: Sendable {
   }
 }
 
+extension ModelKey {
+  /// `0.000001`, `2.5`, `1000000`: a decimal without exponent or trailing zeros.
+  static func decimal(_ value: Double) -> String {
+    guard value.isFinite else { return "\(value)" }
+    var text = TraceInspection.fixed(value, 9)
+    while text.hasSuffix("0") { text.removeLast() }
+    if text.hasSuffix(".") { text.removeLast() }
+    return text
+  }
+}
+
 /// Why a model key could not be set.
 struct ModelKeyError: Error {
   let message: String
@@ -105,7 +117,8 @@ extension Model {
     ModelKey(
       path: "replay.time_scale", access: .ratio(\.replay.timeScale, range: 0.000001...1_000_000),
       unit: "",
-      meaning: "replay at this many times the recorded rate (recorded and think times are divided by it)"),
+      meaning:
+        "replay at this many times the recorded rate (recorded and think times are divided by it)"),
     ModelKey(
       path: "costs.trap_ns", access: .integer(\.costs.trapNs, range: 0...1_000_000_000), unit: "ns",
       meaning: "one trapped register access: VM exit, emulation in the hypervisor, VM entry"),

@@ -57,6 +57,8 @@ public struct ReplayEngine {
     defer { for w in workers { w.queue.sync {} } }
     var table = ChannelTable()
     var statistics = TraceStatistics()
+    // The schedule as recorded, per channel (the same for every backend).
+    var offered: [ChannelMetrics] = []
     var done = false
     var k = 0
     while !done {
@@ -76,8 +78,14 @@ public struct ReplayEngine {
           chunk.channels[n] = -1
         } else {
           let (index, isNew) = table.index(of: event)
-          if isNew { chunk.newChannels.append(table.channels[Int(index)]) }
+          if isNew {
+            chunk.newChannels.append(table.channels[Int(index)])
+            offered.append(ChannelMetrics())
+          }
           chunk.channels[n] = index
+          let t = model.replay.scaled(event.timeNs)
+          let service = event.serviceNs != 0 ? event.serviceNs : model.serviceNs(for: event)
+          offered[Int(index)].offer(at: t, done: t.adding(saturating: service))
         }
         n += 1
       }
@@ -104,13 +112,22 @@ public struct ReplayEngine {
       if let failure = w.failure { throw failure.inFile(reader.input.name) }
     }
     let backends = workers.flatMap(\.backends)
+    let drivers = workers.flatMap(\.drivers)
     let cpu = workers.flatMap(\.schedulerResults)
     return ReplayResult(
       trace: TraceIdentity(reader: reader, statistics: statistics),
       model: model,
       channels: table.channels,
-      backends: backends.map {
-        BackendResult(name: $0.name, channels: $0.metrics.channels, latency: $0.metrics.latency)
+      backends: zip(backends, drivers).map { backend, driver in
+        var channels = backend.metrics.channels
+        for c in channels.indices {
+          channels[c].offeredFirstNs = offered[c].offeredFirstNs
+          channels[c].offeredLastNs = offered[c].offeredLastNs
+        }
+        return BackendResult(
+          name: backend.name, channels: channels, latency: backend.metrics.latency,
+          streams: UInt64(driver.streamCount), depthStreams: driver.depthStreams,
+          issuedLate: driver.issuedLate)
       },
       schedulers: statistics.count(.cpu) > 0 ? cpu : [])
   }
@@ -209,6 +226,12 @@ public struct BackendResult: Sendable {
   public var channels: [ChannelMetrics]
   /// Latency over every channel, per op, at full precision.
   public var latency: OpLatency
+  /// Closed loop: the streams followed, and the requests issued later than the rules say
+  /// because too many waited at once (docs/MODEL.md, closed-loop bounds).
+  public var streams: UInt64 = 0
+  /// Of those, the streams without recorded completions (the `replay.depth` rule).
+  public var depthStreams: UInt64 = 0
+  public var issuedLate: UInt64 = 0
 }
 
 /// What was replayed.

@@ -38,8 +38,9 @@ public struct RequestDriver {
   private static let none = UInt32.max
 
   let closed: Bool
+  private let heldLimit: Int
   private let depth: Int
-  private let scale: Double
+  private let replay: Model.Replay
   private let model: Model
 
   /// A request read, waiting for its dependency or its issue time.
@@ -102,23 +103,27 @@ public struct RequestDriver {
   private var now: UInt64 = 0
   /// Requests issued later than the rules say because ``heldLimit`` was reached.
   private(set) var issuedLate: UInt64 = 0
+  /// The most requests held at once.
+  private(set) var maximumHeld = 0
+  /// The streams followed so far.
+  var streamCount: Int { streams.count }
+  /// Streams with no recorded completions, which follow the depth rule.
+  private(set) var depthStreams: UInt64 = 0
   /// The first error (too many streams); the driver issues the rest open loop after it.
   private(set) var failure: HVReplayError?
 
-  init(model: Model) {
+  /// - Parameter heldLimit: replaces ``heldLimit`` (for tests).
+  init(model: Model, heldLimit: Int? = nil) {
     self.model = model
+    self.heldLimit = heldLimit ?? Self.heldLimit
     closed = model.replay.loop == .closed
     depth = Int(model.replay.depth)
-    scale = model.replay.timeScale
+    replay = model.replay
   }
 
   /// A recorded time at the replay's rate.
   @inline(__always)
-  func scaled(_ t: UInt64) -> UInt64 {
-    if scale == 1 { return t }
-    let v = Double(t) / scale
-    return v >= 18_446_744_073_709_551_615.0 ? .max : UInt64(v)
-  }
+  func scaled(_ t: UInt64) -> UInt64 { replay.scaled(t) }
 
   /// Issues a chunk's requests to `backend`, running its steps in time order in between.
   @inline(__always)
@@ -138,7 +143,7 @@ public struct RequestDriver {
       }
       advance(&backend, before: t)
       arrive(event, channel: c, at: t, into: &backend)
-      while held >= Self.heldLimit && runEarliest(&backend) {}
+      while held >= heldLimit && runEarliest(&backend) {}
     }
   }
 
@@ -205,7 +210,10 @@ public struct RequestDriver {
     let token = makeToken(stream: s)
     let sequence = streams[s].requests
     streams[s].requests &+= 1
-    if sequence == 0 { streams[s].usesCompletions = event.serviceNs != 0 }
+    if sequence == 0 {
+      streams[s].usesCompletions = event.serviceNs != 0
+      if event.serviceNs == 0 { depthStreams &+= 1 }
+    }
     var dependency = Self.none
     var think: UInt64 = 0
     if streams[s].usesCompletions {
@@ -240,6 +248,7 @@ public struct RequestDriver {
       event: event, channel: channel, token: token, dependency: dependency, think: think,
       scheduled: t)
     held += 1
+    if held > maximumHeld { maximumHeld = held }
     if streams[s].blocked.isEmpty && isReady(h) {
       schedule(h, stream: s)
     } else {
@@ -296,9 +305,10 @@ public struct RequestDriver {
   /// The stream `event` belongs to: its recorded process, else its (vm, vcpu).
   @inline(__always)
   private mutating func stream(of event: TraceEvent) -> Int? {
+    // A recorded process is one stream whichever device (VM) it used.
     let key =
-      UInt64(event.vm) << 48
-      | (event.stream != 0 ? 1 << 47 | UInt64(event.stream) : UInt64(event.vcpu))
+      event.stream != 0
+      ? 1 << 63 | UInt64(event.stream) : UInt64(event.vm) << 16 | UInt64(event.vcpu)
     if key == lastKey { return Int(lastStream) }
     if let found = streamIndex[key] {
       lastKey = key

@@ -21,8 +21,8 @@ public struct Figures: Sendable {
   }
 
   public let metrics: ChannelMetrics
-  /// The trace's span in nanoseconds, for rates.
-  public let spanNs: UInt64
+  /// How the requests were issued: slowdown is a closed-loop figure.
+  public let loop: Model.Loop
   /// Whether the backend has rings (ring figures apply).
   public let hasRings: Bool
   /// Latency percentiles per op (indexed by ``EventOp/rawValue``) and over every op.
@@ -30,18 +30,18 @@ public struct Figures: Sendable {
   let percentiles: PercentileIndex?
 
   /// The figures of a channel or a group of channels, with latency at per-channel precision.
-  public init(metrics: ChannelMetrics, spanNs: UInt64, hasRings: Bool) {
+  public init(metrics: ChannelMetrics, loop: Model.Loop, hasRings: Bool) {
     self.metrics = metrics
-    self.spanNs = spanNs
+    self.loop = loop
     self.hasRings = hasRings
     latencyByOp = metrics.latency.map { $0.map(PercentileIndex.init) }
     percentiles = metrics.allLatency.map(PercentileIndex.init)
   }
 
   /// The figures of a group of channels whose latency is known at full precision.
-  public init(metrics: ChannelMetrics, latency: OpLatency, spanNs: UInt64, hasRings: Bool) {
+  public init(metrics: ChannelMetrics, latency: OpLatency, loop: Model.Loop, hasRings: Bool) {
     self.metrics = metrics
-    self.spanNs = spanNs
+    self.loop = loop
     self.hasRings = hasRings
     latencyByOp = latency.byOp.map { $0.map(PercentileIndex.init) }
     percentiles = latency.all.map(PercentileIndex.init)
@@ -65,7 +65,6 @@ public struct Figures: Sendable {
   /// Every figure, in the order `summary.csv` lists them.
   public var rows: [Row] {
     let m = metrics
-    let seconds = Double(spanNs) / 1e9
     func count(_ name: String, _ v: UInt64, _ unit: String = "count") -> Row {
       Row(metric: name, value: Double(v), unit: unit, decimals: 0)
     }
@@ -101,16 +100,32 @@ public struct Figures: Sendable {
     }
     rows.append(count("latency_max_ns", percentiles?.max ?? 0, "ns"))
     rows.append(count("latency_clamped", m.latencyClamped))
+    // Achieved rates: completions over the replay's span (first issue to last completion);
+    // offered: the same requests over the recorded schedule's span.
     rows += [
+      Row(metric: "iops", value: Self.rate(m.requests, m.spanNs), unit: "1/s", decimals: 1),
+      Row(metric: "bytes_per_s", value: Self.rate(m.bytes, m.spanNs), unit: "bytes/s", decimals: 1),
       Row(
-        metric: "iops", value: seconds > 0 ? Double(m.requests) / seconds : 0, unit: "1/s",
+        metric: "offered_iops", value: Self.rate(m.requests, m.offeredSpanNs), unit: "1/s",
         decimals: 1),
-      Row(
-        metric: "bytes_per_s", value: seconds > 0 ? Double(m.bytes) / seconds : 0, unit: "bytes/s",
-        decimals: 1),
-      count("overhead_cpu_ns", m.overheadNs, "ns"),
     ]
+    if loop == .closed {
+      rows.append(Row(metric: "slowdown", value: slowdown, unit: "ratio", decimals: 4))
+    }
+    rows.append(count("overhead_cpu_ns", m.overheadNs, "ns"))
     return rows
+  }
+
+  /// The replay's span over the recorded schedule's (1 when it reproduces the recording;
+  /// 0 when either span is empty).
+  public var slowdown: Double {
+    let offered = metrics.offeredSpanNs
+    return offered > 0 ? Double(metrics.spanNs) / Double(offered) : 0
+  }
+
+  /// `count` per second over `spanNs`; 0 over an empty span.
+  static func rate(_ count: UInt64, _ spanNs: UInt64) -> Double {
+    spanNs > 0 ? Double(count) * 1e9 / Double(spanNs) : 0
   }
 }
 
@@ -140,7 +155,7 @@ public struct ReplayReport: Sendable {
 
   public init(_ result: ReplayResult) {
     self.result = result
-    let span = result.trace.statistics.spanNs
+    let loop = result.model.replay.loop
     var groups: [DeviceKey: [Int]] = [:]
     for (i, c) in result.channels.enumerated() {
       groups[DeviceKey(vm: c.vm, kind: c.kind, device: c.device), default: []].append(i)
@@ -154,14 +169,14 @@ public struct ReplayReport: Sendable {
       let devices = keys.map { key -> (DeviceKey, Figures) in
         var merged = ChannelMetrics()
         for i in groups[key]! { merged.add(backend.channels[i]) }
-        return (key, Figures(metrics: merged, spanNs: span, hasRings: rings))
+        return (key, Figures(metrics: merged, loop: loop, hasRings: rings))
       }
       let ringFigures = order.map {
-        (result.channels[$0], Figures(metrics: backend.channels[$0], spanNs: span, hasRings: rings))
+        (result.channels[$0], Figures(metrics: backend.channels[$0], loop: loop, hasRings: rings))
       }
       return BackendFigures(
         name: backend.name,
-        total: Figures(metrics: total, latency: backend.latency, spanNs: span, hasRings: rings),
+        total: Figures(metrics: total, latency: backend.latency, loop: loop, hasRings: rings),
         devices: devices, rings: rings ? ringFigures : [])
     }
   }

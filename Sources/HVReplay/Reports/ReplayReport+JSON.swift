@@ -32,6 +32,9 @@ extension ReplayReport {
     let raw = result.backends.first { $0.name == b.name }!
     return .object([
       ("name", .string(b.name)),
+      ("streams", .uint(raw.streams)),
+      ("depth_streams", .uint(raw.depthStreams)),
+      ("requests_issued_late", .uint(raw.issuedLate)),
       ("total", Self.figures(b.total.rows)),
       ("latency", Self.latencyJSON(raw.latency.byOp)),
       (
@@ -61,6 +64,18 @@ extension ReplayReport {
       ("counters", .object(ChannelMetrics.counters.map { ($0.name, .uint(m[keyPath: $0.key])) })),
       ("latency", latencyJSON(m.latency)),
     ]
+    if m.requests > 0 {
+      members.append(
+        (
+          "span",
+          .object([
+            ("first_issue_ns", .uint(m.firstIssueNs)),
+            ("last_completion_ns", .uint(m.lastCompletionNs)),
+            ("offered_first_ns", .uint(m.offeredFirstNs)),
+            ("offered_last_ns", .uint(m.offeredLastNs)),
+          ])
+        ))
+    }
     if let o = m.occupancy {
       members.append(
         (
@@ -227,11 +242,25 @@ extension ReplayResult {
         // A report hvreplay writes lists a channel once per backend.
         guard listed.insert(i).inserted else { throw c.fail("this channel is listed twice") }
         metrics[i] = try Self.channelMetrics(c, rebuilding: version == 1, into: &rebuilt)
+        // Reports from before `span` divided rates by the trace's span: keep that meaning.
+        if metrics[i].requests > 0 && metrics[i].firstIssueNs == .max {
+          metrics[i].firstIssueNs = trace.statistics.firstNs
+          metrics[i].lastCompletionNs = trace.statistics.lastNs
+          metrics[i].offeredFirstNs = trace.statistics.firstNs
+          metrics[i].offeredLastNs = trace.statistics.lastNs
+        }
       }
       let latency =
         version == 1 ? rebuilt : try Self.opLatency(b.child("latency"))
+      // Closed-loop counts came with schema 2's later reports; older ones have none.
+      func count(_ key: String) throws(HVReplayError) -> UInt64 {
+        b.value[key] == nil ? 0 : try b.uint(key)
+      }
       backends.append(
-        BackendResult(name: try b.string("name"), channels: metrics, latency: latency))
+        BackendResult(
+          name: try b.string("name"), channels: metrics, latency: latency,
+          streams: try count("streams"), depthStreams: try count("depth_streams"),
+          issuedLate: try count("requests_issued_late")))
     }
     self.channels = channels
     self.backends = backends
@@ -279,6 +308,13 @@ extension ReplayResult {
         }
         for (value, count) in pairs { totals.record(op, value, count: count) }
       }
+    }
+    if c.value["span"] != nil {
+      let span = try c.child("span")
+      m.firstIssueNs = try span.uint("first_issue_ns")
+      m.lastCompletionNs = try span.uint("last_completion_ns")
+      m.offeredFirstNs = try span.uint("offered_first_ns")
+      m.offeredLastNs = try span.uint("offered_last_ns")
     }
     if c.value["occupancy"] != nil {
       let o = try c.child("occupancy")

@@ -15,7 +15,7 @@ extension ReplayReport {
       md += "Made by \(MarkdownEscaping.code(command)).\n"
     }
     md += "Replayed by hvreplay \(HVReplayVersion.current) through "
-    md += backends.map { "`\($0.name)`" }.joined(separator: " and ") + ".\n\n"
+    md += backends.map { "`\($0.name)`" }.joined(separator: " and ") + ", \(loopDescription).\n\n"
     md += "**Verdict**: \(verdict)\n"
     for b in backends where b.total.metrics.latencyClamped > 0 {
       md += "\n**Clamped**: \(Self.grouped(b.total.metrics.latencyClamped)) \(b.name) requests "
@@ -115,6 +115,46 @@ extension ReplayReport {
     return md
   }
 
+  /// "1 stream", "2,048 streams".
+  static func count(_ n: UInt64, _ noun: String) -> String {
+    "\(grouped(n)) \(noun)\(n == 1 ? "" : "s")"
+  }
+
+  /// How the requests were issued, as report.md's header says it.
+  var loopDescription: String {
+    let replay = result.model.replay
+    var text: String
+    if replay.loop == .closed {
+      let streams = result.backends.first?.streams ?? 0
+      let depth = result.backends.first?.depthStreams ?? 0
+      text =
+        "closed loop (docs/MODEL.md, closed-loop replay) over \(Self.count(streams, "stream")): "
+      if depth < streams {
+        text +=
+          "\(depth == 0 ? "each" : Self.grouped(streams - depth)) issues a request once the one "
+          + "it depended on in the recording has completed, after its recorded think time"
+        if depth > 0 { text += "; " }
+      }
+      if depth > 0 {
+        text +=
+          "\(depth == streams ? "each" : Self.grouped(depth)) without recorded completions issues "
+          + "a request once its request \(replay.depth) before has completed "
+          + "(replay.depth = \(replay.depth))"
+      }
+    } else {
+      text = "open loop: every request at its recorded time, whatever the design"
+    }
+    if replay.timeScale != 1 {
+      text += "; at \(ModelKey.decimal(replay.timeScale))x the recorded rate"
+    }
+    for b in result.backends where b.issuedLate > 0 {
+      text +=
+        "; \(Self.grouped(b.issuedLate)) \(b.name) requests issued late because more than "
+        + "\(Self.grouped(UInt64(RequestDriver.heldLimit))) waited at once"
+    }
+    return text
+  }
+
   /// The verdict lines printed after a replay: devices, then CPU.
   public var verdictLines: [String] {
     var lines = [verdict]
@@ -158,7 +198,21 @@ extension ReplayReport {
         )
       }
     }
+    if result.model.replay.loop == .closed, let span = Self.spanComparison(full, para) {
+      parts.append(span)
+    }
     return "para: " + parts.joined(separator: ", ")
+  }
+
+  /// "finishes the workload 1.8x sooner": para's replayed span against full's (closed loop).
+  static func spanComparison(_ full: BackendFigures, _ para: BackendFigures) -> String? {
+    let f = Double(full.total.metrics.spanNs)
+    let p = Double(para.total.metrics.spanNs)
+    guard f > 0, p > 0 else { return nil }
+    if abs(f - p) / f < 0.005 { return "finishes the workload in the same time" }
+    return f > p
+      ? "finishes the workload \(TraceInspection.fixed(f / p, 2))x sooner"
+      : "finishes the workload \(TraceInspection.fixed(p / f, 2))x later"
   }
 
   /// One line on the CPU schedulers, when the trace has cpu events.

@@ -102,6 +102,8 @@ func parseList<Kind: RawRepresentable & CaseIterable>(_ text: String, option: St
   return kinds
 }
 
+extension Model.Loop: ExpressibleByArgument {}
+
 /// Options that shape the model.
 struct ModelOptions: ParsableArguments {
   @Option(
@@ -115,13 +117,45 @@ struct ModelOptions: ParsableArguments {
     help: "Change one model key, e.g. --set para.ring_entries=64 (repeatable).")
   var assignments: [String] = []
 
-  /// The default model, then the trace's `model.*` metadata, then the file, then each `--set`.
+  @Option(
+    help: ArgumentHelp(
+      "How requests are issued: open (at their recorded times) or closed (each stream's request after the one it depended on).",
+      discussion:
+        "Default: closed for recordings; a synthetic trace's profile says which it is (replay.loop)."
+    ))
+  var loop: Model.Loop?
+
+  @Option(
+    help:
+      "Closed loop, streams without recorded completions: a request waits for the stream's request this many before (replay.depth, default 1)."
+  )
+  var depth: UInt64?
+
+  @Option(
+    name: .customLong("time-scale"),
+    help: "Replay at this many times the recorded rate, e.g. 2 (replay.time_scale, default 1).")
+  var timeScale: String?
+
+  /// The default model, then the trace's `model.*` metadata, then the file, then each `--set`,
+  /// then `--loop`, `--depth` and `--time-scale`.
   func effectiveModel(traceMetadata: TraceMetadata = TraceMetadata()) throws(HVReplayError) -> Model
   {
     var model = Model()
     try model.apply(traceMetadata: traceMetadata)
     if let modelFile { try model.load(file: modelFile) }
     for assignment in assignments { try model.set(assignment) }
+    for (option, key, value) in [
+      ("--loop", "replay.loop", loop?.rawValue),
+      ("--depth", "replay.depth", depth.map(String.init)),
+      ("--time-scale", "replay.time_scale", timeScale),
+    ] {
+      guard let value else { continue }
+      do { try model.set("\(key)=\(value)") } catch {
+        let message =
+          error.message.hasPrefix("--set: ") ? error.message.dropFirst(7) : "\(error.message)"
+        throw HVReplayError(.usage, "\(option): \(message)")
+      }
+    }
     return model
   }
 }
