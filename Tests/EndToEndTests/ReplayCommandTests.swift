@@ -203,3 +203,77 @@ struct CPUCommandTests {
       value("fair,all,demand_ns,") == value("fair,all,cpu_ns,") + value("fair,all,unserved_ns,"))
   }
 }
+
+@Suite("Replay modes, run as a user would")
+struct ReplayModeCommandTests {
+  static let fio = ImportCommandTests.fixtures + "/fio/randrw.iolog"
+
+  /// The `all,all` value of `metric` for `backend` in a summary.csv.
+  static func total(_ csv: String, _ backend: String, _ metric: String) -> Double? {
+    let prefix = "\(backend),all,all,\(metric),"
+    guard let line = csv.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else {
+      return nil
+    }
+    return Double(line.dropFirst(prefix.count).split(separator: ",")[0])
+  }
+
+  @Test("a real fio log replays closed loop by default; --loop open replays it open")
+  func fioClosedByDefault() throws {
+    let dir = Scratch()
+    let closed = try HVReplay.run(["replay", Self.fio, "--out", dir.file("c"), "--quiet"])
+    #expect(closed.status == 0, "\(closed.stderr)")
+    #expect(closed.stdout.contains("finishes the workload"))
+    let md = try String(contentsOfFile: dir.file("c/report.md"), encoding: .utf8)
+    #expect(md.contains("closed loop (docs/MODEL.md, closed-loop replay) over 1 stream"))
+    #expect(md.contains("replay.depth = 1"))
+    let c = try String(contentsOfFile: dir.file("c/summary.csv"), encoding: .utf8)
+    // psync at depth 1: each request is alone on the device, so its latency is the
+    // model's service time plus the design's overhead, never a queue's.
+    #expect(Self.total(c, "full", "slowdown")! > 1)
+    #expect(Self.total(c, "full", "iops")! < Self.total(c, "full", "offered_iops")!)
+
+    let open = try HVReplay.run([
+      "replay", Self.fio, "--out", dir.file("o"), "--quiet", "--loop", "open",
+    ])
+    #expect(open.status == 0, "\(open.stderr)")
+    #expect(!open.stdout.contains("finishes the workload"))
+    let o = try String(contentsOfFile: dir.file("o/summary.csv"), encoding: .utf8)
+    #expect(Self.total(o, "full", "slowdown") == nil)
+    #expect(Self.total(o, "full", "offered_iops") == Self.total(c, "full", "offered_iops"))
+    // Open loop, full virtualization's requests queue behind each other: a higher mean.
+    #expect(Self.total(o, "full", "latency_mean_ns")! > Self.total(c, "full", "latency_mean_ns")!)
+    let omd = try String(contentsOfFile: dir.file("o/report.md"), encoding: .utf8)
+    #expect(omd.contains("open loop: every request at its recorded time"))
+  }
+
+  @Test("synthetic traces say they are open loop; --time-scale and bad values")
+  func synthOpenAndOptions() throws {
+    let dir = Scratch()
+    let trace = dir.file("o.csv")
+    #expect(
+      try HVReplay.run(["synth", "--profile", "oltp", "--events", "300", "-o", trace]).status == 0)
+    let r = try HVReplay.run(["replay", trace, "--out", dir.file("r"), "--quiet"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let md = try String(contentsOfFile: dir.file("r/report.md"), encoding: .utf8)
+    #expect(md.contains("open loop: every request at its recorded time"))
+    let fast = try HVReplay.run([
+      "replay", trace, "--out", dir.file("f"), "--quiet", "--time-scale", "2",
+    ])
+    #expect(fast.status == 0, "\(fast.stderr)")
+    let a = try String(contentsOfFile: dir.file("r/summary.csv"), encoding: .utf8)
+    let b = try String(contentsOfFile: dir.file("f/summary.csv"), encoding: .utf8)
+    // Twice the rate: the offered rate doubles, give or take the last service time.
+    let ratio =
+      ReplayModeCommandTests.total(b, "full", "offered_iops")!
+      / ReplayModeCommandTests.total(a, "full", "offered_iops")!
+    #expect(ratio > 1.9 && ratio < 2.1, "\(ratio)")
+    #expect(
+      try String(contentsOfFile: dir.file("f/report.md"), encoding: .utf8)
+        .contains("at 2x the recorded rate"))
+    for bad in [["--time-scale", "0"], ["--time-scale", "fast"], ["--depth", "0"]] {
+      let e = try HVReplay.run(["replay", trace, "--out", dir.file("x"), "--quiet"] + bad)
+      #expect(e.status == 64, "\(bad)")
+      #expect(e.stderr.contains(bad[0]), "\(e.stderr)")
+    }
+  }
+}
