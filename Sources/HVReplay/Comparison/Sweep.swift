@@ -29,7 +29,8 @@ public struct Sweep: Sendable {
     "requests", "traps", "hypercalls", "interrupts", "notifications_sent",
     "notifications_suppressed", "bytes_copied", "ring_full_stalls", "ring_full_ns",
     "ring_occupancy_mean", "ring_occupancy_max", "latency_mean_ns", "latency_p50_ns",
-    "latency_p99_ns", "latency_p999_ns", "latency_max_ns", "overhead_cpu_ns",
+    "latency_p99_ns", "latency_p999_ns", "latency_max_ns", "iops", "offered_iops", "slowdown",
+    "overhead_cpu_ns",
   ]
   /// The headline figures of sweep-cpu.csv, per scheduler.
   public static let cpuHeadline = [
