@@ -61,8 +61,14 @@ extension ReplayResult {
       for b in backends.indices { backends[b].channels.append(ChannelMetrics()) }
     }
     for b in backends.indices {
+      // Each part observed its rings to its own end; the merged replay ends at the later.
+      var theirs = other.backends[b]
+      if let mine = backends[b].endNs, let end = theirs.endNs {
+        backends[b].extendRings(by: max(mine, end) - mine)
+        theirs.extendRings(by: max(mine, end) - end)
+      }
       for (i, c) in other.channels.enumerated() {
-        backends[b].channels[index[c]!].add(other.backends[b].channels[i])
+        backends[b].channels[index[c]!].add(theirs.channels[i])
       }
       try backends[b].latency.add(other.backends[b].latency)
       backends[b].streams = backends[b].streams.adding(saturating: other.backends[b].streams)
@@ -98,6 +104,21 @@ extension ReplayResult {
       mine.entitle()
       schedulers[s] = mine
     }
+  }
+}
+
+extension BackendResult {
+  /// The end of the replay its ring occupancy runs to: the last completion on any channel
+  /// (docs/MODEL.md), or `nil` for a report without spans (report.json schema 1).
+  var endNs: UInt64? {
+    guard channels.contains(where: { $0.firstIssueNs != .max }) else { return nil }
+    return channels.lazy.map(\.lastCompletionNs).max()
+  }
+
+  /// Extends every ring's occupancy by `ns` at occupancy 0, where a replay leaves a ring.
+  mutating func extendRings(by ns: UInt64) {
+    guard ns > 0 else { return }
+    for c in channels.indices { channels[c].occupancy?.extendEmpty(by: ns) }
   }
 }
 

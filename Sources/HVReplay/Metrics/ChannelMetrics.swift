@@ -207,6 +207,13 @@ public struct OccupancyMetrics: Sendable {
     since = time
   }
 
+  /// Adds `ns` of time empty to a ring that was used (`maximum` > 0), observed to the end
+  /// of its replay: a replay ends with every request completed, so its rings are empty.
+  mutating func extendEmpty(by ns: UInt64) {
+    guard maximum > 0 else { return }
+    timeAtLevel[0] = timeAtLevel[0].adding(saturating: ns)
+  }
+
   /// Total observed time in ns.
   public var observedNs: UInt64 { timeAtLevel.saturatingSum() }
 

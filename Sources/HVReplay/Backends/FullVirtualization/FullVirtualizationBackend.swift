@@ -3,7 +3,9 @@
 // USENIX ATC 2001). Submitting costs `submit_traps` traps; the payload is copied
 // once (writes and tx before the device, reads and rx after it); each completion
 // injects one interrupt and the guest's handler costs `completion_traps` traps.
-// No batching, no coalescing.
+// No batching, no coalescing. Interrupt delivery is guest-side work on the driver's
+// serial timeline, as in paravirtualization ("interrupt delivery"); so are the emulation's
+// copies, which run in the context of the vCPU it emulates the device for.
 
 /// Trap-and-emulate device virtualization.
 struct FullVirtualizationBackend: DeviceBackend {

@@ -8,12 +8,16 @@
 //   bytes of a tx packet), dispatches them, and with nothing left runs
 //   RING_FINAL_CHECK_FOR_REQUESTS (arms req_event = req_cons + 1, looks again) and sleeps.
 // - Responses go back the same way: completions at one instant are one push; the guest is
-//   interrupted only under the rsp_event rule; its handler consumes every response, then
-//   runs RING_FINAL_CHECK_FOR_RESPONSES.
+//   interrupted only under the rsp_event rule. The interrupt is guest-side work, on the
+//   driver's serial timeline as in full virtualization ("interrupt delivery"); the handler
+//   it wakes then consumes every response, then runs RING_FINAL_CHECK_FOR_RESPONSES.
 // - netif rx: the guest keeps the rx ring stocked with posted buffers; a received packet
 //   needs one (or waits: a ring-full stall), is grant-copied into it by the backend, and is
-//   delivered by a response as above.
+//   delivered by a response as above. Its latency ends when the guest has read it; its
+//   buffer takes another packet only once the guest has posted a fresh one in its place.
 // - With notify_suppression false every push notifies and every response push interrupts.
+// - Ring occupancy (for rx: filled buffers not yet read) runs from a ring's first push to
+//   the backend's last completion on any ring.
 
 import DequeModule
 
@@ -23,6 +27,8 @@ struct ParavirtualizationBackend: DeviceBackend {
   private enum Step: UInt8 {
     case push, publishRequests, backendRun, backendCheck
     case deviceDone, respond, publishResponses, guestHandler, guestCheck
+    /// rx: the guest has posted a fresh buffer in place of one it read.
+    case repost
   }
 
   private struct Scheduled {
@@ -47,8 +53,12 @@ struct ParavirtualizationBackend: DeviceBackend {
     // Private indices.
     var reqCons: UInt32 = 0
     var rspCons: UInt32 = 0
-    /// Requests holding a slot or a posted buffer whose response the guest has not consumed.
+    /// Requests holding a slot whose response the guest has not consumed; for rx, filled
+    /// buffers the guest has not yet replaced by posting a fresh one.
     var outstanding: UInt32 = 0
+    /// rx: buffers the guest has read but not yet reposted (the rest of `outstanding` are
+    /// unread, which is the ring's occupancy).
+    var reading: UInt32 = 0
     /// Requests not yet given a slot (arrived this instant, or stalled on a full ring);
     /// for rx, packets the device delivered that wait for a posted buffer.
     var waiting = Deque<Int32>()
@@ -123,8 +133,11 @@ struct ParavirtualizationBackend: DeviceBackend {
 
   mutating func finish(driver: inout RequestDriver) {
     driver.drain(&self)
+    // Every ring's occupancy runs to the same end: the backend's last completion, on any
+    // ring (no ring's occupancy changes after it).
+    let end = metrics.channels.lazy.map(\.lastCompletionNs).max() ?? 0
     for r in metrics.channels.indices {
-      metrics.channels[r].occupancy?.close(at: rings[r].guestFree)
+      metrics.channels[r].occupancy?.close(at: end)
     }
   }
 
@@ -177,6 +190,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     case .publishResponses: publishResponses(r, UInt32(entry.payload.value), now)
     case .guestHandler: guestHandler(r, now)
     case .guestCheck: guestCheck(r, now)
+    case .repost: repost(r, now)
     }
   }
 
@@ -338,7 +352,8 @@ struct ParavirtualizationBackend: DeviceBackend {
         cost &+= model.copyNs(UInt64(request.bytes))
         metrics.channels[r].bytesCopied.add(saturating: UInt64(request.bytes))
         rings[r].outstanding &+= 1
-        metrics.channels[r].occupancy!.change(to: UInt64(rings[r].outstanding), at: now)
+        let unread = rings[r].outstanding &- rings[r].reading
+        metrics.channels[r].occupancy!.change(to: UInt64(unread), at: now)
         rings[r].responses.append(id)
         rings[r].completedNow &+= 1
       }
@@ -368,11 +383,13 @@ struct ParavirtualizationBackend: DeviceBackend {
     metrics.channels[r].interrupts &+= 1
     metrics.channels[r].notificationsSent &+= 1
     metrics.channels[r].overheadNs.add(saturating: costs.irqInjectNs)
+    // The interrupt is taken by the guest (its EOI exit): guest-side work, on the driver's
+    // serial timeline, as in full virtualization; the handler runs once it is delivered.
+    let delivered = max(now, rings[r].guestFree).adding(saturating: costs.irqInjectNs)
+    rings[r].guestFree = delivered
     if rings[r].handler == .asleep {
       rings[r].handler = .waking
-      pending.schedule(
-        Scheduled(step: .guestHandler, ring: Int32(r), value: 0),
-        at: now.adding(saturating: costs.irqInjectNs))
+      pending.schedule(Scheduled(step: .guestHandler, ring: Int32(r), value: 0), at: delivered)
     }
   }
 
@@ -381,32 +398,35 @@ struct ParavirtualizationBackend: DeviceBackend {
     rings[r].handler = .running
     let n = rings[r].rspProd &- rings[r].rspCons
     var t = max(now, rings[r].guestFree)
-    // Reading a response; for rx, also posting a fresh buffer in its place.
-    let perResponse = rings[r].receive ? 2 &* costs.ringSlotNs : costs.ringSlotNs
+    let receive = rings[r].receive
     for _ in 0..<n {
       let id = rings[r].responses.removeFirst()
-      t = t.adding(saturating: perResponse)
+      // Reading the response ends the request's latency.
+      t = t.adding(saturating: costs.ringSlotNs)
       let request = requests[Int(id)]
       metrics.complete(r, op: request.op, bytes: request.bytes, issued: request.arrival, done: t)
       completions.record(request.tag, at: t)
-      rings[r].outstanding &-= 1
-      metrics.channels[r].occupancy!.change(to: UInt64(rings[r].outstanding), at: t)
       freeRequests.append(id)
+      if receive {
+        // rx: the buffer stays taken until the guest has posted a fresh one in its place.
+        rings[r].reading &+= 1
+        let unread = rings[r].outstanding &- rings[r].reading
+        metrics.channels[r].occupancy!.change(to: UInt64(unread), at: t)
+        t = t.adding(saturating: costs.ringSlotNs)
+        pending.schedule(Scheduled(step: .repost, ring: Int32(r), value: 0), at: t)
+      } else {
+        rings[r].outstanding &-= 1
+        metrics.channels[r].occupancy!.change(to: UInt64(rings[r].outstanding), at: t)
+      }
     }
+    let perResponse = receive ? 2 &* costs.ringSlotNs : costs.ringSlotNs
     metrics.channels[r].overheadNs.add(saturating: UInt64(n) &* perResponse)
     rings[r].rspCons &+= n
     rings[r].guestFree = t
-    // Freed slots let stalled requests in.
-    if !rings[r].waiting.isEmpty && n > 0 {
-      if rings[r].receive {
-        if !rings[r].respondScheduled {
-          rings[r].respondScheduled = true
-          pending.schedule(Scheduled(step: .respond, ring: Int32(r), value: 0), at: t)
-        }
-      } else if !rings[r].pushScheduled {
-        rings[r].pushScheduled = true
-        pending.schedule(Scheduled(step: .push, ring: Int32(r), value: 0), at: t)
-      }
+    // Freed slots let stalled requests in (rx: each repost does).
+    if !receive && !rings[r].waiting.isEmpty && n > 0 && !rings[r].pushScheduled {
+      rings[r].pushScheduled = true
+      pending.schedule(Scheduled(step: .push, ring: Int32(r), value: 0), at: t)
     }
     if n == 0 {
       guestCheck(r, t)
@@ -427,6 +447,16 @@ struct ParavirtualizationBackend: DeviceBackend {
       return
     }
     rings[r].handler = .asleep
+  }
+
+  /// rx: a fresh buffer is posted; a packet waiting for one can take it.
+  private mutating func repost(_ r: Int, _ now: UInt64) {
+    rings[r].outstanding &-= 1
+    rings[r].reading &-= 1
+    if !rings[r].waiting.isEmpty && !rings[r].respondScheduled {
+      rings[r].respondScheduled = true
+      pending.schedule(Scheduled(step: .respond, ring: Int32(r), value: 0), at: now)
+    }
   }
 
   // MARK: Requests
