@@ -47,11 +47,18 @@ extension TraceInspection {
         "time span:   \(Self.seconds(s.spanNs)) (first event at \(s.firstNs) ns, last at \(s.lastNs) ns)"
       )
     }
-    let diskBytes = EventKind.disk.ops.map { s.bytesByOp[Int($0.rawValue)] }.saturatingSum()
+    let diskBytes = EventKind.disk.ops.filter { $0 != .discard }.map {
+      s.bytesByOp[Int($0.rawValue)]
+    }
+    .saturatingSum()
     let netBytes = EventKind.net.ops.map { s.bytesByOp[Int($0.rawValue)] }.saturatingSum()
-    lines.append(
+    var bytesLine =
       "bytes:       \(Self.bytes(s.payloadBytes)) (disk \(Self.bytes(diskBytes)), net \(Self.bytes(netBytes)))"
-    )
+    if s.discardedBytes > 0 {
+      bytesLine +=
+        "; discards cover \(Self.bytes(s.discardedBytes)) (a range, not data: not counted)"
+    }
+    lines.append(bytesLine)
     if s.cpuWorkNs > 0 { lines.append("cpu work:    \(Self.seconds(s.cpuWorkNs))") }
     if s.spanNs > 0 {
       let seconds = Double(s.spanNs) / 1e9

@@ -90,8 +90,15 @@ public struct TraceStatistics: Sendable {
   /// Events of `op`.
   public func count(_ op: EventOp) -> UInt64 { byOp[Int(op.rawValue)] }
 
-  /// Payload bytes of disk and net events.
-  public var payloadBytes: UInt64 { bytesByOp.saturatingSum() }
+  /// Payload bytes of disk and net events. A discard carries a range, not data: its bytes
+  /// (``discardedBytes``) are not payload.
+  public var payloadBytes: UInt64 {
+    EventOp.allCases.filter { $0 != .discard }.map { bytesByOp[Int($0.rawValue)] }
+      .saturatingSum()
+  }
+
+  /// The bytes the discards' ranges cover.
+  public var discardedBytes: UInt64 { bytesByOp[Int(EventOp.discard.rawValue)] }
 
   /// The span from the first to the last event in nanoseconds.
   public var spanNs: UInt64 { lastNs - firstNs }

@@ -7,7 +7,7 @@ public struct ChannelMetrics: Sendable {
 
   /// Completed requests.
   public var requests: UInt64 = 0
-  /// Payload bytes of completed requests.
+  /// Payload bytes of completed requests; a discard carries a range, not data, and adds none.
   public var bytes: UInt64 = 0
   /// Trapped register accesses when submitting.
   public var submitTraps: UInt64 = 0
@@ -87,7 +87,7 @@ public struct ChannelMetrics: Sendable {
   @discardableResult
   public mutating func complete(op: EventOp, bytes: UInt32, latencyNs: UInt64) -> UInt64 {
     requests &+= 1
-    self.bytes = self.bytes.adding(saturating: UInt64(bytes))
+    if op != .discard { self.bytes = self.bytes.adding(saturating: UInt64(bytes)) }
     var value = latencyNs
     if value > Self.highestLatencyNs {
       value = Self.highestLatencyNs
