@@ -4,13 +4,28 @@ import Histogram
 public struct OpLatency: Sendable {
   /// Indexed by ``EventOp/rawValue``; `nil` for an op with no request.
   public var byOp: [Histogram<UInt64>?] = Array(repeating: nil, count: EventOp.allCases.count)
+  /// The sum of each op's latencies as recorded (clamped ones at an hour), in ns, for the
+  /// exact mean; indexed like ``byOp``.
+  public var sumNs = [UInt64](repeating: 0, count: EventOp.allCases.count)
+  /// Whether ``sumNs`` holds every value recorded; false for latencies read from a
+  /// report.json written before the sums were (the mean then comes from the histogram).
+  public var sumsKnown = true
 
   public init() {}
+
+  /// The exact mean latency of `op` in ns, or `nil` without requests or known sums.
+  public func meanNs(_ op: EventOp) -> Double? {
+    let index = Int(op.rawValue)
+    guard sumsKnown, let h = byOp[index], h.totalCount > 0 else { return nil }
+    return Double(sumNs[index]) / Double(h.totalCount)
+  }
 
   /// Records one latency of `op` (already clamped to ``ChannelMetrics/highestLatencyNs``).
   @inline(__always)
   mutating func record(_ op: EventOp, _ value: UInt64, count: UInt64 = 1) {
     let index = Int(op.rawValue)
+    let (product, overflow) = value.multipliedReportingOverflow(by: count)
+    sumNs[index] = sumNs[index].adding(saturating: overflow ? .max : product)
     if byOp[index]?.record(value, count: count) == nil {
       var histogram = ChannelMetrics.makeHistogram()
       histogram.record(value, count: count)
@@ -45,7 +60,9 @@ public struct OpLatency: Sendable {
     for i in byOp.indices {
       guard let h = other.byOp[i] else { continue }
       if byOp[i] == nil { byOp[i] = h } else { byOp[i]!.add(h) }
+      sumNs[i] = sumNs[i].adding(saturating: other.sumNs[i])
     }
+    sumsKnown = sumsKnown && other.sumsKnown
   }
 }
 

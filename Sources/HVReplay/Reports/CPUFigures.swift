@@ -23,7 +23,7 @@ extension SchedulerResult {
       row("wait_p50_ns", Double(w?.value(at: 50) ?? 0), "ns"),
       row("wait_p99_ns", Double(w?.value(at: 99) ?? 0), "ns"),
       row("wait_p999_ns", Double(w?.value(at: 99.9) ?? 0), "ns"),
-      row("wait_max_ns", Double(w?.max ?? 0), "ns"),
+      row("wait_max_ns", Double(w?.maxRecorded ?? 0), "ns"),
       row("billed_exact_ns", Double(exact), "ns"),
       row("billed_tick_ns", Double(tick), "ns"),
       row(
@@ -92,7 +92,7 @@ extension ReplayReport {
         md +=
           "\(TraceInspection.seconds(w.value(at: 99))) | "
         md +=
-          "\(TraceInspection.seconds(w.max)) | \(TraceInspection.seconds(vm.billedExactNs)) | "
+          "\(TraceInspection.seconds(w.maxRecorded)) | \(TraceInspection.seconds(vm.billedExactNs)) | "
         md += "\(TraceInspection.seconds(vm.billedTickNs)) | "
         md +=
           "\(TraceInspection.fixed(vm.billingErrorPercent, 1))% | \(Self.grouped(vm.contextSwitches)) |\n"

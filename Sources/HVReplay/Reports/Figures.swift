@@ -28,6 +28,9 @@ public struct Figures: Sendable {
   /// Latency percentiles per op (indexed by ``EventOp/rawValue``) and over every op.
   let latencyByOp: [PercentileIndex?]
   let percentiles: PercentileIndex?
+  /// Mean latency per op in ns (indexed by ``EventOp/rawValue``): exact where the latency sums
+  /// are known, else from the histogram's buckets.
+  let latencyMeanByOp: [Double?]
 
   /// The figures of a channel or a group of channels, with latency at per-channel precision.
   public init(metrics: ChannelMetrics, loop: Model.Loop, hasRings: Bool) {
@@ -36,6 +39,7 @@ public struct Figures: Sendable {
     self.hasRings = hasRings
     latencyByOp = metrics.latency.map { $0.map(PercentileIndex.init) }
     percentiles = metrics.allLatency.map(PercentileIndex.init)
+    latencyMeanByOp = latencyByOp.map { $0?.mean }
   }
 
   /// The figures of a group of channels whose latency is known at full precision.
@@ -43,8 +47,10 @@ public struct Figures: Sendable {
     self.metrics = metrics
     self.loop = loop
     self.hasRings = hasRings
-    latencyByOp = latency.byOp.map { $0.map(PercentileIndex.init) }
+    let byOp = latency.byOp.map { $0.map(PercentileIndex.init) }
+    latencyByOp = byOp
     percentiles = latency.all.map(PercentileIndex.init)
+    latencyMeanByOp = EventOp.allCases.map { latency.meanNs($0) ?? byOp[Int($0.rawValue)]?.mean }
   }
 
   /// The latency percentiles reported, with their metric suffixes.
@@ -56,6 +62,10 @@ public struct Figures: Sendable {
   public var latencyMeanNs: Double {
     metrics.requests > 0 ? Double(metrics.latencySumNs) / Double(metrics.requests) : 0
   }
+
+  /// The largest latency recorded, in ns: exact, not its histogram bucket's bound (0 with no
+  /// request).
+  public var latencyMaxNs: UInt64 { percentiles?.maxRecorded ?? 0 }
 
   /// Latency at `percentile` over every op, in ns.
   public func latency(_ percentile: Double) -> UInt64 {
@@ -98,7 +108,7 @@ public struct Figures: Sendable {
     for (p, suffix) in Self.percentiles {
       rows.append(count("latency_\(suffix)_ns", latency(p), "ns"))
     }
-    rows.append(count("latency_max_ns", percentiles?.max ?? 0, "ns"))
+    rows.append(count("latency_max_ns", latencyMaxNs, "ns"))
     rows.append(count("latency_clamped", m.latencyClamped))
     // Achieved rates: completions over the replay's span (first issue to last completion);
     // offered: the same requests over the recorded schedule's span.

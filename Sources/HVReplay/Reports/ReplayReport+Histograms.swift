@@ -16,7 +16,7 @@ extension ReplayReport {
         out +=
           "\(backend),\(vm),\(device),\(op),\(Self.percentileName(p)),\(h.value(at: p))\n"
       }
-      out += "\(backend),\(vm),\(device),\(op),max,\(h.max)\n"
+      out += "\(backend),\(vm),\(device),\(op),max,\(h.maxRecorded)\n"
     }
     for b in backends {
       for (key, f) in b.devices {

@@ -38,6 +38,13 @@ extension ReplayReport {
       ("total", Self.figures(b.total.rows)),
       ("latency", Self.latencyJSON(raw.latency.byOp)),
       (
+        "latency_sum_ns",
+        .object(
+          EventOp.allCases.filter { raw.latency.byOp[Int($0.rawValue)] != nil }.map {
+            ($0.description, .uint(raw.latency.sumNs[Int($0.rawValue)]))
+          })
+      ),
+      (
         "devices",
         .array(
           b.devices.map {
@@ -250,8 +257,9 @@ extension ReplayResult {
           metrics[i].offeredLastNs = trace.statistics.lastNs
         }
       }
-      let latency =
+      var latency =
         version == 1 ? rebuilt : try Self.opLatency(b.child("latency"))
+      try Self.readSums(b, into: &latency)
       // Closed-loop counts came with schema 2's later reports; older ones have none.
       func count(_ key: String) throws(HVReplayError) -> UInt64 {
         b.value[key] == nil ? 0 : try b.uint(key)
@@ -362,6 +370,31 @@ extension ReplayResult {
     var histogram = ChannelMetrics.makeHistogram()
     for (value, count) in try histogramPairs(h) { histogram.record(value, count: count) }
     return histogram
+  }
+
+  /// Each op's latency sum from `latency_sum_ns`; without it (reports written before the
+  /// sums were), the sums are marked unknown and means come from the histograms.
+  static func readSums(_ b: JSONFields, into latency: inout OpLatency) throws(HVReplayError) {
+    guard b.value["latency_sum_ns"] != nil else {
+      latency.sumsKnown = false
+      return
+    }
+    let sums = try b.child("latency_sum_ns")
+    for op in EventOp.allCases {
+      let i = Int(op.rawValue)
+      guard let h = latency.byOp[i] else {
+        guard sums.value[op.description] == nil else {
+          throw sums.fail("\(op) has a latency sum but no histogram")
+        }
+        continue
+      }
+      let sum = try sums.uint(op.description)
+      // Every latency is at most an hour as recorded.
+      guard sum <= h.totalCount.multiplied(checked: ChannelMetrics.highestLatencyNs) ?? .max else {
+        throw sums.fail("the \(op) latency sum is more than an hour per request")
+      }
+      latency.sumNs[i] = sum
+    }
   }
 
   /// Per-op full-precision histograms.

@@ -48,9 +48,9 @@ extension ReplayReport {
         guard let h = backend.total.latencyByOp[Int(op.rawValue)] else { continue }
         let cells = [50, 90, 99, 99.9, 99.99].map { Self.grouped(h.value(at: $0)) }
         md += "| \(backend.name) | \(op) | \(Self.grouped(h.total)) | "
-        md +=
-          "\(Self.grouped(UInt64(h.mean.rounded()))) | \(cells.joined(separator: " | ")) | "
-        md += "\(Self.grouped(h.max)) |\n"
+        let mean = backend.total.latencyMeanByOp[Int(op.rawValue)] ?? h.mean
+        md += "\(Self.grouped(UInt64(mean.rounded()))) | \(cells.joined(separator: " | ")) | "
+        md += "\(Self.grouped(h.maxRecorded)) |\n"
       }
     }
 
