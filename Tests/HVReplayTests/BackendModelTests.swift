@@ -21,7 +21,7 @@ struct BackendModelTests {
   /// The latency full virtualization's rules give an isolated request.
   static func fullLatency(_ e: TraceEvent, _ m: Model) -> UInt64 {
     let traps = m.traps(e.kind)
-    let service = e.serviceNs == 0 ? m.device(e.kind).defaultServiceNs : e.serviceNs
+    let service = e.serviceNs == 0 ? m.serviceNs(for: e) : e.serviceNs
     let copy =
       (e.op == .read || e.op == .write || e.op == .tx || e.op == .rx)
       ? m.copyNs(UInt64(e.bytes)) : 0
@@ -32,7 +32,7 @@ struct BackendModelTests {
   /// The latency paravirtualization's rules give an isolated request.
   static func paraLatency(_ e: TraceEvent, _ m: Model) -> UInt64 {
     let c = m.costs
-    let service = e.serviceNs == 0 ? m.device(e.kind).defaultServiceNs : e.serviceNs
+    let service = e.serviceNs == 0 ? m.serviceNs(for: e) : e.serviceNs
     let bytes = UInt64(e.bytes)
     if e.op == .rx {
       // device, grant copy into the posted buffer, response slot, interrupt, reading the
@@ -120,7 +120,7 @@ struct BackendModelTests {
     let events = Self.isolated()
     let result = try replay(events, model: zeroCostModel())
     let expected = events.map {
-      $0.serviceNs == 0 ? Model().devices.disk.defaultServiceNs : $0.serviceNs
+      $0.serviceNs == 0 ? Model().serviceNs(for: $0) : $0.serviceNs
     }
     for name in ["full", "para"] {
       #expect(result.total(name).latencySumNs == expected.reduce(0, +), "\(name)")

@@ -76,6 +76,15 @@ public struct BackendMetrics: Sendable {
 
   public init() {}
 
+  /// Counts a request of channel `c` served for the model's assumed service time `ns`.
+  ///
+  /// - Returns: `ns`.
+  @inline(__always)
+  mutating func assumed(_ c: Int, _ ns: UInt64) -> UInt64 {
+    channels[c].assumedService &+= 1
+    return ns
+  }
+
   /// Notes that a request of channel `c` was issued at `time`.
   @inline(__always)
   mutating func issue(_ c: Int, at time: UInt64) {

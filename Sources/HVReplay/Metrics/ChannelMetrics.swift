@@ -9,6 +9,9 @@ public struct ChannelMetrics: Sendable {
   public var requests: UInt64 = 0
   /// Payload bytes of completed requests; a discard carries a range, not data, and adds none.
   public var bytes: UInt64 = 0
+  /// Requests whose trace gave no service time, served for the model's assumed one
+  /// (``Model/serviceNs(for:)``).
+  public var assumedService: UInt64 = 0
   /// Trapped register accesses when submitting.
   public var submitTraps: UInt64 = 0
   /// Trapped register accesses in completion handlers.
@@ -127,8 +130,11 @@ public struct ChannelMetrics: Sendable {
     ("grants_mapped", \.grantsMapped), ("backend_wakeups", \.backendWakeups),
     ("ring_full_stalls", \.ringFullStalls), ("ring_full_ns", \.ringFullNs),
     ("overhead_cpu_ns", \.overheadNs), ("latency_sum_ns", \.latencySumNs),
-    ("latency_clamped", \.latencyClamped),
+    ("latency_clamped", \.latencyClamped), ("requests_assumed_service", \.assumedService),
   ]
+
+  /// Counters report.json files of earlier versions lack; read as 0 when absent.
+  static let laterCounters: Set<String> = ["requests_assumed_service"]
 
   /// Adds `other`'s counts, occupancy and, unless `latency` is false, histograms.
   public mutating func add(_ other: ChannelMetrics, latency addLatency: Bool = true) {

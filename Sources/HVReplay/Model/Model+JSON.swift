@@ -53,7 +53,7 @@ extension Model {
         try apply(member, prefix: path, file: file)
         continue
       }
-      if let result = setVMKey(path, member) {
+      if let result = setVMKey(path, member) ?? setAlias(path, member) {
         if case .failure(let error) = result {
           throw HVReplayError(.badData, file: file, error.message)
         }
@@ -124,7 +124,7 @@ extension Model {
     let text = String(assignment[assignment.index(after: eq)...])
     let value: JSONValue =
       text == "true" ? .bool(true) : text == "false" ? .bool(false) : .string(text)
-    if let result = setVMKey(path, value) {
+    if let result = setVMKey(path, value) ?? setAlias(path, value) {
       if case .failure(let error) = result {
         throw HVReplayError(.usage, "--set: \(error.message)")
       }

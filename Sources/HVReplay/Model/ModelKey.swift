@@ -95,6 +95,13 @@ extension ModelKey {
   }
 }
 
+/// A key of an earlier version that sets a base service time and a bandwidth of 0.
+struct ModelKeyAlias: Sendable {
+  let path: String
+  let base: ModelKey
+  let bandwidth: WritableKeyPath<Model, UInt64> & Sendable
+}
+
 /// Why a model key could not be set.
 struct ModelKeyError: Error {
   let message: String
@@ -171,17 +178,35 @@ extension Model {
       access: .integer(\.devices.disk.queueDepth, range: 1...4096), unit: "requests",
       meaning: "disk requests the physical device serves at once (FIFO)"),
     ModelKey(
-      path: "devices.disk.default_service_ns",
-      access: .integer(\.devices.disk.defaultServiceNs, range: 0...3_600_000_000_000), unit: "ns",
-      meaning: "service time of disk events whose service_ns is 0"),
+      path: "devices.disk.base_service_ns",
+      access: .integer(\.devices.disk.baseServiceNs, range: 0...3_600_000_000_000), unit: "ns",
+      meaning:
+        "assumed service time of disk events whose service_ns is 0: this, plus bytes / bandwidth_bytes_per_s"
+    ),
+    ModelKey(
+      path: "devices.disk.bandwidth_bytes_per_s",
+      access: .integer(\.devices.disk.bandwidthBytesPerS, range: 0...1_000_000_000_000_000),
+      unit: "bytes/s",
+      meaning:
+        "transfer rate of the assumed disk service time (0: none, every request takes base_service_ns)"
+    ),
     ModelKey(
       path: "devices.net.queue_depth",
       access: .integer(\.devices.net.queueDepth, range: 1...4096), unit: "requests",
       meaning: "packets the physical NIC serves at once, per direction (FIFO)"),
     ModelKey(
-      path: "devices.net.default_service_ns",
-      access: .integer(\.devices.net.defaultServiceNs, range: 0...3_600_000_000_000), unit: "ns",
-      meaning: "service time of net events whose service_ns is 0"),
+      path: "devices.net.base_service_ns",
+      access: .integer(\.devices.net.baseServiceNs, range: 0...3_600_000_000_000), unit: "ns",
+      meaning:
+        "assumed service time of net events whose service_ns is 0: this, plus bytes / bandwidth_bytes_per_s"
+    ),
+    ModelKey(
+      path: "devices.net.bandwidth_bytes_per_s",
+      access: .integer(\.devices.net.bandwidthBytesPerS, range: 0...1_000_000_000_000_000),
+      unit: "bytes/s",
+      meaning:
+        "transfer rate of the assumed net service time (0: none, every request takes base_service_ns)"
+    ),
     ModelKey(
       path: "cpu.pcpus", access: .integer(\.cpu.pcpus, range: 1...4096), unit: "pcpus",
       meaning: "physical CPUs shared by all vCPUs"),
@@ -211,6 +236,29 @@ extension Model {
 
   /// The key at `path`, or `nil`.
   public static func key(_ path: String) -> ModelKey? { keys.first { $0.path == path } }
+
+  /// Keys of earlier versions still read: `devices.<kind>.default_service_ns = v` sets
+  /// `base_service_ns` to v and `bandwidth_bytes_per_s` to 0, the fixed service time it
+  /// meant, so older model files, trace metadata and report.json files keep their meaning.
+  static let aliases: [ModelKeyAlias] = ["disk", "net"].map { kind in
+    ModelKeyAlias(
+      path: "devices.\(kind).default_service_ns", base: key("devices.\(kind).base_service_ns")!,
+      bandwidth: kind == "disk"
+        ? \.devices.disk.bandwidthBytesPerS : \.devices.net.bandwidthBytesPerS)
+  }
+
+  /// Sets an alias of ``aliases``; `nil` when `path` is not one.
+  mutating func setAlias(_ path: String, _ value: JSONValue) -> Result<Void, ModelKeyError>? {
+    guard let alias = Self.aliases.first(where: { $0.path == path }) else { return nil }
+    do {
+      try alias.base.set(value, in: &self)
+    } catch {
+      return .failure(
+        .init("\(path) (now \(alias.base.path)): \(error.message)"))
+    }
+    self[keyPath: alias.bandwidth] = 0
+    return .success(())
+  }
 
   /// Sets `vms.<id>.weight` or `vms.<id>.cap_pct`; `nil` when `path` is not such a key.
   mutating func setVMKey(_ path: String, _ value: JSONValue) -> Result<Void, ModelKeyError>? {

@@ -67,6 +67,12 @@ public struct Figures: Sendable {
   /// request).
   public var latencyMaxNs: UInt64 { percentiles?.maxRecorded ?? 0 }
 
+  /// The fraction of the requests served for the model's assumed service time (0 with no
+  /// request).
+  public var assumedServiceFraction: Double {
+    metrics.requests > 0 ? Double(metrics.assumedService) / Double(metrics.requests) : 0
+  }
+
   /// Latency at `percentile` over every op, in ns.
   public func latency(_ percentile: Double) -> UInt64 {
     percentiles?.value(at: percentile) ?? 0
@@ -80,6 +86,7 @@ public struct Figures: Sendable {
     }
     var rows = [
       count("requests", m.requests),
+      count("requests_assumed_service", m.assumedService),
       count("traps", m.traps),
       count("traps_submit", m.submitTraps),
       count("traps_completion", m.completionTraps),

@@ -299,7 +299,10 @@ extension ReplayResult {
   ) throws(HVReplayError) -> ChannelMetrics {
     var m = ChannelMetrics()
     let counters = try c.child("counters")
-    for (name, key) in ChannelMetrics.counters { m[keyPath: key] = try counters.uint(name) }
+    for (name, key) in ChannelMetrics.counters {
+      let absent = counters.value[name] == nil && ChannelMetrics.laterCounters.contains(name)
+      m[keyPath: key] = absent ? 0 : try counters.uint(name)
+    }
     // Every latency is at most an hour as recorded, so their sum is at most that many hours.
     guard m.latencySumNs <= m.requests.multiplied(checked: ChannelMetrics.highestLatencyNs) ?? .max
     else { throw counters.fail("latency_sum_ns is more than an hour per request") }

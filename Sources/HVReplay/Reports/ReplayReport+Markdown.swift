@@ -16,7 +16,7 @@ extension ReplayReport {
     }
     md += "Replayed by hvreplay \(HVReplayVersion.current) through "
     md += backends.map { "`\($0.name)`" }.joined(separator: " and ") + ", \(loopDescription).\n\n"
-    md += "**Verdict**: \(verdict)\n"
+    md += "**Verdict**: \(verdict)\(assumedServiceWarning ?? "")\n"
     for b in backends where b.total.metrics.latencyClamped > 0 {
       md += "\n**Clamped**: \(Self.grouped(b.total.metrics.latencyClamped)) \(b.name) requests "
       md += "took longer than an hour; they count as one hour in the percentiles and the mean, "
@@ -157,9 +157,28 @@ extension ReplayReport {
 
   /// The verdict lines printed after a replay: devices, then CPU.
   public var verdictLines: [String] {
-    var lines = [verdict]
+    var lines = [verdict + (assumedServiceWarning ?? "")]
     if let cpu = cpuVerdict, !result.channels.isEmpty { lines.append(cpu) }
     return lines
+  }
+
+  /// When more than half of a backend's requests were served for the model's assumed service
+  /// time (docs/MODEL.md, assumed service time), what the verdict rests on, such as
+  /// "; rests on assumed service times: 963 of 963 requests (100%) had none in the trace ...".
+  var assumedServiceWarning: String? {
+    guard
+      let b = backends.max(by: { $0.total.assumedServiceFraction < $1.total.assumedServiceFraction }
+      ),
+      b.total.assumedServiceFraction > 0.5
+    else { return nil }
+    let m = b.total.metrics
+    let kinds = EventKind.allCases.filter { k in result.channels.contains { $0.kind == k } }
+    let keys = kinds.map {
+      "devices.\($0).base_service_ns + bytes / devices.\($0).bandwidth_bytes_per_s"
+    }
+    return "; rests on assumed service times: \(Self.grouped(m.assumedService)) of "
+      + "\(Self.grouped(m.requests)) requests (\(TraceInspection.fixed(b.total.assumedServiceFraction * 100, 0))%) "
+      + "had none in the trace and took the model's \(keys.joined(separator: " and "))"
   }
 
   /// One line comparing para with full, such as

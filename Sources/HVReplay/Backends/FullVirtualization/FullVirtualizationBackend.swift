@@ -57,7 +57,6 @@ struct FullVirtualizationBackend: DeviceBackend {
   @inline(__always)
   mutating func submit(_ event: TraceEvent, channel c: Int, at time: UInt64, tag: UInt32) {
     let kind = kinds[c]
-    let device = model.device(kind)
     var ready = time
     metrics.issue(c, at: time)
     if event.op != .rx {
@@ -75,7 +74,8 @@ struct FullVirtualizationBackend: DeviceBackend {
       }
       metrics.channels[c].overheadNs.add(saturating: cost)
     }
-    let service = event.serviceNs != 0 ? event.serviceNs : device.defaultServiceNs
+    let service =
+      event.serviceNs != 0 ? event.serviceNs : metrics.assumed(c, model.serviceNs(for: event))
     let (_, done) = devices[c].serve(ready: ready, service: service, ordering: event.op.isOrdering)
     pending.schedule(
       Completion(arrival: time, bytes: event.bytes, op: event.op, channel: Int32(c), tag: tag),

@@ -155,7 +155,7 @@ struct ParavirtualizationBackend: DeviceBackend {
   @inline(__always)
   mutating func submit(_ event: TraceEvent, channel r: Int, at time: UInt64, tag: UInt32) {
     let service =
-      event.serviceNs != 0 ? event.serviceNs : model.device(rings[r].kind).defaultServiceNs
+      event.serviceNs != 0 ? event.serviceNs : metrics.assumed(r, model.serviceNs(for: event))
     metrics.issue(r, at: time)
     let id = allocate(
       Request(
