@@ -44,6 +44,12 @@ extension ReplayResult {
       let traceNames = Set(parts.map(\.trace.name))
       merged.trace.name = traceNames.count == 1 ? merged.trace.name : "merged"
       merged.trace.path = parts.map(\.trace.path).joined(separator: " + ")
+      // The shards' import notes: once when they agree, else each shard's under its path.
+      if !parts.allSatisfy({ $0.trace.importNotes == parts[0].trace.importNotes }) {
+        merged.trace.importNotes = parts.flatMap { p in
+          p.trace.importNotes.map { "\(p.trace.path): \($0)" }
+        }
+      }
       merged.trace.metadata = TraceMetadata(
         merged.trace.metadata.entries.filter { entry in
           parts.allSatisfy { $0.trace.metadata[entry.key] == entry.value }

@@ -158,6 +158,19 @@ struct BlockRequestTracker {
   /// The C time of the request last returned (its Q2C latency is this minus its time_ns).
   private(set) var lastCompletion: UInt64 = 0
 
+  /// A CPU's consecutive records further apart than this, either way, are a clock anomaly
+  /// (docs/IMPORTERS.md): 10^6 s, 11.6 days, longer than a blktrace session runs and far
+  /// shorter than the jumps of a broken clock (10^9 s and more).
+  static let clockJumpNs: UInt64 = 1_000_000 * 1_000_000_000
+  /// The CPUs whose clocks are followed: numbers below this (the rest are not checked).
+  static let clockCPUs = 4096
+  /// Each followed CPU's last record time; `UInt64.max` before its first record.
+  private var lastTimeByCPU = [UInt64](repeating: .max, count: clockCPUs)
+  /// Records whose time jumped by more than ``clockJumpNs`` from their CPU's previous one,
+  /// and the largest such jump: its size in ns, its CPU and the time it jumped from.
+  private(set) var clockJumps: UInt64 = 0
+  private var largestJump: (ns: UInt64, cpu: UInt32, from: UInt64, forward: Bool)?
+
   /// The most requests held at once.
   let capacity: Int
 
@@ -180,6 +193,7 @@ struct BlockRequestTracker {
   /// The record's sector is at most ``maximumSector`` (the decoders refuse others).
   mutating func process(_ r: BlockTraceRecord) -> TraceEvent? {
     records &+= 1
+    checkClock(r)
     guard !r.category.contains(.notify), let action = BlockTraceRecord.Action(rawValue: r.action)
     else { return nil }
     let key = Key(device: r.device, sector: r.sector)
@@ -251,6 +265,22 @@ struct BlockRequestTracker {
       break
     }
     return nil
+  }
+
+  /// Counts a jump of more than ``clockJumpNs`` from the previous record of `r`'s CPU.
+  @inline(__always)
+  private mutating func checkClock(_ r: BlockTraceRecord) {
+    guard r.cpu < Self.clockCPUs else { return }
+    let last = lastTimeByCPU[Int(r.cpu)]
+    lastTimeByCPU[Int(r.cpu)] = r.time
+    guard last != .max else { return }
+    let forward = r.time >= last
+    let jump = forward ? r.time - last : last - r.time
+    guard jump > Self.clockJumpNs else { return }
+    clockJumps &+= 1
+    if jump > largestJump?.ns ?? 0 {
+      largestJump = (jump, r.cpu, last, forward)
+    }
   }
 
   /// Holds a new request, dropping the oldest one when too many are outstanding.
@@ -348,6 +378,11 @@ struct BlockRequestTracker {
         "\(withoutIssue) requests completed without a D: service_ns = 0 (the model's default)")
     }
     if noDirection > 0 { n.append("\(noDirection) requests with no data direction (not replayed)") }
+    if let j = largestJump {
+      n.append(
+        "clock anomaly: \(clockJumps) record\(clockJumps == 1 ? "" : "s") \(clockJumps == 1 ? "jumps" : "jump") more than 10^6 s from the previous record of its CPU; the largest: CPU \(j.cpu) \(j.forward ? "forward" : "back") by \(TraceInspection.seconds(j.ns)) after \(TraceInspection.seconds(j.from)) (spans and rates include such gaps; check the recording's clock)"
+      )
+    }
     return n
   }
 }

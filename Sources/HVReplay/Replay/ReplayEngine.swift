@@ -244,6 +244,9 @@ public struct TraceIdentity: Sendable {
   public var compression: Compression
   public var metadata: TraceMetadata
   public var statistics: TraceStatistics
+  /// How the importer filled the fields its format lacks and what it dropped or found odd
+  /// (``TraceReader/importNotes``); empty for hvreplay's own formats.
+  public var importNotes: [String]
 
   init(reader: TraceReader, statistics: TraceStatistics) {
     path = reader.input.name
@@ -252,6 +255,7 @@ public struct TraceIdentity: Sendable {
     compression = reader.input.compression
     metadata = reader.metadata
     self.statistics = statistics
+    importNotes = reader.importNotes
   }
 
   /// `Traces/mixed.hvt.zst` → `mixed`; `-` → `stdin`; a name that would leave its

@@ -182,6 +182,7 @@ extension TraceIdentity {
         ("compression", .string(compression.rawValue)),
         ("content_hash", .string(Self.hex(s.contentHash))),
         ("metadata", .object(metadata.entries.map { ($0.key, .string($0.value)) })),
+        ("import_notes", .array(importNotes.map { .string($0) })),
       ] + s.jsonMembers)
   }
 
@@ -470,6 +471,12 @@ extension TraceIdentity {
     var metadata = TraceMetadata()
     for (k, v) in try t.child("metadata").value.members ?? [] { metadata[k] = v.string ?? "" }
     self.metadata = metadata
+    // Reports written before import notes were kept have none.
+    importNotes = try (t.value["import_notes"] == nil ? [] : t.array("import_notes")).map {
+      n throws(HVReplayError) in
+      guard let text = n.value.string else { throw n.fail("an import note is a string") }
+      return text
+    }
     let byOp = try t.child("by_op")
     let bytes = try t.child("bytes_by_op")
     var vms: [(UInt16, UInt64, UInt64, UInt64)] = []

@@ -67,6 +67,10 @@ extension HVReplayCommand {
           )
         }
         progress.finish()
+        // What the importer assumed, dropped or found odd, as report.md lists it.
+        for note in result.trace.importNotes {
+          writeStandardError("hvreplay: import: \(note.escapingControlCharacters)\n")
+        }
         let report = ReplayReport(result)
         let directory = out ?? ReportWriter.defaultDirectory(for: result.trace)
         let files = report.files
