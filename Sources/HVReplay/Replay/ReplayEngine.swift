@@ -111,6 +111,11 @@ public struct ReplayEngine {
       }
       if let failure = w.failure { throw failure.inFile(reader.input.name) }
     }
+    if statistics.events == 0 {
+      throw HVReplayError.nothingToReplay(
+        file: reader.input.name, format: reader.format, notes: reader.importNotes,
+        skipped: reader.skippedRecords)
+    }
     let backends = workers.flatMap(\.backends)
     let drivers = workers.flatMap(\.drivers)
     let cpu = workers.flatMap(\.schedulerResults)
