@@ -44,6 +44,9 @@ extension ReplayResult {
       let traceNames = Set(parts.map(\.trace.name))
       merged.trace.name = traceNames.count == 1 ? merged.trace.name : "merged"
       merged.trace.path = parts.map(\.trace.path).joined(separator: " + ")
+      // The shards' replay notes, each once.
+      var seen = Set<String>()
+      merged.replayNotes = parts.flatMap(\.replayNotes).filter { seen.insert($0).inserted }
       // The shards' import notes: once when they agree, else each shard's under its path.
       if !parts.allSatisfy({ $0.trace.importNotes == parts[0].trace.importNotes }) {
         merged.trace.importNotes = parts.flatMap { p in

@@ -47,7 +47,9 @@ public struct ModelKey: Sendable {
       switch value {
       case .uint(let u): number = Double(u)
       case .double(let d): number = d
-      case .string(let s) where Double(s) != nil: number = Double(s)!
+      case .string(let s)
+      where Double(s) != nil && s.allSatisfy({ "0123456789.eE+-".contains($0) }):
+        number = Double(s)!
       default: throw .init("\(path) must be a number")
       }
       guard number.isFinite, range.contains(number) else {
@@ -89,6 +91,7 @@ extension ModelKey {
   static func decimal(_ value: Double) -> String {
     guard value.isFinite else { return "\(value)" }
     var text = TraceInspection.fixed(value, 9)
+    guard text.contains("."), !text.contains("e") else { return text }
     while text.hasSuffix("0") { text.removeLast() }
     if text.hasSuffix(".") { text.removeLast() }
     return text

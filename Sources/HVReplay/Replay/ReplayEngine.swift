@@ -1,4 +1,5 @@
 import Dispatch
+import HeapModule
 
 /// Replays a trace through every selected backend in one streaming pass.
 ///
@@ -57,8 +58,10 @@ public struct ReplayEngine {
     defer { for w in workers { w.queue.sync {} } }
     var table = ChannelTable()
     var statistics = TraceStatistics()
-    // The schedule as recorded, per channel (the same for every backend).
+    // The schedule as recorded, per channel (the same for every backend), and how many
+    // requests the recording had outstanding at once.
     var offered: [ChannelMetrics] = []
+    var depths: [RecordedDepth] = []
     var done = false
     var k = 0
     while !done {
@@ -81,11 +84,21 @@ public struct ReplayEngine {
           if isNew {
             chunk.newChannels.append(table.channels[Int(index)])
             offered.append(ChannelMetrics())
+            depths.append(RecordedDepth(limit: Int(model.device(event.kind).queueDepth) + 1))
           }
           chunk.channels[n] = index
           let t = model.replay.scaled(event.timeNs)
+          guard t != .max || model.replay.timeScale == 1 else {
+            throw HVReplayError(
+              .usage,
+              "--time-scale (replay.time_scale) \(ModelKey.decimal(model.replay.timeScale)) puts the event at \(event.timeNs) ns past 2^64 ns, the longest time hvreplay's clock holds; use a larger time scale"
+            ).inFile(reader.input.name)
+          }
           let service = event.serviceNs != 0 ? event.serviceNs : model.serviceNs(for: event)
           offered[Int(index)].offer(at: t, done: t.adding(saturating: service))
+          if event.serviceNs != 0 && event.op != .rx {
+            depths[Int(index)].add(at: event.timeNs, done: event.timeNs.adding(saturating: service))
+          }
         }
         n += 1
       }
@@ -118,6 +131,7 @@ public struct ReplayEngine {
     }
     let backends = workers.flatMap(\.backends)
     let drivers = workers.flatMap(\.drivers)
+    let notes = RecordedDepth.notes(depths, channels: table.channels, model: model)
     let cpu = workers.flatMap(\.schedulerResults)
     return ReplayResult(
       trace: TraceIdentity(reader: reader, statistics: statistics),
@@ -134,7 +148,8 @@ public struct ReplayEngine {
           streams: UInt64(driver.streamCount), depthStreams: driver.depthStreams,
           issuedLate: driver.issuedLate)
       },
-      schedulers: statistics.count(.cpu) > 0 ? cpu : [])
+      schedulers: statistics.count(.cpu) > 0 ? cpu : [],
+      replayNotes: notes)
   }
 
   /// Chunks being filled or replayed at once.
@@ -187,6 +202,11 @@ private final class ReplayWorker: @unchecked Sendable {
     for b in backends.indices {
       for channel in chunk.newChannels { backends[b].addChannel(channel) }
       backends[b].replay(events, channels: channels, driver: &drivers[b])
+      // A driver's error ends the work here; the engine reports it after the reading.
+      if let f = drivers[b].failure {
+        failure = f
+        return
+      }
     }
     do {
       for s in schedulers.indices { try schedulers[s].replay(events) }
@@ -222,6 +242,8 @@ public struct ReplayResult: Sendable {
   public var backends: [BackendResult]
   /// One result per CPU scheduler, in the order selected (none when the trace has no cpu events).
   public var schedulers: [SchedulerResult]
+  /// What the replay found in the recording that its figures rest on (report.md, stderr).
+  public var replayNotes: [String] = []
 }
 
 /// One backend's measurements, per channel.
@@ -272,5 +294,50 @@ public struct TraceIdentity: Sendable {
       base = base.dropLast(suffix.count)
     }
     return base.isEmpty || base == "." || base == ".." ? "trace" : String(base)
+  }
+}
+
+/// How many requests of a channel the recording had outstanding at once (those with a
+/// recorded service time: issue to issue + service), counted up to `limit`.
+///
+/// Model rule "recorded depth" (docs/MODEL.md, replay rule 4): a replay reproduces a
+/// recording with zero costs only where the model's device serves as many requests at
+/// once as the recording had outstanding; beyond, the replay queues what the recording did
+/// not, and the report says so.
+struct RecordedDepth {
+  /// The recorded completions of the requests outstanding now, at most `limit`.
+  private var outstanding = Heap<UInt64>()
+  private let limit: Int
+  /// The most outstanding at once, at most `limit`.
+  private(set) var maximum = 0
+
+  init(limit: Int) { self.limit = limit }
+
+  @inline(__always)
+  mutating func add(at time: UInt64, done: UInt64) {
+    while let first = outstanding.min, first <= time { outstanding.removeMin() }
+    outstanding.insert(done)
+    if outstanding.count > limit { outstanding.removeMax() }
+    if outstanding.count > maximum { maximum = outstanding.count }
+  }
+
+  /// One note per device kind whose recording was deeper than the model's device.
+  static func notes(_ depths: [RecordedDepth], channels: [Channel], model: Model) -> [String] {
+    var notes: [String] = []
+    for kind in [EventKind.disk, .net] {
+      let queueDepth = model.device(kind).queueDepth
+      let deeper = depths.indices.filter {
+        channels[$0].kind == kind && UInt64(depths[$0].maximum) > queueDepth
+      }
+      guard let first = deeper.first else { continue }
+      let c = channels[first]
+      let what =
+        deeper.count == 1
+        ? "vm \(c.vm) \(c.name)" : "\(deeper.count) channels (vm \(c.vm) \(c.name) first)"
+      notes.append(
+        "\(what): the recording had more requests outstanding at once than devices.\(kind).queue_depth = \(queueDepth), so the replay queues at the device what the recording did not; set devices.\(kind).queue_depth higher (up to 4096) to replay the device as recorded"
+      )
+    }
+    return notes
   }
 }

@@ -17,8 +17,8 @@
 // - net rx packets come from outside the guest: they stay open loop.
 // - Bounds: at most `heldLimit` requests wait to be issued at once (beyond, the earliest
 //   pending work runs first and requests read later are issued no earlier than it, counted
-//   as issued late); at most `outstandingLimit` recorded completions are tracked per
-//   stream; at most `streamLimit` streams.
+//   as issued late, rx packets included); at most `outstandingLimit` recorded completions
+//   are tracked per stream and `trackedLimit` over all; at most `streamLimit` streams.
 
 import DequeModule
 import HeapModule
@@ -34,6 +34,9 @@ public struct RequestDriver {
   static let outstandingLimit = 4096
   /// Streams a closed-loop replay follows.
   static let streamLimit = 1 << 20
+  /// Recorded completions tracked over every stream (about 50 bytes each): beyond, a new
+  /// request's recorded completion is not tracked, so no later request depends on it.
+  static let trackedLimit = 1 << 22
   /// The token standing for no request.
   private static let none = UInt32.max
 
@@ -99,6 +102,8 @@ public struct RequestDriver {
   private var freeTokens: [UInt32] = []
   private var releases = EventQueue<Held>()
   private var held = 0
+  /// Recorded completions in the streams' `outstanding` heaps.
+  private var tracked = 0
   /// The time of the latest step run or request issued.
   private var now: UInt64 = 0
   /// Requests issued later than the rules say because ``heldLimit`` was reached.
@@ -138,6 +143,8 @@ public struct RequestDriver {
       let t = scaled(event.timeNs)
       if !closed || event.op == .rx || failure != nil {
         advance(&backend, before: t)
+        // Closed loop can have run ahead of the reader (the held bound): then it is late.
+        if t < now { issuedLate &+= 1 }
         backend.submit(event, channel: Int(c), at: max(t, now), tag: Self.none)
         continue
       }
@@ -220,6 +227,7 @@ public struct RequestDriver {
       // The recording's completions up to this issue; the latest is what it waited for.
       while let first = streams[s].outstanding.min, first.timeNs <= event.timeNs {
         streams[s].outstanding.removeMin()
+        tracked -= 1
         if streams[s].last != Self.none { release(streams[s].last) }
         streams[s].last = first.token
         streams[s].lastDoneNs = first.timeNs
@@ -229,13 +237,17 @@ public struct RequestDriver {
         retain(dependency)
         think = scaled(event.timeNs - streams[s].lastDoneNs)
       }
-      let service = event.serviceNs != 0 ? event.serviceNs : model.serviceNs(for: event)
-      streams[s].outstanding.insert(
-        Recorded(
-          timeNs: event.timeNs.adding(saturating: service), sequence: sequence, token: token))
-      retain(token)
-      if streams[s].outstanding.count > Self.outstandingLimit {
-        release(streams[s].outstanding.removeMax().token)
+      if tracked < Self.trackedLimit {
+        let service = event.serviceNs != 0 ? event.serviceNs : model.serviceNs(for: event)
+        streams[s].outstanding.insert(
+          Recorded(
+            timeNs: event.timeNs.adding(saturating: service), sequence: sequence, token: token))
+        retain(token)
+        tracked += 1
+        if streams[s].outstanding.count > Self.outstandingLimit {
+          release(streams[s].outstanding.removeMax().token)
+          tracked -= 1
+        }
       }
     } else {
       if streams[s].window.count == depth {

@@ -18,6 +18,7 @@ extension ReplayReport {
       ("hvreplay_version", .string(HVReplayVersion.current)),
       ("trace", result.trace.json),
       ("model", result.model.json),
+      ("replay_notes", .array(result.replayNotes.map { .string($0) })),
       ("backends", .array(backends.map(backendJSON))),
       ("schedulers", .array(result.schedulers.map(Self.schedulerJSON))),
     ])
@@ -282,6 +283,11 @@ extension ReplayResult {
     else { throw root.fail("a backend or scheduler name appears twice") }
   }
 
+    replayNotes = try (root.value["replay_notes"] == nil ? [] : root.array("replay_notes")).map {
+      n throws(HVReplayError) in
+      guard let text = n.value.string else { throw n.fail("a replay note is a string") }
+      return text
+    }
   /// The most backends and distinct channels a report.json may hold.
   static let maxBackends = 16
   static let maxChannels = 1 << 20

@@ -23,6 +23,10 @@ extension ReplayReport {
       md += "which are lower bounds.\n"
     }
     if let cpu = cpuVerdict, !result.channels.isEmpty { md += "\n**CPU**: \(cpu)\n" }
+    if !result.replayNotes.isEmpty {
+      md += "\n**Replay** (docs/MODEL.md, replay):\n\n"
+      for note in result.replayNotes { md += "- \(MarkdownEscaping.text(note))\n" }
+    }
     if !trace.importNotes.isEmpty {
       md += "\n**Import** (\(trace.format); docs/IMPORTERS.md):\n\n"
       for note in trace.importNotes { md += "- \(MarkdownEscaping.text(note))\n" }

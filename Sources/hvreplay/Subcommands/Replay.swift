@@ -71,6 +71,9 @@ extension HVReplayCommand {
         for note in result.trace.importNotes {
           writeStandardError("hvreplay: import: \(note.escapingControlCharacters)\n")
         }
+        for note in result.replayNotes {
+          writeStandardError("hvreplay: replay: \(note.escapingControlCharacters)\n")
+        }
         let report = ReplayReport(result)
         let directory = out ?? ReportWriter.defaultDirectory(for: result.trace)
         let files = report.files
