@@ -6,6 +6,8 @@
 // - its time_ns is when the task became runnable: its wake-up (sched_wakeup), or the
 //   switch-out that preempted it (prev_state R), or else the switch-in;
 // - intervals cut by the start or end of the recording are left out; the idle task too.
+// - ftrace's header states the CPUs it recorded (`#P:4`): the import says so as the trace
+//   metadata `model.cpu.pcpus`, which a replay applies before --model and --set.
 
 /// How tasks map to VMs.
 public enum TaskGrouping: String, Sendable, CaseIterable {
@@ -53,6 +55,8 @@ struct SchedTraceDecoder: ImportingDecoder {
   private var cutAtStart: UInt64 = 0
   private var bursts: UInt64 = 0
   let metadata: TraceMetadata
+  /// The `#P:` value of ftrace's header, when it has one.
+  private let statedCPUs: UInt64?
   var skipped: UInt64 { budget.skipped }
 
   /// The most distinct tasks this import keeps (``maximumTasks`` unless a test says less).
@@ -65,9 +69,41 @@ struct SchedTraceDecoder: ImportingDecoder {
     lines = LineScanner(input: input)
     budget = BadRecordBudget(limit: skipBad)
     self.grouping = grouping
-    metadata = TraceMetadata([
+    statedCPUs = Self.statedCPUs(
+      in: UnsafeRawBufferPointer(start: input.base, count: input.end))
+    var entries = [
       ("imported-from", "scheduler trace"), ("file", input.name), ("group-by", grouping.rawValue),
-    ])
+    ]
+    if let p = statedCPUs, Self.pcpuRange.contains(p) {
+      entries.append(("model.cpu.pcpus", "\(p)"))
+    }
+    metadata = TraceMetadata(entries)
+  }
+
+  /// The pCPU counts `cpu.pcpus` takes.
+  static let pcpuRange: ClosedRange<UInt64> = 1...4096
+
+  /// The CPU count ftrace's header states (`# entries-in-buffer/entries-written: 194480/194480
+  /// #P:4`), from the comment lines that open `prefix`; `nil` when none says.
+  static func statedCPUs(in prefix: UnsafeRawBufferPointer) -> UInt64? {
+    var start = 0
+    while start < prefix.count && prefix[start] == UInt8(ascii: "#") {
+      var stop = start
+      while stop < prefix.count && prefix[stop] != 0x0A { stop += 1 }
+      let line = UnsafeRawBufferPointer(rebasing: prefix[start..<stop])
+      if let at = Bytes.find("#P:", in: line) {
+        var value: UInt64 = 0
+        var digits = 0
+        for byte in line[(at + 3)...] {
+          guard byte >= 0x30 && byte <= 0x39, digits < 10 else { break }
+          value = value * 10 + UInt64(byte - 0x30)
+          digits += 1
+        }
+        return digits > 0 ? value : nil
+      }
+      start = stop + 1
+    }
+    return nil
   }
 
   var location: HVReplayError.Location { .line(lines.line) }
@@ -288,6 +324,13 @@ struct SchedTraceDecoder: ImportingDecoder {
       "a burst's time_ns is when the task became runnable (its wake-up, or the preemption that switched it out), else its switch-in",
       "group-by \(grouping.rawValue): \(vms.describe(""))",
     ]
+    if let p = statedCPUs {
+      n.append(
+        Self.pcpuRange.contains(p)
+          ? "cpu.pcpus = \(p) from the header's #P:\(p) (the CPUs ftrace recorded); --model or --set cpu.pcpus overrides it"
+          : "the header's #P:\(p) is no pCPU count hvreplay takes (1-4096): cpu.pcpus not taken from it"
+      )
+    }
     if cutAtStart > 0 { n.append("\(cutAtStart) intervals began before the recording (left out)") }
     let running = tasks.values.count { $0.running != nil }
     if running > 0 {
@@ -295,8 +338,9 @@ struct SchedTraceDecoder: ImportingDecoder {
     }
     let tgidUnknown = tasks.values.count { $0.tgidUnknown }
     if tgidUnknown > 0 {
+      let grouped = tasks.values.count { $0.slot != nil }
       n.append(
-        "\(tgidUnknown) tasks of unknown thread group (no `(tgid)` in the trace): grouped by pid"
+        "group-by tgid fell back to pids for \(tgidUnknown) of \(grouped) tasks: the trace gives them no thread group (ftrace prints `(tgid)` after the task with its record-tgid option), so each is grouped as if its pid were its thread group"
       )
     }
     if budget.skipped > 0 { n.append("\(budget.skipped) unreadable lines skipped (--skip-bad)") }
