@@ -139,6 +139,9 @@ extension VMCPUMetrics {
     unservedNs = unservedNs.adding(saturating: o.unservedNs)
     billedExactNs = billedExactNs.adding(saturating: o.billedExactNs)
     billedTickNs = billedTickNs.adding(saturating: o.billedTickNs)
+    billedTicks = billedTicks.adding(saturating: o.billedTicks)
+    // Shards are separate hosts: their entitlements add, when both kept them.
+    entitledNs = entitledNs.flatMap { mine in o.entitledNs.map { mine + $0 } }
     contextSwitches = contextSwitches.adding(saturating: o.contextSwitches)
     wait.add(o.wait)
   }

@@ -1,5 +1,40 @@
 import Histogram
 
+/// Where a replay's `cpu.pcpus` came from (docs/MODEL.md, CPU defaults).
+public enum PCPUSource: String, Sendable {
+  /// The trace states it: its metadata's `model.cpu.pcpus` (ftrace's `#P:` header, imported).
+  case trace
+  /// `--model` or `--set` chose a value other than the trace's, or than the default.
+  case user
+  /// Neither the trace nor the user said: the model's default.
+  case `default`
+}
+
+extension ReplayResult {
+  /// The pCPU count the trace states, from its metadata's `model.cpu.pcpus`.
+  public var statedPCPUs: UInt64? { trace.metadata["model.cpu.pcpus"].flatMap { UInt64($0) } }
+
+  /// Where `model.cpu.pcpus` came from. A value equal to the trace's is the trace's, and one
+  /// equal to the default with nothing stated is the default, even when the user set the same.
+  public var pcpusSource: PCPUSource {
+    if let stated = statedPCPUs { return stated == model.cpu.pcpus ? .trace : .user }
+    return model.cpu.pcpus == Model().cpu.pcpus ? .default : .user
+  }
+
+  /// How report.md says where `cpu.pcpus` came from.
+  var pcpusSourceText: String {
+    switch pcpusSource {
+    case .trace:
+      "stated by the trace: its metadata's model.cpu.pcpus"
+        + (trace.metadata["imported-from"] == "scheduler trace" ? ", from ftrace's #P: header" : "")
+    case .user:
+      "set by --model or --set" + (statedPCPUs.map { "; the trace states \($0)" } ?? "")
+    case .default:
+      "the default: the trace does not state its CPUs; set the host's with --set cpu.pcpus=N"
+    }
+  }
+}
+
 extension SchedulerResult {
   /// The figures of one VM (or of all, for `nil`) in `cpu.csv`'s order.
   public func rows(vm index: Int?) -> [Figures.Row] {
@@ -29,6 +64,7 @@ extension SchedulerResult {
       row(
         "billing_error_pct",
         exact > 0 ? (Double(tick) - Double(exact)) / Double(exact) * 100 : 0, "percent", 3),
+      row("billing_ticks", Double(billingTicks(selected)), "count"),
       row("context_switches", Double(selected.map(\.contextSwitches).saturatingSum()), "count"),
     ]
     if let index {
@@ -70,15 +106,23 @@ extension ReplayReport {
     guard let first = result.schedulers.first else { return "" }
     let m = result.model.cpu
     var md = "\n## CPU\n\n"
-    md += "\(m.pcpus) pCPUs over \(TraceInspection.seconds(first.windowNs)) (the trace's span"
+    md += "\(m.pcpus) pCPUs (\(result.pcpusSourceText)) over "
+    md += "\(TraceInspection.seconds(first.windowNs)) (from the trace's first event to "
+    let last = result.trace.statistics.lastNs
+    md +=
+      first.windowEnd > last
+      ? "the end of its CPU work, after its last event"
+      : first.windowEnd == last ? "its last event" : "--horizon"
     md += "); timeslice \(TraceInspection.seconds(m.timesliceNs)), tick "
     md += "\(TraceInspection.seconds(m.tickNs)); the credit scheduler's decisions use "
     md += "\(m.accounting) accounting. Shares are of the pCPUs' capacity over the window; the "
     md += "entitled share is what the VM's weight and cap give it among the VMs that wanted "
-    md += "CPU. Work still queued at the window's end is unserved.\n\n"
+    md += "CPU, period by period from when its work arrived. Work still queued at the window's "
+    md += "end is unserved. A billing error rests on its ticks: the larger of the ticks billed "
+    md += "and the ticks' worth of CPU billed exactly.\n\n"
     md +=
-      "| scheduler | vm | weight | demand | received | unserved | share | entitled | wait p50 | wait p99 | wait max | billed exact | billed tick | billing error | switches |\n"
-    md += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
+      "| scheduler | vm | weight | demand | received | unserved | share | entitled | wait p50 | wait p99 | wait max | billed exact | billed tick | billing error | ticks | switches |\n"
+    md += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
     for s in result.schedulers {
       for vm in s.vms {
         let w = PercentileIndex(vm.wait)
@@ -95,7 +139,8 @@ extension ReplayReport {
           "\(TraceInspection.seconds(w.maxRecorded)) | \(TraceInspection.seconds(vm.billedExactNs)) | "
         md += "\(TraceInspection.seconds(vm.billedTickNs)) | "
         md +=
-          "\(TraceInspection.fixed(vm.billingErrorPercent, 1))% | \(Self.grouped(vm.contextSwitches)) |\n"
+          "\(TraceInspection.fixed(vm.billingErrorPercent, 1))% | \(Self.grouped(s.billingTicks([vm]))) | "
+        md += "\(Self.grouped(vm.contextSwitches)) |\n"
       }
     }
     md += "\n| scheduler | Jain's index | pCPU time switching | idle while a vCPU waited |\n"

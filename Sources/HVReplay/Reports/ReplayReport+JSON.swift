@@ -20,7 +20,10 @@ extension ReplayReport {
       ("model", result.model.json),
       ("replay_notes", .array(result.replayNotes.map { .string($0) })),
       ("backends", .array(backends.map(backendJSON))),
-      ("schedulers", .array(result.schedulers.map(Self.schedulerJSON))),
+      (
+        "schedulers",
+        .array(result.schedulers.map { Self.schedulerJSON($0, pcpusSource: result.pcpusSource) })
+      ),
     ])
   }
 
@@ -135,12 +138,13 @@ extension ReplayReport {
     return .raw(text + "]")
   }
 
-  private static func schedulerJSON(_ s: SchedulerResult) -> JSONValue {
+  private static func schedulerJSON(_ s: SchedulerResult, pcpusSource: PCPUSource) -> JSONValue {
     .object([
       ("name", .string(s.name)),
       ("window_start_ns", .uint(s.windowStart)),
       ("window_end_ns", .uint(s.windowEnd)),
       ("pcpus", .uint(s.pcpus)),
+      ("pcpus_source", .string(pcpusSource.rawValue)),
       ("switching_ns", .uint(s.switchingNs)),
       ("idle_while_runnable_ns", .uint(s.idleWhileRunnableNs)),
       ("total", figures(s.rows(vm: nil))),
@@ -155,14 +159,21 @@ extension ReplayReport {
               ("figures", figures(s.rows(vm: i))),
               (
                 "data",
-                .object([
-                  ("vcpus", .uint(UInt64(v.vcpus))), ("weight", .uint(v.weight)),
-                  ("cap_pct", .uint(v.capPercent)), ("demand_ns", .uint(v.demandNs)),
-                  ("cpu_ns", .uint(v.cpuNs)), ("unserved_ns", .uint(v.unservedNs)),
-                  ("billed_exact_ns", .uint(v.billedExactNs)),
-                  ("billed_tick_ns", .uint(v.billedTickNs)),
-                  ("context_switches", .uint(v.contextSwitches)),
-                ])
+                .object(
+                  [
+                    ("vcpus", .uint(UInt64(v.vcpus))), ("weight", .uint(v.weight)),
+                    ("cap_pct", .uint(v.capPercent)), ("demand_ns", .uint(v.demandNs)),
+                    ("cpu_ns", .uint(v.cpuNs)), ("unserved_ns", .uint(v.unservedNs)),
+                    ("billed_exact_ns", .uint(v.billedExactNs)),
+                    ("billed_tick_ns", .uint(v.billedTickNs)),
+                    ("billed_ticks", .uint(v.billedTicks)),
+                    ("context_switches", .uint(v.contextSwitches)),
+                  ]
+                    // Whole nanoseconds; absent when read from a report that did not keep it.
+                    + (v.entitledNs.map {
+                      [("entitled_ns", .uint(UInt64(min($0.rounded(), 1.8e19))))]
+                    }
+                      ?? []))
               ),
               ("wait", histogramJSON(v.wait)),
             ])
@@ -274,8 +285,13 @@ extension ReplayResult {
     }
     self.channels = channels
     self.backends = backends
+    replayNotes = try (root.value["replay_notes"] == nil ? [] : root.array("replay_notes")).map {
+      n throws(HVReplayError) in
+      guard let text = n.value.string else { throw n.fail("a replay note is a string") }
+      return text
+    }
     schedulers = try root.array("schedulers").map { s throws(HVReplayError) in
-      try Self.scheduler(s, version: version)
+      try Self.scheduler(s, version: version, tickNs: model.cpu.tickNs)
     }
     // Figures are told apart by backend or scheduler name and VM: each must be unique.
     guard Set(backends.map(\.name)).count == backends.count,
@@ -283,11 +299,6 @@ extension ReplayResult {
     else { throw root.fail("a backend or scheduler name appears twice") }
   }
 
-    replayNotes = try (root.value["replay_notes"] == nil ? [] : root.array("replay_notes")).map {
-      n throws(HVReplayError) in
-      guard let text = n.value.string else { throw n.fail("a replay note is a string") }
-      return text
-    }
   /// The most backends and distinct channels a report.json may hold.
   static let maxBackends = 16
   static let maxChannels = 1 << 20
@@ -419,8 +430,9 @@ extension ReplayResult {
     return latency
   }
 
-  private static func scheduler(_ s: JSONFields, version: UInt64) throws(HVReplayError)
-    -> SchedulerResult
+  /// One scheduler's figures; `tickNs` counts the ticks of a report that did not keep them.
+  private static func scheduler(_ s: JSONFields, version: UInt64, tickNs: UInt64)
+    throws(HVReplayError) -> SchedulerResult
   {
     var vms: [VMCPUMetrics] = []
     var wait = version == 1 ? ChannelMetrics.makeHistogram() : try histogram(s.child("wait"))
@@ -439,6 +451,11 @@ extension ReplayResult {
       m.unservedNs = try d.uint("unserved_ns")
       m.billedExactNs = try d.uint("billed_exact_ns")
       m.billedTickNs = try d.uint("billed_tick_ns")
+      // Reports before billed_ticks and entitled_ns: ticks from the bill, entitlement rebuilt.
+      m.billedTicks =
+        d.value["billed_ticks"] == nil
+        ? m.billedTickNs / max(tickNs, 1) : try d.uint("billed_ticks")
+      if d.value["entitled_ns"] != nil { m.entitledNs = Double(try d.uint("entitled_ns")) }
       m.contextSwitches = try d.uint("context_switches")
       guard seenVMs.insert(id).inserted else { throw v.fail("vm \(id) is listed twice") }
       let pairs = try histogramPairs(v.child("wait"))
@@ -459,7 +476,7 @@ extension ReplayResult {
       name: try s.string("name"), vms: vms, windowStart: try s.uint("window_start_ns"),
       windowEnd: try s.uint("window_end_ns"), pcpus: try s.uint("pcpus"),
       switchingNs: try s.uint("switching_ns"),
-      idleWhileRunnableNs: try s.uint("idle_while_runnable_ns"), wait: wait)
+      idleWhileRunnableNs: try s.uint("idle_while_runnable_ns"), wait: wait, tickNs: tickNs)
     result.entitle()
     return result
   }

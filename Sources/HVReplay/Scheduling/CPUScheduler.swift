@@ -37,7 +37,9 @@ protocol CPUScheduler {
   var name: String { get }
   /// Replays a chunk of events in time order; it uses the cpu bursts and ignores the rest.
   mutating func replay(_ events: UnsafeBufferPointer<TraceEvent>) throws(HVReplayError)
-  /// Runs the schedule up to `windowEnd` and stops: work still queued is unserved.
+  /// Ends the schedule: at the horizon, if there is one (work still queued is unserved),
+  /// else when every burst's work is done; the window ends there, and never before
+  /// `windowEnd`, the trace's last event (docs/MODEL.md, CPU rule 7).
   mutating func finish(windowStart: UInt64, windowEnd: UInt64) throws(HVReplayError)
     -> SchedulerResult
 }
@@ -57,6 +59,16 @@ public struct SchedulerResult: Sendable {
   public var idleWhileRunnableNs: UInt64
   /// Every VM's waits from runnable to running, at full precision.
   public var wait: Histogram<UInt64>
+  /// The tick (`cpu.tick_ns`) the tick bills were made with, in ns.
+  public var tickNs: UInt64
+
+  /// The ticks a billing error over `vms` rests on (docs/MODEL.md, CPU rule 6): the larger
+  /// of the ticks billed and the ticks' worth of CPU the exact bill holds (whole ticks).
+  public func billingTicks(_ vms: [VMCPUMetrics]) -> UInt64 {
+    let billed = vms.map(\.billedTicks).saturatingSum()
+    let exact = vms.map(\.billedExactNs).saturatingSum() / max(tickNs, 1)
+    return max(billed, exact)
+  }
 
   /// Jain's fairness index over the received-to-entitled ratios of the VMs entitled to CPU.
   public var jainIndex: Double {
@@ -64,11 +76,20 @@ public struct SchedulerResult: Sendable {
       vms.filter { $0.entitledShare > 0 }.map { $0.share / $0.entitledShare })
   }
 
-  /// Fills in each VM's share and entitled share (docs/MODEL.md, CPU rule 10).
+  /// Fills in each VM's share and entitled share (docs/MODEL.md, CPU rule 10): its
+  /// entitlement per accounting period over the capacity, or, for a report.json written
+  /// before entitlements were kept, the whole window's water-filling.
   mutating func entitle() {
     let window = Double(windowNs)
     let capacity = Double(capacityNs)
     guard capacity > 0 else { return }
+    if vms.allSatisfy({ $0.entitledNs != nil }) {
+      for i in vms.indices {
+        vms[i].entitledShare = vms[i].entitledNs! / capacity
+        vms[i].share = Double(vms[i].cpuNs) / capacity
+      }
+      return
+    }
     let limits = vms.map { vm -> Double in
       var limit = min(Double(vm.demandNs), Double(vm.vcpus) * window)
       if vm.capPercent > 0 { limit = min(limit, Double(vm.capPercent) / 100 * window) }
@@ -106,10 +127,15 @@ public struct VMCPUMetrics: Sendable {
   /// Time charged under exact accounting (equal to ``cpuNs``) and under tick accounting.
   public var billedExactNs: UInt64 = 0
   public var billedTickNs: UInt64 = 0
+  /// The ticks billed (``billedTickNs`` / `cpu.tick_ns`).
+  public var billedTicks: UInt64 = 0
   /// Switches of a pCPU to one of this VM's vCPUs from another vCPU.
   public var contextSwitches: UInt64 = 0
   /// Wait from runnable to running, in ns, at per-channel precision.
   public var wait = ChannelHistogram()
+  /// CPU time the VM is entitled to over the window, summed over accounting periods, in ns;
+  /// `nil` when read from a report.json that did not keep it.
+  public var entitledNs: Double?
   /// The share of the pCPUs' capacity the VM's weight and cap entitle it to.
   public var entitledShare: Double = 0
   /// The share it received.
@@ -121,6 +147,9 @@ public struct VMCPUMetrics: Sendable {
     weight = config.weight
     capPercent = config.capPercent
   }
+
+  /// The fewest ticks a billing error rests on for a verdict to quote it.
+  public static let billingTicksToQuote: UInt64 = 100
 
   /// (tick - exact) / exact, in percent; 0 when nothing was billed.
   public var billingErrorPercent: Double {

@@ -4,7 +4,8 @@ import Histogram
 // that much work (queued behind any work it still has); it runs when the scheduler gives
 // it a pCPU and blocks when its work is done. pCPUs are shared through one run queue and
 // are work-conserving: a pCPU idles only when no vCPU is runnable, except where a cap
-// holds a VM back. Every run is accounted exactly and by ticks at once.
+// holds a VM back. Every run is accounted exactly and by ticks at once. Without a horizon
+// the schedule runs until every burst's work is done ("CPU window to the end of the work").
 
 /// A discrete-event simulation of physical CPUs under a scheduling policy.
 struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
@@ -60,6 +61,10 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   private var nextPass: UInt64
   private var idleCount: Int
   private var queuedCount = 0
+  /// vCPUs with work (queued, running or parked): not blocked.
+  private var busyCount = 0
+  /// Each VM's entitlement, period by period.
+  private var entitlement: PeriodEntitlement
   private var now: UInt64 = 0
   private var switchingNs: UInt64 = 0
   private var idleWhileRunnableNs: UInt64 = 0
@@ -85,6 +90,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     idleCount = pcpus.count
     nextTick = tickNs
     nextPass = timeslice
+    entitlement = PeriodEntitlement(period: model.cpu.timesliceNs, pcpus: model.cpu.pcpus)
   }
 
   // MARK: Driving
@@ -94,25 +100,39 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
       if let horizon, event.timeNs >= horizon { continue }
       try run(until: event.timeNs)
       workBudget = workBudget.adding(saturating: stepsPerBurst)
-      arrive(event)
+      try arrive(event)
     }
   }
 
+  /// Model rule "CPU window to the end of the work" (docs/MODEL.md, CPU rule 7): with a
+  /// horizon the window ends there and work still queued is unserved; without one the
+  /// schedule runs until every burst's work is done, and the window ends at the later of
+  /// `windowEnd` (the trace's last event) and the moment the last work completed.
   mutating func finish(windowStart: UInt64, windowEnd: UInt64) throws(HVReplayError)
     -> SchedulerResult
   {
-    let end = horizon ?? windowEnd
-    try run(until: end)
+    let end: UInt64
+    if let horizon {
+      end = horizon
+      try run(until: end)
+    } else {
+      try runUntilDone()
+      end = max(windowEnd, now)
+    }
     advanceClock(to: end)
     for p in pcpus.indices { accrue(p, to: end) }
     for (i, vm) in vms.enumerated() {
       metrics[i].unservedNs = vm.vcpus.map { vcpus[$0].remaining }.saturatingSum()
       metrics[i].vcpus = vm.vcpus.count
     }
+    let windowEnd = max(end, windowStart)
+    let (entitled, steps) = entitlement.finish(windowEnd: windowEnd)
+    try count(steps)
+    for i in metrics.indices { metrics[i].entitledNs = entitled[i] }
     var result = SchedulerResult(
-      name: name, vms: metrics, windowStart: windowStart, windowEnd: max(end, windowStart),
+      name: name, vms: metrics, windowStart: windowStart, windowEnd: windowEnd,
       pcpus: model.cpu.pcpus, switchingNs: switchingNs, idleWhileRunnableNs: idleWhileRunnableNs,
-      wait: wait)
+      wait: wait, tickNs: tickNs)
     result.entitle()
     result.vms.sort { $0.vm < $1.vm }
     return result
@@ -131,24 +151,43 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
       skipIdleStretch(until: time)
       let next = min(steps.nextTime, nextTick, nextPass)
       guard next < time else { return }
-      work &+= 1
-      if work > workBudget { throw overBudget() }
-      advanceClock(to: next)
-      if steps.nextTime == next {
-        let step = steps.pop().payload
-        switch step {
-        case .pcpu(let p, let generation):
-          if pcpus[p].generation == generation { pcpuDone(p) }
-        case .cap(let vm, let generation):
-          if vms[vm].capGeneration == generation { capExhausted(vm) }
-        }
-      } else if nextTick == next {
-        tick()
-        nextTick = nextTick > .max - tickNs ? .max : nextTick + tickNs
-      } else {
-        pass()
-        nextPass = nextPass > .max - timeslice ? .max : nextPass + timeslice
+      try step(at: next)
+    }
+  }
+
+  /// Runs scheduling steps until no vCPU has work left (within the work budget).
+  private mutating func runUntilDone() throws(HVReplayError) {
+    while busyCount > 0 {
+      let next = min(steps.nextTime, nextTick, nextPass)
+      guard next < .max else { return }
+      try step(at: next)
+    }
+  }
+
+  /// Counts `n` steps against the work budget.
+  private mutating func count(_ n: UInt64) throws(HVReplayError) {
+    work = work.adding(saturating: n)
+    if work > workBudget { throw overBudget() }
+  }
+
+  /// Takes the scheduling step (pCPU or cap step, tick or pass) due at `next`.
+  private mutating func step(at next: UInt64) throws(HVReplayError) {
+    try count(1)
+    advanceClock(to: next)
+    if steps.nextTime == next {
+      let step = steps.pop().payload
+      switch step {
+      case .pcpu(let p, let generation):
+        if pcpus[p].generation == generation { pcpuDone(p) }
+      case .cap(let vm, let generation):
+        if vms[vm].capGeneration == generation { capExhausted(vm) }
       }
+    } else if nextTick == next {
+      tick()
+      nextTick = nextTick > .max - tickNs ? .max : nextTick + tickNs
+    } else {
+      pass()
+      nextPass = nextPass > .max - timeslice ? .max : nextPass + timeslice
     }
   }
 
@@ -184,14 +223,16 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
 
   // MARK: Events
 
-  private mutating func arrive(_ event: TraceEvent) {
+  private mutating func arrive(_ event: TraceEvent) throws(HVReplayError) {
     advanceClock(to: event.timeNs)
     let v = vcpu(vm: event.vm, vcpu: event.vcpu)
     let vm = vcpus[v].vm
     metrics[vm].demandNs = Self.add(metrics[vm].demandNs, event.serviceNs)
+    try count(entitlement.arrive(v, at: event.timeNs, ns: event.serviceNs))
     guard event.serviceNs > 0 else { return }
     vcpus[v].remaining = Self.add(vcpus[v].remaining, event.serviceNs)
     guard vcpus[v].state == .blocked else { return }
+    busyCount += 1
     vcpus[v].queuedSince = now
     if vms[vm].parked {
       vcpus[v].state = .parked
@@ -209,6 +250,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     release(p)
     if vcpus[v].remaining == 0 {
       vcpus[v].state = .blocked
+      busyCount -= 1
     } else {
       vcpus[v].queuedSince = now
       makeRunnable(v, reason: .requeue)
@@ -222,6 +264,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
       accrue(p, to: now)
       let v = pcpus[p].vcpu
       metrics[vcpus[v].vm].billedTickNs &+= tickNs
+      metrics[vcpus[v].vm].billedTicks &+= 1
       if tickDrivesCredit { policy.charge(v, ns: tickNs, vcpus: &vcpus) }
       policy.tick(v, vcpus: &vcpus)
     }
@@ -298,11 +341,13 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
       let budget =
         config.capPercent == 0 ? UInt64.max : config.capPercent * timeslice / 100
       vms.append(VMState(id: id, weight: config.weight, budget: budget))
+      entitlement.addVM(weight: config.weight, capPercent: config.capPercent)
       weights.append(config.weight)
       metrics.append(VMCPUMetrics(vm: id, config: config))
     }
     let v = vcpus.count
     vcpus.append(VCPUState(vm: vm))
+    entitlement.addVCPU(vm: vm)
     vcpuIndex[key] = v
     vms[vm].vcpus.append(v)
     return v
@@ -362,7 +407,15 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   }
 
   /// Preempts the lowest-priority running vCPUs while a queued vCPU outranks them.
+  ///
+  /// Model rule "credit burned so far" (docs/MODEL.md, credit rule 4): under exact
+  /// accounting the running vCPUs are accounted up to now first, so that their priorities
+  /// and credit are the ones they have now, not the ones of their last tick.
   private mutating func preemptWhereOutranked() {
+    guard queuedCount > 0 else { return }
+    if !tickDrivesCredit {
+      for p in pcpus.indices where pcpus[p].vcpu >= 0 { accrue(p, to: now) }
+    }
     while queuedCount > 0 {
       let best = policy.bestQueuedRank(vcpus: vcpus)
       var worst = -1
