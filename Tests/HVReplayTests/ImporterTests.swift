@@ -448,7 +448,14 @@ struct HostileValueTests {
       TraceEvent(timeNs: 1, vm: 1, op: .read, bytes: UInt32.max, serviceNs: m),
       TraceEvent(timeNs: 2, vm: 2, op: .burst, serviceNs: 1),
     ]
-    let report = ReplayReport(try replay(events))
+    // The CPU window ends at a horizon: run to its end, centuries of work would exceed the
+    // work budget (an error naming --horizon, SchedulerTests).
+    let dir = TemporaryDirectory()
+    try writeTrace(events, to: dir.file("t.hvt"), type: .hvt)
+    var reader = try TraceReader(path: dir.file("t.hvt"))
+    let report = ReplayReport(try ReplayEngine(model: Model(), horizon: 3).run(&reader))
+    // Saturated at 2^64 - 1 ns (printed as a double), never wrapped.
+    #expect(report.cpuCSV.contains("credit,all,unserved_ns,1.8446744073709552e+19,ns"))
     #expect(report.summaryCSV.contains("full,all,all,requests,2,count"))
     #expect(!report.cpuCSV.isEmpty)
     // Each read takes centuries: clamped to an hour and counted, never a wrapped figure.
