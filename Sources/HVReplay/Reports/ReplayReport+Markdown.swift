@@ -253,8 +253,8 @@ extension ReplayReport {
 
   /// The verdict's word on tick billing (docs/MODEL.md, CPU rule 6): the largest billing
   /// error of a VM whose error rests on at least ``VMCPUMetrics/billingTicksToQuote`` ticks,
-  /// as ", tick billing off by -11% for vm 2 (6,650 ticks)"; or, when a larger error rests on
-  /// fewer, that too few ticks were observed to quote it.
+  /// as ", tick billing off by -3% for vm 4 (115 ticks)"; or, when a larger error rests on
+  /// fewer, that too few ticks were observed to quote it (model rule "Billing ticks").
   static func billingVerdict(_ s: SchedulerResult) -> String {
     func worst(_ vms: [VMCPUMetrics]) -> VMCPUMetrics? {
       vms.filter { abs($0.billingErrorPercent) >= 0.5 }

@@ -62,8 +62,9 @@ public struct SchedulerResult: Sendable {
   /// The tick (`cpu.tick_ns`) the tick bills were made with, in ns.
   public var tickNs: UInt64
 
-  /// The ticks a billing error over `vms` rests on (docs/MODEL.md, CPU rule 6): the larger
-  /// of the ticks billed and the ticks' worth of CPU the exact bill holds (whole ticks).
+  /// Model rule "Billing ticks" (docs/MODEL.md, CPU rule 6): the ticks a billing error over
+  /// `vms` rests on, the larger of the ticks billed and the ticks' worth of CPU the exact
+  /// bill holds (whole ticks).
   public func billingTicks(_ vms: [VMCPUMetrics]) -> UInt64 {
     let billed = vms.map(\.billedTicks).saturatingSum()
     let exact = vms.map(\.billedExactNs).saturatingSum() / max(tickNs, 1)
