@@ -6,82 +6,6 @@ import Testing
 // An adversarial review of closed-loop replay (issue 10). Each test below fails on the code
 // it was written against and states, by hand, the value docs/MODEL.md's rules give.
 
-/// Notes every request a driver issues to the wrapped backend (tagged or not), and when each
-/// tagged one completed.
-private struct IssueLog<Inner: DeviceBackend>: DeviceBackend {
-  struct Request {
-    var event: TraceEvent
-    var issued: UInt64
-    var done: UInt64
-  }
-
-  var inner: Inner
-  private var open: [UInt32: (TraceEvent, UInt64)] = [:]
-  /// Tagged requests, in completion order.
-  private(set) var requests: [Request] = []
-  /// Every submit, in order: the event and its issue time.
-  private(set) var issues: [(event: TraceEvent, time: UInt64)] = []
-
-  init(_ inner: Inner) { self.inner = inner }
-
-  var name: String { inner.name }
-  mutating func addChannel(_ channel: Channel) { inner.addChannel(channel) }
-  var nextStepTime: UInt64 { inner.nextStepTime }
-  var isIdle: Bool { inner.isIdle }
-  var metrics: BackendMetrics { inner.metrics }
-  var completions: CompletionLog {
-    get { inner.completions }
-    set { inner.completions = newValue }
-  }
-
-  mutating func runNextStep() {
-    let before = inner.completions.entries.count
-    inner.runNextStep()
-    for entry in inner.completions.entries[before...] {
-      guard let (event, issued) = open.removeValue(forKey: entry.tag) else { continue }
-      requests.append(Request(event: event, issued: issued, done: entry.timeNs))
-    }
-  }
-
-  mutating func submit(_ event: TraceEvent, channel: Int, at time: UInt64, tag: UInt32) {
-    issues.append((event, time))
-    if tag != .max { open[tag] = (event, time) }
-    inner.submit(event, channel: channel, at: time, tag: tag)
-  }
-
-  mutating func replay(
-    _ events: UnsafeBufferPointer<TraceEvent>, channels: UnsafeBufferPointer<Int32>,
-    driver: inout RequestDriver
-  ) {
-    driver.feed(events, channels: channels, into: &self)
-  }
-
-  mutating func finish(driver: inout RequestDriver) { driver.drain(&self) }
-}
-
-/// Replays `events` through `backend` with `model`'s loop; the log and the driver.
-private func logged<B: DeviceBackend>(
-  _ backend: B, _ events: [TraceEvent], model: Model, heldLimit: Int? = nil
-) -> (log: IssueLog<B>, driver: RequestDriver) {
-  var log = IssueLog(backend)
-  var driver = RequestDriver(model: model, heldLimit: heldLimit)
-  log.completions.enabled = driver.closed
-  var table = ChannelTable()
-  var channels: [Int32] = []
-  for e in events {
-    let (index, isNew) = table.index(of: e)
-    if isNew { log.addChannel(table.channels[Int(index)]) }
-    channels.append(index)
-  }
-  events.withUnsafeBufferPointer { ev in
-    channels.withUnsafeBufferPointer { ch in
-      log.replay(ev, channels: ch, driver: &driver)
-    }
-  }
-  log.finish(driver: &driver)
-  return (log, driver)
-}
-
 @Suite("Closed-loop replay: review findings")
 struct ClosedLoopReviewTests {
   @Test(
@@ -97,7 +21,7 @@ struct ClosedLoopReviewTests {
     model.replay.loop = .closed
     // With the default 32 servers, requests 32..63 wait for a server the recording did
     // not wait for (latency up to 199,968 ns), and the replay says so.
-    let (shallow, _) = logged(FullVirtualizationBackend(model: model), events, model: model)
+    let (shallow, _) = probeReplay(FullVirtualizationBackend(model: model), events, model: model)
     #expect(shallow.requests.map { $0.done - $0.issued }.max() == 199_968)
     let result = try replay(events, model: model, backends: [.full], loop: .closed)
     #expect(result.replayNotes.count == 1)
@@ -105,7 +29,7 @@ struct ClosedLoopReviewTests {
     // MODEL.md replay rule 4: with as many servers as the recording had outstanding, every
     // request is issued at its recorded time and takes its recorded service.
     model.devices.disk.queueDepth = 64
-    let (log, _) = logged(FullVirtualizationBackend(model: model), events, model: model)
+    let (log, _) = probeReplay(FullVirtualizationBackend(model: model), events, model: model)
     #expect(log.requests.count == 64)
     let latencies = log.requests.map { $0.done - $0.issued }
     #expect(latencies.allSatisfy { $0 == 100_000 })
@@ -127,7 +51,7 @@ struct ClosedLoopReviewTests {
     var model = zeroCostModel()
     model.replay.loop = .closed
     #expect(model.serviceNs(for: events[0]) == 55_900)
-    let (log, driver) = logged(
+    let (log, driver) = probeReplay(
       FullVirtualizationBackend(model: model), events, model: model, heldLimit: 100)
     let rx = log.issues.first { $0.event.op == .rx }!
     // One stream: no disk request is late (the existing heldLimit test says so too).

@@ -3,78 +3,12 @@ import Testing
 
 @testable import HVReplay
 
-/// A backend wrapper that notes when each request was issued and completed.
-///
-/// Closed loop tags every request it issues, so completions can be matched to issues.
-private struct Probe<Inner: DeviceBackend>: DeviceBackend {
-  struct Request {
-    var event: TraceEvent
-    var issued: UInt64
-    var done: UInt64
-  }
-
-  var inner: Inner
-  private var open: [UInt32: (TraceEvent, UInt64)] = [:]
-  /// Every tagged request, in completion order.
-  private(set) var requests: [Request] = []
-
-  init(_ inner: Inner) { self.inner = inner }
-
-  var name: String { inner.name }
-  mutating func addChannel(_ channel: Channel) { inner.addChannel(channel) }
-  var nextStepTime: UInt64 { inner.nextStepTime }
-  var isIdle: Bool { inner.isIdle }
-  var metrics: BackendMetrics { inner.metrics }
-  var completions: CompletionLog {
-    get { inner.completions }
-    set { inner.completions = newValue }
-  }
-
-  mutating func runNextStep() {
-    let before = inner.completions.entries.count
-    inner.runNextStep()
-    for entry in inner.completions.entries[before...] {
-      guard let (event, issued) = open.removeValue(forKey: entry.tag) else { continue }
-      requests.append(Request(event: event, issued: issued, done: entry.timeNs))
-    }
-  }
-
-  mutating func submit(_ event: TraceEvent, channel: Int, at time: UInt64, tag: UInt32) {
-    if tag != .max { open[tag] = (event, time) }
-    inner.submit(event, channel: channel, at: time, tag: tag)
-  }
-
-  mutating func replay(
-    _ events: UnsafeBufferPointer<TraceEvent>, channels: UnsafeBufferPointer<Int32>,
-    driver: inout RequestDriver
-  ) {
-    driver.feed(events, channels: channels, into: &self)
-  }
-
-  mutating func finish(driver: inout RequestDriver) { driver.drain(&self) }
-}
-
-/// Replays `events` through `backend` closed loop (unless the model says open), returning
-/// every request with its issue and completion time, and the driver.
+/// Replays `events` through `backend` closed loop (unless the model says open): every
+/// tagged request with its issue and completion time, the driver and the metrics.
 private func drive<B: DeviceBackend>(
   _ backend: B, _ events: [TraceEvent], model: Model, heldLimit: Int? = nil
-) -> (requests: [Probe<B>.Request], driver: RequestDriver, metrics: BackendMetrics) {
-  var probe = Probe(backend)
-  var driver = RequestDriver(model: model, heldLimit: heldLimit)
-  probe.completions.enabled = driver.closed
-  var table = ChannelTable()
-  var channels: [Int32] = []
-  for e in events {
-    let (index, isNew) = table.index(of: e)
-    if isNew { probe.addChannel(table.channels[Int(index)]) }
-    channels.append(index)
-  }
-  events.withUnsafeBufferPointer { ev in
-    channels.withUnsafeBufferPointer { ch in
-      probe.replay(ev, channels: ch, driver: &driver)
-    }
-  }
-  probe.finish(driver: &driver)
+) -> (requests: [RequestProbe<B>.Request], driver: RequestDriver, metrics: BackendMetrics) {
+  let (probe, driver) = probeReplay(backend, events, model: model, heldLimit: heldLimit)
   return (probe.requests, driver, probe.metrics)
 }
 

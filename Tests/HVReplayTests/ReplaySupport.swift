@@ -46,3 +46,80 @@ extension ReplayResult {
     return values
   }
 }
+
+/// A backend wrapper that notes every request a driver issues (tagged or not) and, for
+/// tagged ones (closed loop tags every request it issues), when each completed.
+struct RequestProbe<Inner: DeviceBackend>: DeviceBackend {
+  struct Request {
+    var event: TraceEvent
+    var issued: UInt64
+    var done: UInt64
+  }
+
+  var inner: Inner
+  private var open: [UInt32: (TraceEvent, UInt64)] = [:]
+  /// Tagged requests, in completion order.
+  private(set) var requests: [Request] = []
+  /// Every submit, in order: the event and its issue time.
+  private(set) var issues: [(event: TraceEvent, time: UInt64)] = []
+
+  init(_ inner: Inner) { self.inner = inner }
+
+  var name: String { inner.name }
+  mutating func addChannel(_ channel: Channel) { inner.addChannel(channel) }
+  var nextStepTime: UInt64 { inner.nextStepTime }
+  var isIdle: Bool { inner.isIdle }
+  var metrics: BackendMetrics { inner.metrics }
+  var completions: CompletionLog {
+    get { inner.completions }
+    set { inner.completions = newValue }
+  }
+
+  mutating func runNextStep() {
+    let before = inner.completions.entries.count
+    inner.runNextStep()
+    for entry in inner.completions.entries[before...] {
+      guard let (event, issued) = open.removeValue(forKey: entry.tag) else { continue }
+      requests.append(Request(event: event, issued: issued, done: entry.timeNs))
+    }
+  }
+
+  mutating func submit(_ event: TraceEvent, channel: Int, at time: UInt64, tag: UInt32) {
+    issues.append((event, time))
+    if tag != .max { open[tag] = (event, time) }
+    inner.submit(event, channel: channel, at: time, tag: tag)
+  }
+
+  mutating func replay(
+    _ events: UnsafeBufferPointer<TraceEvent>, channels: UnsafeBufferPointer<Int32>,
+    driver: inout RequestDriver
+  ) {
+    driver.feed(events, channels: channels, into: &self)
+  }
+
+  mutating func finish(driver: inout RequestDriver) { driver.drain(&self) }
+}
+
+/// Replays `events` through `backend` wrapped in a ``RequestProbe``, with `model`'s loop
+/// (and, for tests of the bound, another held-request limit).
+func probeReplay<B: DeviceBackend>(
+  _ backend: B, _ events: [TraceEvent], model: Model, heldLimit: Int? = nil
+) -> (probe: RequestProbe<B>, driver: RequestDriver) {
+  var probe = RequestProbe(backend)
+  var driver = RequestDriver(model: model, heldLimit: heldLimit)
+  probe.completions.enabled = driver.closed
+  var table = ChannelTable()
+  var channels: [Int32] = []
+  for e in events {
+    let (index, isNew) = table.index(of: e)
+    if isNew { probe.addChannel(table.channels[Int(index)]) }
+    channels.append(index)
+  }
+  events.withUnsafeBufferPointer { ev in
+    channels.withUnsafeBufferPointer { ch in
+      probe.replay(ev, channels: ch, driver: &driver)
+    }
+  }
+  probe.finish(driver: &driver)
+  return (probe, driver)
+}
