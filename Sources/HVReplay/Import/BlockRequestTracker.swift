@@ -358,7 +358,7 @@ struct BlockRequestTracker {
     var n = [
       "one event per request from its Q to its C: time_ns = Q, service_ns = C - D (\(completed) requests from \(records) records)",
       "no VM ids in blktrace: one VM per device (\(vms.describe("device")))",
-      "vcpu = the CPU that queued the request; device = 0",
+      "vcpu = the CPU that queued the request; device = 0; the pid of its Q is its stream in closed-loop replay",
     ]
     if merged > 0 { n.append("\(merged) bios merged into other requests") }
     if !live.isEmpty {
