@@ -233,6 +233,8 @@ extension ReplayResult {
     }
     trace = try TraceIdentity(json: root.child("trace"))
     var model = Model()
+    // Reports from before replay modes were all replayed open loop.
+    if root.value["model"]?["replay"] == nil { model.replay.loop = .open }
     try model.apply(json: root.child("model").value, file: file)
     self.model = model
 

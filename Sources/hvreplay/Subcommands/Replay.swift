@@ -31,7 +31,8 @@ extension HVReplayCommand {
     var schedulers: String = "credit,fair"
 
     @Option(
-      help: "End the CPU measurement window at this trace time (e.g. 60s); default: the last event."
+      help:
+        "End the CPU measurement window at this trace time (e.g. 60s); default: when the work is done."
     )
     var horizon: String?
 
