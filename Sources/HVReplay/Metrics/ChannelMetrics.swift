@@ -67,13 +67,6 @@ public struct ChannelMetrics: Sendable {
     offeredLastNs > offeredFirstNs ? offeredLastNs - offeredFirstNs : 0
   }
 
-  /// Notes a request the recording issued at `time` (scaled) and completed at `done`.
-  @inline(__always)
-  mutating func offer(at time: UInt64, done: UInt64) {
-    if time < offeredFirstNs { offeredFirstNs = time }
-    if done > offeredLastNs { offeredLastNs = done }
-  }
-
   public init() {}
 
   /// A latency histogram: 1 ns to 1 hour, 3 significant digits.

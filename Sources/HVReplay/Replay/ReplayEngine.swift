@@ -58,10 +58,8 @@ public struct ReplayEngine {
     defer { for w in workers { w.queue.sync {} } }
     var table = ChannelTable()
     var statistics = TraceStatistics()
-    // The schedule as recorded, per channel (the same for every backend), and how many
-    // requests the recording had outstanding at once.
-    var offered: [ChannelMetrics] = []
-    var depths: [RecordedDepth] = []
+    // The schedule as recorded, per channel (the same for every backend).
+    var schedules: [RecordedSchedule] = []
     var done = false
     var k = 0
     while !done {
@@ -83,8 +81,8 @@ public struct ReplayEngine {
           let (index, isNew) = table.index(of: event)
           if isNew {
             chunk.newChannels.append(table.channels[Int(index)])
-            offered.append(ChannelMetrics())
-            depths.append(RecordedDepth(limit: Int(model.device(event.kind).queueDepth) + 1))
+            schedules.append(
+              RecordedSchedule(limit: Int(model.device(event.kind).queueDepth) + 1))
           }
           chunk.channels[n] = index
           let t = model.replay.scaled(event.timeNs)
@@ -95,9 +93,10 @@ public struct ReplayEngine {
             ).inFile(reader.input.name)
           }
           let service = event.serviceNs != 0 ? event.serviceNs : model.serviceNs(for: event)
-          offered[Int(index)].offer(at: t, done: t.adding(saturating: service))
+          schedules[Int(index)].offer(at: t, done: t.adding(saturating: service))
           if event.serviceNs != 0 && event.op != .rx {
-            depths[Int(index)].add(at: event.timeNs, done: event.timeNs.adding(saturating: service))
+            schedules[Int(index)].add(
+              at: event.timeNs, done: event.timeNs.adding(saturating: service))
           }
         }
         n += 1
@@ -131,7 +130,7 @@ public struct ReplayEngine {
     }
     let backends = workers.flatMap(\.backends)
     let drivers = workers.flatMap(\.drivers)
-    let notes = RecordedDepth.notes(depths, channels: table.channels, model: model)
+    let notes = RecordedSchedule.notes(schedules, channels: table.channels, model: model)
     let cpu = workers.flatMap(\.schedulerResults)
     return ReplayResult(
       trace: TraceIdentity(reader: reader, statistics: statistics),
@@ -140,8 +139,8 @@ public struct ReplayEngine {
       backends: zip(backends, drivers).map { backend, driver in
         var channels = backend.metrics.channels
         for c in channels.indices {
-          channels[c].offeredFirstNs = offered[c].offeredFirstNs
-          channels[c].offeredLastNs = offered[c].offeredLastNs
+          channels[c].offeredFirstNs = schedules[c].firstNs
+          channels[c].offeredLastNs = schedules[c].lastNs
         }
         return BackendResult(
           name: backend.name, channels: channels, latency: backend.metrics.latency,
@@ -297,14 +296,19 @@ public struct TraceIdentity: Sendable {
   }
 }
 
-/// How many requests of a channel the recording had outstanding at once (those with a
-/// recorded service time: issue to issue + service), counted up to `limit`.
+/// A channel's schedule as recorded: its span at the replay's time scale (first issue to
+/// last completion, the span `offered_iops` and `slowdown` divide by), and how many requests
+/// the recording had outstanding at once (those with a recorded service time: issue to
+/// issue + service), counted up to `limit`.
 ///
 /// Model rule "recorded depth" (docs/MODEL.md, replay rule 4): a replay reproduces a
 /// recording with zero costs only where the model's device serves as many requests at
 /// once as the recording had outstanding; beyond, the replay queues what the recording did
 /// not, and the report says so.
-struct RecordedDepth {
+struct RecordedSchedule {
+  /// The first (scaled) recorded issue and the last recorded completion.
+  private(set) var firstNs = UInt64.max
+  private(set) var lastNs: UInt64 = 0
   /// The recorded completions of the requests outstanding now, at most `limit`.
   private var outstanding = Heap<UInt64>()
   private let limit: Int
@@ -312,6 +316,13 @@ struct RecordedDepth {
   private(set) var maximum = 0
 
   init(limit: Int) { self.limit = limit }
+
+  /// Notes a request the recording issued at `time` (scaled) and completed at `done`.
+  @inline(__always)
+  mutating func offer(at time: UInt64, done: UInt64) {
+    if time < firstNs { firstNs = time }
+    if done > lastNs { lastNs = done }
+  }
 
   @inline(__always)
   mutating func add(at time: UInt64, done: UInt64) {
@@ -322,7 +333,7 @@ struct RecordedDepth {
   }
 
   /// One note per device kind whose recording was deeper than the model's device.
-  static func notes(_ depths: [RecordedDepth], channels: [Channel], model: Model) -> [String] {
+  static func notes(_ depths: [RecordedSchedule], channels: [Channel], model: Model) -> [String] {
     var notes: [String] = []
     for kind in [EventKind.disk, .net] {
       let queueDepth = model.device(kind).queueDepth

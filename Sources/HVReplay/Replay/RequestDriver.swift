@@ -141,14 +141,13 @@ public struct RequestDriver {
       guard c >= 0 else { continue }
       let event = events[i]
       let t = scaled(event.timeNs)
+      advance(&backend, before: t)
       if !closed || event.op == .rx || failure != nil {
-        advance(&backend, before: t)
         // Closed loop can have run ahead of the reader (the held bound): then it is late.
         if t < now { issuedLate &+= 1 }
         backend.submit(event, channel: Int(c), at: max(t, now), tag: Self.none)
         continue
       }
-      advance(&backend, before: t)
       arrive(event, channel: c, at: t, into: &backend)
       while held >= heldLimit && runEarliest(&backend) {}
     }
