@@ -247,7 +247,12 @@ public struct ReplayResult: Sendable {
 
 /// One backend's measurements, per channel.
 public struct BackendResult: Sendable {
+  /// The backend (`full`, `para`) of an uncoupled replay; `<backend>/<scheduler>`
+  /// (`para/credit`) for one host simulation (docs/MODEL.md, "One host").
   public var name: String
+  /// The design (`full`, `para`), and the scheduler of its host (`nil` when uncoupled).
+  public var design: String = ""
+  public var scheduler: String?
   /// Metrics by channel index, latency at per-channel precision.
   public var channels: [ChannelMetrics]
   /// Latency over every channel, per op, at full precision.

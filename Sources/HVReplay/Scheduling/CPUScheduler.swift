@@ -46,7 +46,15 @@ protocol CPUScheduler {
 
 /// What one scheduler measured, per VM.
 public struct SchedulerResult: Sendable {
+  /// `credit` or `fair` for the trace's bursts alone (the reference without
+  /// virtualization); `<backend>/<scheduler>` (`para/credit`) for one host simulation,
+  /// whose guests also run their I/O paths and whose driver domain or device models run
+  /// beside them (docs/MODEL.md, "One host").
   public var name: String
+  /// The scheduler (`credit`, `fair`).
+  public var policy: String = ""
+  /// The backend of a host simulation; `nil` for the bursts-alone reference.
+  public var backend: String?
   /// Per VM, in VM order.
   public var vms: [VMCPUMetrics]
   /// The measurement window in ns, and the pCPUs' capacity over it.
@@ -113,9 +121,44 @@ public struct SchedulerResult: Sendable {
   }
 }
 
+/// What a scheduling entity of the host is (docs/MODEL.md, "One host").
+public enum CPUDomain: UInt8, Sendable, CaseIterable {
+  /// A guest VM of the trace.
+  case guest
+  /// The driver domain (Xen's dom0) that runs paravirtualization's backends.
+  case driverDomain
+  /// One guest's device model (QEMU's emulator thread) under full virtualization.
+  case deviceModel
+
+  /// The name in reports: `dom0`, `dm` (followed by the guest's id).
+  public var name: String {
+    switch self {
+    case .guest: "guest"
+    case .driverDomain: "dom0"
+    case .deviceModel: "dm"
+    }
+  }
+}
+
 /// One guest's CPU figures under one scheduler.
 public struct VMCPUMetrics: Sendable {
+  /// The guest's id; for a device model, the id of the guest it emulates devices for; 0
+  /// for the driver domain.
   public var vm: UInt16
+  public var domain = CPUDomain.guest
+  /// CPU time this guest's vCPUs spent on its I/O path (driver code, exits and their
+  /// handling, interrupts), in ns; 0 for the driver domain and device models.
+  public var virtGuestNs: UInt64 = 0
+  /// CPU time the driver domain or this guest's device model spent on this guest's I/O,
+  /// in ns (for the driver domain's and device models' own rows: all they ran).
+  public var virtBackendNs: UInt64 = 0
+  /// The trace's cpu bursts of this VM whose work completed in the window, and the sum of
+  /// their response times (arrival to the end of their work), in ns.
+  public var burstsDone: UInt64 = 0
+  public var burstResponseNs: UInt64 = 0
+  /// The same sum under the same scheduler for the bursts alone (no I/O path, no backend):
+  /// the reference burst slowdown divides by; `nil` without one.
+  public var referenceBurstResponseNs: UInt64?
   public var vcpus: Int
   public var weight: UInt64
   public var capPercent: UInt64
@@ -151,6 +194,31 @@ public struct VMCPUMetrics: Sendable {
 
   /// The fewest ticks a billing error rests on for a verdict to quote it.
   public static let billingTicksToQuote: UInt64 = 100
+
+  /// The name in reports: the guest's id, `dom0`, or `dm` and the guest's id.
+  public var label: String {
+    switch domain {
+    case .guest: "\(vm)"
+    case .driverDomain: "dom0"
+    case .deviceModel: "dm\(vm)"
+    }
+  }
+
+  /// Model rule "burst slowdown" (docs/MODEL.md, "One host"): the bursts' mean response
+  /// time over their mean response time with the bursts alone; `nil` without a reference
+  /// or bursts.
+  public var burstSlowdown: Double? {
+    guard let reference = referenceBurstResponseNs, reference > 0, burstsDone > 0 else {
+      return nil
+    }
+    return Double(burstResponseNs) / Double(reference)
+  }
+
+  /// The mean time each burst finished later than with the bursts alone, in ns.
+  public var burstLateNs: Double? {
+    guard let reference = referenceBurstResponseNs, burstsDone > 0 else { return nil }
+    return (Double(burstResponseNs) - Double(reference)) / Double(burstsDone)
+  }
 
   /// (tick - exact) / exact, in percent; 0 when nothing was billed.
   public var billingErrorPercent: Double {
