@@ -1,13 +1,16 @@
 @testable import HVReplay
 
 /// Replays `events` (in time order) through `backends` with `model`, open loop unless
-/// `loop` says otherwise (the backend tests give each request's arrival time).
+/// `loop` says otherwise (the backend tests give each request's arrival time), and
+/// uncoupled unless `coupled` (the backend suites' hand-worked figures are each design's
+/// I/O path on CPUs of its own; the host suites couple).
 func replay(
   _ events: [TraceEvent], model: Model = Model(), backends: [BackendKind] = BackendKind.allCases,
-  loop: Model.Loop = .open
+  loop: Model.Loop = .open, coupled: Bool = false
 ) throws -> ReplayResult {
   var model = model
   model.replay.loop = loop
+  model.cpu.coupled = coupled
   let dir = TemporaryDirectory()
   let path = dir.file("t.hvt")
   try writeTrace(events, to: path, type: .hvt)
@@ -20,7 +23,7 @@ func zeroCostModel() -> Model {
   var m = Model()
   m.costs = Model.Costs(
     trapNs: 0, hypercallNs: 0, irqInjectNs: 0, copyNsPerKiB: 0, grantMapNs: 0, ringSlotNs: 0,
-    backendWakeupNs: 0)
+    backendWakeupNs: 0, grantCopyRxNs: 0)
   return m
 }
 
@@ -48,15 +51,18 @@ extension ReplayResult {
 }
 
 /// A backend wrapper that notes every request a driver issues (tagged or not) and, for
-/// tagged ones (closed loop tags every request it issues), when each completed.
-struct RequestProbe<Inner: DeviceBackend>: DeviceBackend {
+/// tagged ones (closed loop tags every request it issues), when each completed. The
+/// backend runs uncoupled, on CPUs of its own.
+struct RequestProbe<Inner: DeviceBackend>: ReplayTarget {
   struct Request {
     var event: TraceEvent
     var issued: UInt64
     var done: UInt64
   }
 
+  static var takesBursts: Bool { false }
   var inner: Inner
+  private var cpu = DedicatedCPUs()
   private var open: [UInt32: (TraceEvent, UInt64)] = [:]
   /// Tagged requests, in completion order.
   private(set) var requests: [Request] = []
@@ -77,7 +83,7 @@ struct RequestProbe<Inner: DeviceBackend>: DeviceBackend {
 
   mutating func runNextStep() {
     let before = inner.completions.entries.count
-    inner.runNextStep()
+    inner.runNextStep(cpu: &cpu)
     for entry in inner.completions.entries[before...] {
       guard let (event, issued) = open.removeValue(forKey: entry.tag) else { continue }
       requests.append(Request(event: event, issued: issued, done: entry.timeNs))
@@ -87,17 +93,10 @@ struct RequestProbe<Inner: DeviceBackend>: DeviceBackend {
   mutating func submit(_ event: TraceEvent, channel: Int, at time: UInt64, tag: UInt32) {
     issues.append((event, time))
     if tag != .max { open[tag] = (event, time) }
-    inner.submit(event, channel: channel, at: time, tag: tag)
+    inner.submit(event, channel: channel, at: time, tag: tag, cpu: &cpu)
   }
 
-  mutating func replay(
-    _ events: UnsafeBufferPointer<TraceEvent>, channels: UnsafeBufferPointer<Int32>,
-    driver: inout RequestDriver
-  ) {
-    driver.feed(events, channels: channels, into: &self)
-  }
-
-  mutating func finish(driver: inout RequestDriver) { driver.drain(&self) }
+  mutating func arriveBurst(_ event: TraceEvent, at time: UInt64) {}
 }
 
 /// Replays `events` through `backend` wrapped in a ``RequestProbe``, with `model`'s loop
@@ -117,9 +116,10 @@ func probeReplay<B: DeviceBackend>(
   }
   events.withUnsafeBufferPointer { ev in
     channels.withUnsafeBufferPointer { ch in
-      probe.replay(ev, channels: ch, driver: &driver)
+      driver.feed(ev, channels: ch, into: &probe)
     }
   }
-  probe.finish(driver: &driver)
+  driver.drain(&probe)
+  probe.inner.finish()
   return (probe, driver)
 }

@@ -24,22 +24,53 @@ public struct Model: Sendable, Equatable {
     public var ringSlotNs: UInt64 = 2
     /// From a notification to the idle backend starting to work: a virtual IPI, 3,700 cycles.
     public var backendWakeupNs: UInt64 = 1_233
+    /// netback's grant copy of one received packet into a guest buffer: 1.02 Mpps per core
+    /// (Martins et al., NSDI 2014), instead of a memcpy.
+    public var grantCopyRxNs: UInt64 = 980
   }
 
-  /// Trap counts of an emulated device in full virtualization.
+  /// An emulated device of full virtualization (docs/MODEL.md, "full virtualization").
   public struct TrapCounts: Sendable, Equatable {
     /// Trapped register accesses to submit one request.
     public var submitTraps: UInt64
-    /// Trapped register accesses in the guest's completion handler (status read, EOI).
+    /// Trapped register accesses in the guest's completion handler besides the EOI, which
+    /// ``Costs/irqInjectNs`` prices (the status read).
     public var completionTraps: UInt64
+    /// Whether the emulation copies the payload between guest memory and its own buffers.
+    public var copy: Bool
+    /// Commands the emulated controller holds at once (its own queue, before the device's).
+    public var emulatedQueueDepth: UInt64
   }
 
   /// Full virtualization (trap and emulate).
   public struct Full: Sendable, Equatable {
-    /// An emulated ATA controller with bus-master DMA: 6 taskfile writes and 2 bus-master writes.
-    public var disk = TrapCounts(submitTraps: 8, completionTraps: 2)
-    /// An emulated PCnet (Lance) NIC: register-address-port select and CSR0 transmit demand.
-    public var net = TrapCounts(submitTraps: 2, completionTraps: 2)
+    /// An emulated ATA (IDE) controller with bus-master DMA: 6 taskfile writes and 2
+    /// bus-master writes; one status read on completion; one command at a time; its DMA
+    /// maps guest memory instead of copying (QEMU dma-helpers).
+    public var disk = TrapCounts(
+      submitTraps: 8, completionTraps: 1, copy: false, emulatedQueueDepth: 1)
+    /// An emulated PCnet (Lance) NIC: register-address-port select and CSR0 transmit demand;
+    /// one status read on completion; packets copied to and from its buffers.
+    public var net = TrapCounts(
+      submitTraps: 2, completionTraps: 1, copy: true, emulatedQueueDepth: 256)
+    /// CPU time of the device model (QEMU's emulator thread) per completion besides copies.
+    public var deviceModelNs: UInt64 = 0
+    /// The device model thread's weight on the host's scheduler.
+    public var deviceModelWeight: UInt64 = 256
+  }
+
+  /// The driver domain (Xen's dom0) that runs paravirtualization's backends.
+  public struct Backend: Sendable, Equatable {
+    public var vcpus: UInt64 = 1
+    public var weight: UInt64 = 256
+    /// At most this percentage of one pCPU; 0 means no cap.
+    public var capPercent: UInt64 = 0
+  }
+
+  /// Where guest-side I/O work runs.
+  public struct Guest: Sendable, Equatable {
+    /// The vCPU that takes a channel's interrupts; `nil`: the vCPU that issued the request.
+    public var irqVCPU: UInt16?
   }
 
   /// Paravirtualization (Xen split drivers over shared rings).
@@ -107,6 +138,9 @@ public struct Model: Sendable, Equatable {
     public var contextSwitchNs: UInt64 = 367
     /// Which accounting drives the credit scheduler's own decisions.
     public var accounting = Accounting.exact
+    /// `true`: one host timeline, the I/O paths' CPU work on the same pCPUs as the bursts;
+    /// `false`: backends and schedulers replayed independently (docs/MODEL.md, "One host").
+    public var coupled = true
   }
 
   /// A guest's scheduling parameters.
@@ -156,6 +190,8 @@ public struct Model: Sendable, Equatable {
   public var para = Para()
   public var devices = Devices()
   public var cpu = CPU()
+  public var backend = Backend()
+  public var guest = Guest()
   /// Per-guest parameters, by VM id; VMs not listed have ``VM/init(weight:capPercent:)``'s defaults.
   public var vms: [UInt16: VM] = [:]
 

@@ -8,6 +8,8 @@ public struct ModelKey: Sendable {
     case accounting(WritableKeyPath<Model, Model.Accounting> & Sendable)
     case loop(WritableKeyPath<Model, Model.Loop> & Sendable)
     case ratio(WritableKeyPath<Model, Double> & Sendable, range: ClosedRange<Double>)
+    /// `"issuer"` (`nil`) or a vCPU number.
+    case vcpuChoice(WritableKeyPath<Model, UInt16?> & Sendable)
   }
 
   /// The dotted path, such as `costs.trap_ns`.
@@ -26,6 +28,7 @@ public struct ModelKey: Sendable {
     case .accounting(let k): .string(model[keyPath: k].rawValue)
     case .loop(let k): .string(model[keyPath: k].rawValue)
     case .ratio(let k, _): .double(model[keyPath: k])
+    case .vcpuChoice(let k): model[keyPath: k].map { .uint(UInt64($0)) } ?? .string("issuer")
     }
   }
 
@@ -42,6 +45,13 @@ public struct ModelKey: Sendable {
         throw .init("\(path) must be \"open\" or \"closed\"")
       }
       model[keyPath: k] = l
+    case .vcpuChoice(let k):
+      switch value {
+      case .string("issuer"): model[keyPath: k] = nil
+      case .uint(let u) where u <= 65535: model[keyPath: k] = UInt16(u)
+      case .string(let s) where UInt16(s) != nil: model[keyPath: k] = UInt16(s)!
+      default: throw .init("\(path) must be \"issuer\" or a vCPU number from 0 to 65535")
+      }
     case .ratio(let k, let range):
       let number: Double
       switch value {
@@ -152,20 +162,47 @@ extension Model {
       access: .integer(\.costs.backendWakeupNs, range: 0...1_000_000_000), unit: "ns",
       meaning: "from a notification to the idle backend starting to work"),
     ModelKey(
+      path: "costs.grant_copy_rx_ns",
+      access: .integer(\.costs.grantCopyRxNs, range: 0...1_000_000_000), unit: "ns",
+      meaning: "netback's grant copy of one received packet into a guest buffer"),
+    ModelKey(
       path: "full.disk.submit_traps", access: .integer(\.full.disk.submitTraps, range: 0...1000),
       unit: "traps", meaning: "trapped register accesses to submit one disk request"),
     ModelKey(
       path: "full.disk.completion_traps",
       access: .integer(\.full.disk.completionTraps, range: 0...1000), unit: "traps",
-      meaning: "trapped register accesses in the guest's disk completion handler (status read, EOI)"
+      meaning:
+        "trapped register accesses in the guest's disk completion handler besides the EOI (costs.irq_inject_ns prices it)"
     ),
+    ModelKey(
+      path: "full.disk.copy", access: .flag(\.full.disk.copy), unit: "",
+      meaning: "whether the emulated disk copies payloads (QEMU's bus-master DMA maps guest memory: false)"),
+    ModelKey(
+      path: "full.disk.emulated_queue_depth",
+      access: .integer(\.full.disk.emulatedQueueDepth, range: 1...4096), unit: "commands",
+      meaning: "commands the emulated disk controller holds at once (IDE: 1; AHCI with NCQ: 32)"),
     ModelKey(
       path: "full.net.submit_traps", access: .integer(\.full.net.submitTraps, range: 0...1000),
       unit: "traps", meaning: "trapped register accesses to send one packet"),
     ModelKey(
       path: "full.net.completion_traps",
       access: .integer(\.full.net.completionTraps, range: 0...1000), unit: "traps",
-      meaning: "trapped register accesses in the guest's network completion handler"),
+      meaning: "trapped register accesses in the guest's network completion handler besides the EOI"),
+    ModelKey(
+      path: "full.net.copy", access: .flag(\.full.net.copy), unit: "",
+      meaning: "whether the emulated NIC copies packets between guest memory and its buffers"),
+    ModelKey(
+      path: "full.net.emulated_queue_depth",
+      access: .integer(\.full.net.emulatedQueueDepth, range: 1...4096), unit: "packets",
+      meaning: "packets the emulated NIC holds at once, per direction (its descriptor ring)"),
+    ModelKey(
+      path: "full.device_model_ns",
+      access: .integer(\.full.deviceModelNs, range: 0...1_000_000_000), unit: "ns",
+      meaning: "device-model (emulator thread) CPU time per completion besides copies"),
+    ModelKey(
+      path: "full.device_model_weight",
+      access: .integer(\.full.deviceModelWeight, range: 1...65535), unit: "",
+      meaning: "the device model thread's weight on the host's scheduler"),
     ModelKey(
       path: "para.ring_entries", access: .powerOfTwo(\.para.ringEntries, range: 1...1 << 20),
       unit: "entries", meaning: "slots in each disk ring (Xen blkif: 32)"),
@@ -176,6 +213,18 @@ extension Model {
     ModelKey(
       path: "para.notify_suppression", access: .flag(\.para.notifySuppression), unit: "",
       meaning: "true: Xen's req_event / rsp_event rules; false: every push notifies"),
+    ModelKey(
+      path: "backend.vcpus", access: .integer(\.backend.vcpus, range: 1...4096), unit: "vcpus",
+      meaning: "vCPUs of the driver domain (dom0) that runs paravirtualization's backends"),
+    ModelKey(
+      path: "backend.weight", access: .integer(\.backend.weight, range: 1...65535), unit: "",
+      meaning: "the driver domain's proportional-share weight (Xen: 256, as every domain)"),
+    ModelKey(
+      path: "backend.cap_pct", access: .integer(\.backend.capPercent, range: 0...409_600),
+      unit: "%", meaning: "at most this percentage of one pCPU for the driver domain; 0 = no cap"),
+    ModelKey(
+      path: "guest.irq_vcpu", access: .vcpuChoice(\.guest.irqVCPU), unit: "",
+      meaning: "the vCPU that takes a channel's interrupts: issuer (the vCPU that issued the request) or a number"),
     ModelKey(
       path: "devices.disk.queue_depth",
       access: .integer(\.devices.disk.queueDepth, range: 1...4096), unit: "requests",
@@ -229,6 +278,11 @@ extension Model {
       path: "cpu.accounting", access: .accounting(\.cpu.accounting), unit: "",
       meaning:
         "what drives the credit scheduler's decisions: exact (time run) or tick (whole ticks)"),
+    ModelKey(
+      path: "cpu.coupled", access: .flag(\.cpu.coupled), unit: "",
+      meaning:
+        "true: one host timeline, I/O work on the same pCPUs as the bursts; false: backends and schedulers replayed independently"
+    ),
   ]
 
   /// The per-VM keys, `vms.<id>.weight` and `vms.<id>.cap_pct`, for `hvreplay model --keys`.

@@ -14,21 +14,20 @@ public protocol DeviceBackend {
   var nextStepTime: UInt64 { get }
   /// Whether no step is pending (a step may be pending at `UInt64.max`).
   var isIdle: Bool { get }
-  /// Runs the earliest pending step.
-  mutating func runNextStep()
+  /// Runs the earliest pending step; its CPU work goes to `cpu`.
+  mutating func runNextStep<C: CPUExecutor>(cpu: inout C)
   /// Request `event` of channel `channel` is issued at `time` (never earlier than a step
   /// already run); `tag` comes back in ``completions`` when it completes.
-  mutating func submit(_ event: TraceEvent, channel: Int, at time: UInt64, tag: UInt32)
+  mutating func submit<C: CPUExecutor>(
+    _ event: TraceEvent, channel: Int, at time: UInt64, tag: UInt32, cpu: inout C)
+  /// CPU work the backend asked `cpu` for, with `continuation`, completed at `time`:
+  /// continue now (before the context that ran it blocks or goes on).
+  mutating func resume<C: CPUExecutor>(
+    _ continuation: UInt64, channel: Int32, at time: UInt64, cpu: inout C)
   /// The requests completed since the driver last emptied it, when it is enabled.
   var completions: CompletionLog { get set }
-  /// Replays a chunk of events through `driver`: `channels[i]` is the channel index of
-  /// `events[i]`, or -1 for an event no device serves (cpu).
-  mutating func replay(
-    _ events: UnsafeBufferPointer<TraceEvent>, channels: UnsafeBufferPointer<Int32>,
-    driver: inout RequestDriver)
-  /// Issues every request still held and runs every pending step; every request
-  /// completes exactly once.
-  mutating func finish(driver: inout RequestDriver)
+  /// After the last step: closes what runs to the end of the replay (ring occupancy).
+  mutating func finish()
   /// What was measured, per channel (by channel index) and over every channel.
   var metrics: BackendMetrics { get }
 }

@@ -42,16 +42,27 @@ public struct ReplayEngine {
   public func run(
     _ reader: inout TraceReader, progress: ((Progress) -> Void)? = nil
   ) throws(HVReplayError) -> ReplayResult {
-    // Each backend replays on its own worker, the schedulers together on one more, so the
-    // designs run side by side on the machine's cores; each still sees every chunk in order.
-    var workers = backendKinds.map {
-      ReplayWorker(backends: [$0.make(model: model)], schedulers: [], model: model)
+    // Each host simulation (a backend under a scheduler; uncoupled, a backend alone)
+    // replays on its own worker, the schedulers on the bursts alone on one more, so they
+    // run side by side on the machine's cores; each still sees every chunk in order.
+    let coupled = model.cpu.coupled && !schedulerKinds.isEmpty
+    var workers: [ReplayWorker] = []
+    for kind in backendKinds {
+      if coupled {
+        for s in schedulerKinds {
+          workers.append(
+            ReplayWorker(
+              runs: [kind.run(model: model, scheduler: s, horizon: horizon)], schedulers: []))
+        }
+      } else {
+        workers.append(
+          ReplayWorker(runs: [kind.run(model: model, scheduler: nil, horizon: nil)], schedulers: []))
+      }
     }
     if !schedulerKinds.isEmpty {
       workers.append(
         ReplayWorker(
-          backends: [], schedulers: schedulerKinds.map { $0.make(model: model, horizon: horizon) },
-          model: model))
+          runs: [], schedulers: schedulerKinds.map { $0.make(model: model, horizon: horizon) }))
     }
     let chunks = (0..<Self.chunksInFlight).map { _ in Chunk(capacity: Self.chunkSize) }
     let busy = chunks.map { _ in DispatchGroup() }
@@ -128,27 +139,41 @@ public struct ReplayEngine {
         file: reader.input.name, format: reader.format, notes: reader.importNotes,
         skipped: reader.skippedRecords)
     }
-    let backends = workers.flatMap(\.backends)
-    let drivers = workers.flatMap(\.drivers)
     let notes = RecordedSchedule.notes(schedules, channels: table.channels, model: model)
-    let cpu = workers.flatMap(\.schedulerResults)
+    let hasBursts = statistics.count(.cpu) > 0
+    // The bursts alone under each scheduler: the reference of every host's burst slowdown.
+    let references = workers.flatMap(\.schedulerResults)
+    var cpu = workers.flatMap(\.hostResults).map { Self.withReference($0, references) }
+    if hasBursts { cpu += references }
     return ReplayResult(
       trace: TraceIdentity(reader: reader, statistics: statistics),
       model: model,
       channels: table.channels,
-      backends: zip(backends, drivers).map { backend, driver in
-        var channels = backend.metrics.channels
-        for c in channels.indices {
-          channels[c].offeredFirstNs = schedules[c].firstNs
-          channels[c].offeredLastNs = schedules[c].lastNs
+      backends: workers.flatMap(\.backendResults).map { backend in
+        var backend = backend
+        for c in backend.channels.indices {
+          backend.channels[c].offeredFirstNs = schedules[c].firstNs
+          backend.channels[c].offeredLastNs = schedules[c].lastNs
         }
-        return BackendResult(
-          name: backend.name, channels: channels, latency: backend.metrics.latency,
-          streams: UInt64(driver.streamCount), depthStreams: driver.depthStreams,
-          issuedLate: driver.issuedLate)
+        return backend
       },
-      schedulers: statistics.count(.cpu) > 0 ? cpu : [],
+      schedulers: cpu,
       replayNotes: notes)
+  }
+
+  /// Model rule "burst slowdown": each guest's burst response times under the same
+  /// scheduler with the bursts alone.
+  static func withReference(_ host: SchedulerResult, _ references: [SchedulerResult])
+    -> SchedulerResult
+  {
+    guard let reference = references.first(where: { $0.name == host.policy }) else { return host }
+    var host = host
+    for i in host.vms.indices where host.vms[i].domain == .guest && host.vms[i].burstsDone > 0 {
+      if let r = reference.vms.first(where: { $0.domain == .guest && $0.vm == host.vms[i].vm }) {
+        host.vms[i].referenceBurstResponseNs = r.burstResponseNs
+      }
+    }
+    return host
   }
 
   /// Chunks being filled or replayed at once.
@@ -176,21 +201,21 @@ private final class Chunk: @unchecked Sendable {
   }
 }
 
-/// Backends and schedulers replaying chunks, in order, on their own serial queue.
+/// Host simulations and schedulers replaying chunks, in order, on their own serial queue.
 private final class ReplayWorker: @unchecked Sendable {
   let queue = DispatchQueue(label: "hvreplay.replay")
-  private(set) var backends: [any DeviceBackend]
-  /// One per backend: in closed loop each backend's completions drive its own issues.
-  private(set) var drivers: [RequestDriver]
+  private var runs: [any ReplayRun]
   private var schedulers: [any CPUScheduler]
+  private(set) var backendResults: [BackendResult] = []
+  /// The CPU figures of host simulations.
+  private(set) var hostResults: [SchedulerResult] = []
+  /// The CPU figures of the schedulers on the bursts alone.
   private(set) var schedulerResults: [SchedulerResult] = []
-  /// The first error a scheduler met; the worker does nothing more after it.
+  /// The first error met; the worker does nothing more after it.
   private(set) var failure: HVReplayError?
 
-  init(backends: [any DeviceBackend], schedulers: [any CPUScheduler], model: Model) {
-    self.backends = backends
-    drivers = backends.map { _ in RequestDriver(model: model) }
-    for b in self.backends.indices { self.backends[b].completions.enabled = drivers[b].closed }
+  init(runs: [any ReplayRun], schedulers: [any CPUScheduler]) {
+    self.runs = runs
     self.schedulers = schedulers
   }
 
@@ -198,11 +223,9 @@ private final class ReplayWorker: @unchecked Sendable {
     guard failure == nil else { return }
     let events = UnsafeBufferPointer(rebasing: chunk.events[..<chunk.count])
     let channels = UnsafeBufferPointer(rebasing: chunk.channels[..<chunk.count])
-    for b in backends.indices {
-      for channel in chunk.newChannels { backends[b].addChannel(channel) }
-      backends[b].replay(events, channels: channels, driver: &drivers[b])
-      // A driver's error ends the work here; the engine reports it after the reading.
-      if let f = drivers[b].failure {
+    for r in runs.indices {
+      // An error ends the work here; the engine reports it after the reading.
+      if let f = runs[r].replay(events, channels: channels, newChannels: chunk.newChannels) {
         failure = f
         return
       }
@@ -215,12 +238,13 @@ private final class ReplayWorker: @unchecked Sendable {
   }
 
   func finish(windowStart: UInt64, windowEnd: UInt64) {
-    for b in backends.indices {
-      backends[b].finish(driver: &drivers[b])
-      if failure == nil, let f = drivers[b].failure { failure = f }
-    }
     guard failure == nil else { return }
     do {
+      for r in runs.indices {
+        let (backend, cpu) = try runs[r].finish(windowStart: windowStart, windowEnd: windowEnd)
+        backendResults.append(backend)
+        if let cpu { hostResults.append(cpu) }
+      }
       for s in schedulers.indices {
         schedulerResults.append(
           try schedulers[s].finish(windowStart: windowStart, windowEnd: windowEnd))

@@ -23,6 +23,19 @@
 import DequeModule
 import HeapModule
 
+/// What a ``RequestDriver`` drives: a backend on CPUs of its own, or a whole host.
+protocol ReplayTarget {
+  /// Whether cpu bursts go to ``arriveBurst(_:at:)``.
+  static var takesBursts: Bool { get }
+  var nextStepTime: UInt64 { get }
+  var isIdle: Bool { get }
+  mutating func runNextStep()
+  mutating func submit(_ event: TraceEvent, channel: Int, at time: UInt64, tag: UInt32)
+  var completions: CompletionLog { get set }
+  /// A cpu burst arrives at `time` (never earlier than a step already run).
+  mutating func arriveBurst(_ event: TraceEvent, at time: UInt64)
+}
+
 /// Decides when each request of a trace is issued to a backend: open or closed loop.
 ///
 /// One driver per backend: in closed loop, issue times depend on that backend's own
@@ -132,14 +145,21 @@ public struct RequestDriver {
 
   /// Issues a chunk's requests to `backend`, running its steps in time order in between.
   @inline(__always)
-  mutating func feed<B: DeviceBackend>(
+  mutating func feed<B: ReplayTarget>(
     _ events: UnsafeBufferPointer<TraceEvent>, channels: UnsafeBufferPointer<Int32>,
     into backend: inout B
   ) {
     for i in events.indices {
       let c = channels[i]
-      guard c >= 0 else { continue }
       let event = events[i]
+      guard c >= 0 else {
+        // A cpu burst, for a host that runs bursts: open loop, at its scaled time.
+        guard B.takesBursts && event.op == .burst else { continue }
+        let t = scaled(event.timeNs)
+        advance(&backend, before: t)
+        backend.arriveBurst(event, at: max(t, now))
+        continue
+      }
       let t = scaled(event.timeNs)
       advance(&backend, before: t)
       if !closed || event.op == .rx || failure != nil {
@@ -154,7 +174,7 @@ public struct RequestDriver {
   }
 
   /// Issues every request still held and runs the backend's steps to the end.
-  mutating func drain<B: DeviceBackend>(_ backend: inout B) {
+  mutating func drain<B: ReplayTarget>(_ backend: inout B) {
     while runEarliest(&backend) {}
   }
 
@@ -162,7 +182,7 @@ public struct RequestDriver {
 
   /// Runs releases and steps earlier than `limit`, arrivals before steps at one instant.
   @inline(__always)
-  private mutating func advance<B: DeviceBackend>(_ backend: inout B, before limit: UInt64) {
+  private mutating func advance<B: ReplayTarget>(_ backend: inout B, before limit: UInt64) {
     if !closed {
       while backend.nextStepTime < limit { backend.runNextStep() }
       return
@@ -183,7 +203,7 @@ public struct RequestDriver {
   }
 
   /// Runs the earliest release or step; `false` when nothing is left.
-  private mutating func runEarliest<B: DeviceBackend>(_ backend: inout B) -> Bool {
+  private mutating func runEarliest<B: ReplayTarget>(_ backend: inout B) -> Bool {
     if releases.isEmpty && backend.isIdle { return false }
     if !releases.isEmpty && releases.nextTime <= backend.nextStepTime {
       issueNext(&backend)
@@ -196,7 +216,7 @@ public struct RequestDriver {
   }
 
   @inline(__always)
-  private mutating func issueNext<B: DeviceBackend>(_ backend: inout B) {
+  private mutating func issueNext<B: ReplayTarget>(_ backend: inout B) {
     let entry = releases.pop()
     now = max(now, entry.time)
     held -= 1
@@ -206,7 +226,7 @@ public struct RequestDriver {
 
   // MARK: Closed loop
 
-  private mutating func arrive<B: DeviceBackend>(
+  private mutating func arrive<B: ReplayTarget>(
     _ event: TraceEvent, channel: Int32, at t: UInt64, into backend: inout B
   ) {
     guard let s = stream(of: event) else {
@@ -289,7 +309,7 @@ public struct RequestDriver {
 
   /// Marks the requests the backend completed, releasing what waited for them.
   @inline(__always)
-  private mutating func collectCompletions<B: DeviceBackend>(_ backend: inout B) {
+  private mutating func collectCompletions<B: ReplayTarget>(_ backend: inout B) {
     guard !backend.completions.entries.isEmpty else { return }
     swap(&completed, &backend.completions.entries)
     defer { completed.removeAll(keepingCapacity: true) }

@@ -1,3 +1,4 @@
+import DequeModule
 import Histogram
 
 // Model rules "CPU scheduling" (docs/MODEL.md): a cpu burst makes its vCPU runnable with
@@ -23,6 +24,34 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     var runStart: UInt64 = 0
     var accruedUntil: UInt64 = 0
     var generation: UInt64 = 0
+    /// When the running vCPU's timeslice ends.
+    var sliceEnd: UInt64 = 0
+  }
+
+  /// A piece of an I/O path's CPU work queued on a vCPU (model rule "I/O work first").
+  private struct Item {
+    var left: UInt64
+    var continuation: UInt64
+    var channel: Int32
+    /// The VM (index) whose I/O this is.
+    var owner: Int32
+    var ordered: Bool
+  }
+
+  /// The end of a queued burst's work, in the vCPU's cumulative burst work; `count` bursts
+  /// arrived at `arrivals` (summed) end there (more than one only past ``burstMarkLimit``).
+  private struct BurstMark {
+    var end: UInt64
+    var arrivals: UInt64
+    var count: UInt64
+  }
+
+  /// Work that completed: the host hands `continuation` back to the backend.
+  struct Finished {
+    var continuation: UInt64
+    var channel: Int32
+    var time: UInt64
+    var ordered: Bool
   }
 
   private struct VMState {
@@ -47,9 +76,30 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   private let horizon: UInt64?
 
   private var vcpus: [VCPUState] = []
-  private var vcpuIndex: [UInt32: Int] = [:]
+  private var vcpuIndex: [UInt64: Int] = [:]
+  /// I/O work per vCPU, and how much of each vCPU's `remaining` it is.
+  private var items: [Deque<Item>] = []
+  private var itemLeft: [UInt64] = []
+  /// Burst work per vCPU: served so far, queued so far, and where each queued burst ends.
+  private var burstServed: [UInt64] = []
+  private var burstQueued: [UInt64] = []
+  private var burstMarks: [Deque<BurstMark>] = []
+  /// The channel lock (model rule W3): held, and the ordered work waiting for it.
+  private var lockHeld: [Bool] = []
+  private var lockQueue: [Deque<(vcpu: Int, item: Item)>] = []
+  /// Work completed since the host last took it.
+  var finished = Deque<Finished>()
+  /// The pCPU each vCPU runs on, or -1.
+  private var pcpuOf: [Int] = []
+  /// While the host hands continuations back: arrivals wake vCPUs but dispatch nothing.
+  private var settling = false
+  /// The pCPU whose vCPU finished I/O work and waits for ``settle()``.
+  private var unsettled = -1
+  /// No vCPU has work and an accounting pass has run since: ticks and passes change
+  /// nothing until the next arrival (host mode).
+  private var quiet = true
   private var vms: [VMState] = []
-  private var vmIndex: [UInt16: Int] = [:]
+  private var vmIndex: [UInt32: Int] = [:]
   /// Each VM's weight, by VM index (kept beside `vms` for the accounting pass).
   private var weights: [UInt64] = []
   private var metrics: [VMCPUMetrics] = []
@@ -72,6 +122,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   private var work: UInt64 = 0
   private var workBudget: UInt64
   private let stepsPerBurst: UInt64
+  private let stepsPerItem: UInt64
 
   init(
     model: Model, policy: Policy, horizon: UInt64? = nil,
@@ -86,6 +137,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     tickNs = model.cpu.tickNs
     switchNs = model.cpu.contextSwitchNs
     tickDrivesCredit = model.cpu.accounting == .tick
+    stepsPerItem = 16
     pcpus = Array(repeating: PCPU(), count: Int(model.cpu.pcpus))
     idleCount = pcpus.count
     nextTick = tickNs
@@ -97,10 +149,12 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
 
   mutating func replay(_ events: UnsafeBufferPointer<TraceEvent>) throws(HVReplayError) {
     for event in events where event.op == .burst {
-      if let horizon, event.timeNs >= horizon { continue }
-      try run(until: event.timeNs)
+      // Model rule "scaled bursts": a burst arrives at its time at the replay's rate.
+      let t = model.replay.scaled(event.timeNs)
+      if let horizon, t >= horizon { continue }
+      try run(until: t)
       workBudget = workBudget.adding(saturating: stepsPerBurst)
-      try arrive(event)
+      try arrive(event, at: t)
     }
   }
 
@@ -125,7 +179,13 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
       metrics[i].unservedNs = vm.vcpus.map { vcpus[$0].remaining }.saturatingSum()
       metrics[i].vcpus = vm.vcpus.count
     }
-    let windowEnd = max(end, windowStart)
+    return try result(windowStart: windowStart, windowEnd: max(end, windowStart))
+  }
+
+  /// The figures of the window that ends at `windowEnd`.
+  private mutating func result(windowStart: UInt64, windowEnd: UInt64) throws(HVReplayError)
+    -> SchedulerResult
+  {
     let (entitled, steps) = entitlement.finish(windowEnd: windowEnd)
     try count(steps)
     for i in metrics.indices { metrics[i].entitledNs = entitled[i] }
@@ -133,8 +193,9 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
       name: name, vms: metrics, windowStart: windowStart, windowEnd: windowEnd,
       pcpus: model.cpu.pcpus, switchingNs: switchingNs, idleWhileRunnableNs: idleWhileRunnableNs,
       wait: wait, tickNs: tickNs)
+    result.policy = name
     result.entitle()
-    result.vms.sort { $0.vm < $1.vm }
+    result.vms.sort { ($0.domain.rawValue, $0.vm) < ($1.domain.rawValue, $1.vm) }
     return result
   }
 
@@ -223,22 +284,43 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
 
   // MARK: Events
 
-  private mutating func arrive(_ event: TraceEvent) throws(HVReplayError) {
-    advanceClock(to: event.timeNs)
-    let v = vcpu(vm: event.vm, vcpu: event.vcpu)
+  private mutating func arrive(_ event: TraceEvent, at time: UInt64) throws(HVReplayError) {
+    advanceClock(to: time)
+    let v = vcpu(.guest(event.vm, event.vcpu))
     let vm = vcpus[v].vm
     metrics[vm].demandNs = Self.add(metrics[vm].demandNs, event.serviceNs)
-    try count(entitlement.arrive(v, at: event.timeNs, ns: event.serviceNs))
+    try count(entitlement.arrive(v, at: time, ns: event.serviceNs))
     guard event.serviceNs > 0 else { return }
     vcpus[v].remaining = Self.add(vcpus[v].remaining, event.serviceNs)
+    burstQueued[v] = Self.add(burstQueued[v], event.serviceNs)
+    // Model rule "burst slowdown": where this burst's work ends in the vCPU's burst work.
+    if burstMarks[v].count < Self.burstMarkLimit {
+      burstMarks[v].append(BurstMark(end: burstQueued[v], arrivals: time, count: 1))
+    } else {
+      burstMarks[v][burstMarks[v].count - 1].end = burstQueued[v]
+      burstMarks[v][burstMarks[v].count - 1].arrivals &+= time
+      burstMarks[v][burstMarks[v].count - 1].count &+= 1
+    }
+    wake(v)
+  }
+
+  /// Bursts queued on one vCPU whose finish times are kept one by one; later ones finish
+  /// with the last kept (their response times are then bounded above).
+  static var burstMarkLimit: Int { 1 << 16 }
+
+  /// Work arrived for vCPU `v`: a blocked vCPU becomes runnable.
+  private mutating func wake(_ v: Int) {
     guard vcpus[v].state == .blocked else { return }
+    let vm = vcpus[v].vm
     busyCount += 1
+    quiet = false
     vcpus[v].queuedSince = now
     if vms[vm].parked {
       vcpus[v].state = .parked
       return
     }
     makeRunnable(v, reason: .wake)
+    guard !settling else { return }
     dispatchIdle()
     preemptWhereOutranked()
   }
@@ -246,6 +328,12 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   /// A pCPU's vCPU finished its work or its timeslice.
   private mutating func pcpuDone(_ p: Int) {
     accrue(p, to: now)
+    if !finished.isEmpty {
+      // Model rule "chains": the backend continues before the vCPU blocks or goes on.
+      unsettled = p
+      settling = true
+      return
+    }
     let v = pcpus[p].vcpu
     release(p)
     if vcpus[v].remaining == 0 {
@@ -287,6 +375,8 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
       }
       rescheduleCap(vm)
     }
+    // Every vCPU blocked through a pass: further ticks and passes change nothing.
+    if busyCount == 0 { quiet = true }
     dispatchIdle()
     preemptWhereOutranked()
   }
@@ -318,6 +408,111 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     for p in freed { dispatch(p) }
   }
 
+  // MARK: Host (docs/MODEL.md, "One host")
+
+  /// When the next scheduling step is due in a host simulation; `UInt64.max` while quiet.
+  var hostNextStepTime: UInt64 {
+    @inline(__always) get {
+      if quiet && busyCount == 0 && steps.isEmpty { return .max }
+      return min(steps.nextTime, nextTick, nextPass)
+    }
+  }
+
+  /// Takes the next scheduling step of a host simulation. The work it completed is in
+  /// ``finished``; the host hands it back to the backend, then calls ``settle()``.
+  mutating func hostStep() throws(HVReplayError) {
+    try step(at: min(steps.nextTime, nextTick, nextPass))
+  }
+
+  /// After the continuations of ``finished`` ran: the vCPU whose work finished blocks,
+  /// goes back to the run queue at the end of its timeslice, or goes on with its next work;
+  /// then idle pCPUs take queued vCPUs and preemption is decided once.
+  mutating func settle() {
+    settling = false
+    let p = unsettled
+    unsettled = -1
+    if p >= 0 {
+      let v = pcpus[p].vcpu
+      if vcpus[v].remaining == 0 {
+        release(p)
+        vcpus[v].state = .blocked
+        busyCount -= 1
+        dispatch(p)
+      } else if now >= pcpus[p].sliceEnd {
+        release(p)
+        vcpus[v].queuedSince = now
+        makeRunnable(v, reason: .requeue)
+        dispatch(p)
+      } else {
+        pcpus[p].generation += 1
+        let start = max(now, pcpus[p].accruedUntil)
+        steps.schedule(
+          .pcpu(p, generation: pcpus[p].generation),
+          at: min(pcpus[p].sliceEnd, Self.add(start, segment(v))))
+      }
+    }
+    dispatchIdle()
+    preemptWhereOutranked()
+  }
+
+  /// A cpu burst arrives at `time` (scaled) in a host simulation.
+  mutating func arriveBurst(_ event: TraceEvent, at time: UInt64) throws(HVReplayError) {
+    leaveQuiet(at: time)
+    workBudget = workBudget.adding(saturating: stepsPerBurst)
+    try arrive(event, at: time)
+  }
+
+  /// The channel lock of `channel` is free again: its next ordered work goes to its vCPU.
+  mutating func releaseLock(_ channel: Int32) {
+    let c = Int(channel)
+    lockHeld[c] = false
+    guard let next = lockQueue[c].popFirst() else { return }
+    lockHeld[c] = true
+    if next.item.left == 0 {
+      finished.append(
+        Finished(
+          continuation: next.item.continuation, channel: channel, time: now, ordered: true))
+    } else {
+      arriveItem(next.vcpu, next.item)
+    }
+  }
+
+  /// Leaves a quiet stretch at `time`: the next tick and pass are the first at or after it,
+  /// in their phase (an arrival comes before a step at the same instant).
+  private mutating func leaveQuiet(at time: UInt64) {
+    guard quiet && busyCount == 0 && steps.isEmpty else { return }
+    if nextTick < time { nextTick = Self.ceiling(time, tickNs) }
+    if nextPass < time { nextPass = Self.ceiling(time, timeslice) }
+  }
+
+  /// The first multiple of `unit` at or after `t`, saturating.
+  private static func ceiling(_ t: UInt64, _ unit: UInt64) -> UInt64 {
+    let (q, r) = t.quotientAndRemainder(dividingBy: unit)
+    guard r > 0 else { return t }
+    let (v, overflow) = (q + 1).multipliedReportingOverflow(by: unit)
+    return overflow ? .max : v
+  }
+
+  /// I/O work for vCPU `v` (model rule "I/O work first"): it runs before the vCPU's burst
+  /// work; arriving while the vCPU runs a burst, it takes over at once, with no switch.
+  private mutating func arriveItem(_ v: Int, _ item: Item) {
+    let p = pcpuOf[v]
+    let preempts = p >= 0 && itemLeft[v] == 0 && p != unsettled
+    if preempts { accrue(p, to: now) }
+    items[v].append(item)
+    itemLeft[v] = Self.add(itemLeft[v], item.left)
+    vcpus[v].remaining = Self.add(vcpus[v].remaining, item.left)
+    if preempts {
+      pcpus[p].generation += 1
+      let start = max(now, pcpus[p].accruedUntil)
+      steps.schedule(
+        .pcpu(p, generation: pcpus[p].generation),
+        at: min(pcpus[p].sliceEnd, Self.add(start, item.left)))
+    } else if vcpus[v].state == .blocked {
+      wake(v)
+    }
+  }
+
   // MARK: Mechanics
 
   /// `a + b`, saturating at `UInt64.max` (a hostile trace cannot overflow the clock).
@@ -327,30 +522,47 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     return overflow ? .max : sum
   }
 
-  /// The index of vCPU (`vm`, `vcpu`), created on first sight.
-  private mutating func vcpu(vm id: UInt16, vcpu: UInt16) -> Int {
-    let key = UInt32(id) << 16 | UInt32(vcpu)
+  /// The index of the vCPU of `context`, created on first sight.
+  private mutating func vcpu(_ context: CPUContext) -> Int {
+    let key = UInt64(context.domain.rawValue) << 32 | UInt64(context.vm) << 16 | UInt64(context.vcpu)
     if let v = vcpuIndex[key] { return v }
-    let vm: Int
-    if let found = vmIndex[id] {
-      vm = found
-    } else {
-      vm = vms.count
-      vmIndex[id] = vm
-      let config = model.vm(id)
-      let budget =
-        config.capPercent == 0 ? UInt64.max : config.capPercent * timeslice / 100
-      vms.append(VMState(id: id, weight: config.weight, budget: budget))
-      entitlement.addVM(weight: config.weight, capPercent: config.capPercent)
-      weights.append(config.weight)
-      metrics.append(VMCPUMetrics(vm: id, config: config))
-    }
+    let vm = vmIndex(context.domain, context.vm)
     let v = vcpus.count
     vcpus.append(VCPUState(vm: vm))
+    items.append(Deque())
+    itemLeft.append(0)
+    pcpuOf.append(-1)
+    burstServed.append(0)
+    burstQueued.append(0)
+    burstMarks.append(Deque())
     entitlement.addVCPU(vm: vm)
     vcpuIndex[key] = v
     vms[vm].vcpus.append(v)
     return v
+  }
+
+  /// The index of VM `id` of `domain`, created on first sight: a guest has the model's
+  /// `vms.<id>` parameters, the driver domain `backend.*`, a device model
+  /// `full.device_model_weight` and no cap (docs/MODEL.md, "One host").
+  private mutating func vmIndex(_ domain: CPUDomain, _ id: UInt16) -> Int {
+    let key = UInt32(domain.rawValue) << 16 | UInt32(id)
+    if let found = vmIndex[key] { return found }
+    let vm = vms.count
+    vmIndex[key] = vm
+    let config =
+      switch domain {
+      case .guest: model.vm(id)
+      case .driverDomain: Model.VM(weight: model.backend.weight, capPercent: model.backend.capPercent)
+      case .deviceModel: Model.VM(weight: model.full.deviceModelWeight, capPercent: 0)
+      }
+    let budget = config.capPercent == 0 ? UInt64.max : config.capPercent * timeslice / 100
+    vms.append(VMState(id: id, weight: config.weight, budget: budget))
+    entitlement.addVM(weight: config.weight, capPercent: config.capPercent)
+    weights.append(config.weight)
+    var m = VMCPUMetrics(vm: id, config: config)
+    m.domain = domain
+    metrics.append(m)
+    return vm
   }
 
   private mutating func makeRunnable(_ v: Int, reason: EnqueueReason) {
@@ -377,11 +589,13 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
       metrics[vm].contextSwitches += 1
     }
     pcpus[p].vcpu = v
+    pcpuOf[v] = p
     pcpus[p].lastVCPU = v
     pcpus[p].runStart = start
     pcpus[p].accruedUntil = start
     pcpus[p].generation += 1
-    let end = Self.add(start, min(timeslice, vcpus[v].remaining))
+    pcpus[p].sliceEnd = Self.add(start, timeslice)
+    let end = Self.add(start, min(timeslice, segment(v)))
     steps.schedule(.pcpu(p, generation: pcpus[p].generation), at: end)
     vms[vm].running += 1
     rescheduleCap(vm)
@@ -392,6 +606,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     let v = pcpus[p].vcpu
     let vm = vcpus[v].vm
     pcpus[p].vcpu = -1
+    pcpuOf[v] = -1
     pcpus[p].generation += 1
     idleCount += 1
     vms[vm].running -= 1
@@ -445,7 +660,8 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   private mutating func accrue(_ p: Int, to time: UInt64) {
     let v = pcpus[p].vcpu
     guard v >= 0, time > pcpus[p].accruedUntil else { return }
-    let ran = min(time - pcpus[p].accruedUntil, vcpus[v].remaining)
+    let from = pcpus[p].accruedUntil
+    let ran = min(time - from, vcpus[v].remaining)
     pcpus[p].accruedUntil = time
     vcpus[v].remaining -= ran
     let vm = vcpus[v].vm
@@ -453,6 +669,46 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     metrics[vm].billedExactNs &+= ran
     vms[vm].usedThisPeriod = vms[vm].usedThisPeriod.adding(saturating: ran)
     if !tickDrivesCredit { policy.charge(v, ns: ran, vcpus: &vcpus) }
+    // Model rule "I/O work first": the vCPU's I/O work ran before its burst work.
+    var left = ran
+    var at = from
+    while left > 0 && itemLeft[v] > 0 {
+      let x = min(left, items[v][0].left)
+      items[v][0].left -= x
+      itemLeft[v] -= x
+      left -= x
+      at += x
+      let owner = Int(items[v][0].owner)
+      if metrics[vm].domain == .guest {
+        metrics[owner].virtGuestNs &+= x
+      } else {
+        metrics[vm].virtBackendNs &+= x
+        if owner != vm { metrics[owner].virtBackendNs &+= x }
+      }
+      if items[v][0].left == 0 {
+        let item = items[v].removeFirst()
+        finished.append(
+          Finished(
+            continuation: item.continuation, channel: item.channel, time: at,
+            ordered: item.ordered))
+      }
+    }
+    guard left > 0 else { return }
+    let before = burstServed[v]
+    burstServed[v] &+= left
+    while let mark = burstMarks[v].first, mark.end <= burstServed[v] {
+      burstMarks[v].removeFirst()
+      let finish = at &+ (mark.end &- before)
+      metrics[vm].burstsDone &+= mark.count
+      metrics[vm].burstResponseNs &+= mark.count &* finish &- mark.arrivals
+    }
+  }
+
+  /// The length of vCPU `v`'s next stretch of one kind of work: its first I/O work, else
+  /// its burst work.
+  @inline(__always)
+  private func segment(_ v: Int) -> UInt64 {
+    itemLeft[v] > 0 ? items[v][0].left : vcpus[v].remaining
   }
 
   /// Schedules the moment a capped VM's budget runs out at its current number of running vCPUs.
@@ -485,5 +741,40 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
       }
     }
     steps.schedule(.cap(vm, generation: vms[vm].capGeneration), at: at)
+  }
+}
+
+extension SchedulerSimulation: CPUExecutor {
+  /// Queues `work` on its context's vCPU; its continuation comes back through
+  /// ``finished``. No work completes at once, unless it waits for the channel lock.
+  mutating func run(_ work: CPUWork, at time: UInt64) -> UInt64? {
+    let c = Int(work.channel)
+    if work.ordered && c >= lockHeld.count {
+      let grow = c + 1 - lockHeld.count
+      lockHeld.append(contentsOf: repeatElement(false, count: grow))
+      lockQueue.append(contentsOf: repeatElement(Deque(), count: grow))
+    }
+    // Model rule "zero work is free".
+    if work.ns == 0 && !(work.ordered && lockHeld[c]) { return time }
+    leaveQuiet(at: time)
+    advanceClock(to: time)
+    let v = vcpu(work.context)
+    let vm = vcpus[v].vm
+    let owner = work.context.domain == .guest ? vm : vmIndex(.guest, work.owner)
+    workBudget = workBudget.adding(saturating: stepsPerItem)
+    metrics[vm].demandNs = Self.add(metrics[vm].demandNs, work.ns)
+    self.work &+= entitlement.arrive(v, at: time, ns: work.ns)
+    let item = Item(
+      left: work.ns, continuation: work.continuation, channel: work.channel,
+      owner: Int32(owner), ordered: work.ordered)
+    if work.ordered {
+      if lockHeld[c] {
+        lockQueue[c].append((v, item))
+        return nil
+      }
+      lockHeld[c] = true
+    }
+    arriveItem(v, item)
+    return nil
   }
 }

@@ -1,49 +1,82 @@
 // Model rules "full virtualization" (docs/MODEL.md): the guest's unmodified driver
 // programs an emulated controller; every register access traps (Sugerman et al.,
-// USENIX ATC 2001). Submitting costs `submit_traps` traps; the payload is copied
-// once (writes and tx before the device, reads and rx after it); each completion
-// injects one interrupt and the guest's handler costs `completion_traps` traps.
-// No batching, no coalescing. Interrupt delivery is guest-side work on the driver's
-// serial timeline, as in paravirtualization ("interrupt delivery"); so are the emulation's
-// copies, which run in the context of the vCPU it emulates the device for.
+// USENIX ATC 2001). On the host (docs/MODEL.md, "One host"), step by step:
+// - F1: submitting costs `submit_traps` traps on the issuing vCPU (KVM runs the exit's
+//   emulation in the vCPU's thread), plus the copy of a write's or packet's payload where
+//   the emulated device copies (`full.<kind>.copy`).
+// - F2: the emulated controller holds `full.<kind>.emulated_queue_depth` commands; a
+//   request beyond them waits in the guest (a queue-full stall) and is submitted when one
+//   completes. Received packets go to the NIC at their issue time.
+// - F3: once the device is done, the device model (the guest's emulator thread) copies
+//   read or received data where the device copies, and spends `full.device_model_ns`.
+// - F4: the interrupt (with its EOI exit, `irq_inject_ns`) and the handler's
+//   `completion_traps` run on the vCPU that takes the interrupt (`guest.irq_vcpu`); then the
+//   request completes and its emulated slot frees.
+// A channel's guest-side work runs one piece at a time ("the channel lock").
+
+import DequeModule
 
 /// Trap-and-emulate device virtualization.
 struct FullVirtualizationBackend: DeviceBackend {
-  private struct Completion {
+  private enum Step: UInt8 {
+    /// F1 done: the controller has the command; it goes to the device.
+    case submitted
+    /// The device finished.
+    case deviceDone
+    /// F3 done: the device model raised the interrupt.
+    case emulated
+    /// F4 done: the guest's handler has read the status.
+    case completed
+  }
+
+  private struct Request {
     var arrival: UInt64
+    var service: UInt64
     var bytes: UInt32
     var op: EventOp
-    var channel: Int32
+    var vcpu: UInt16
     var tag: UInt32
+    /// When it began waiting for the emulated controller, or `UInt64.max`.
+    var stalledSince: UInt64
+  }
+
+  /// A channel's emulated controller.
+  private struct Controller {
+    let kind: EventKind
+    let vm: UInt16
+    let receive: Bool
+    /// Commands the controller holds, and the requests waiting in the guest for room.
+    var outstanding: UInt64 = 0
+    var waiting = Deque<Int32>()
   }
 
   let name = "full"
   private let model: Model
-  private var pending = EventQueue<Completion>()
-  /// When each channel's guest driver is free (its work is serialized, as under the driver lock).
-  private var guestFree: [UInt64] = []
+  private let costs: Model.Costs
+  /// A continuation of the backend's own (a step and request) and its channel.
+  private struct Scheduled {
+    var continuation: UInt64
+    var channel: Int32
+  }
+
+  private var pending = EventQueue<Scheduled>()
+  private var controllers: [Controller] = []
   private var devices: [DeviceQueue] = []
-  private var kinds: [EventKind] = []
+  private var requests: [Request] = []
+  private var freeRequests: [Int32] = []
   private(set) var metrics = BackendMetrics()
   var completions = CompletionLog()
 
-  init(model: Model) { self.model = model }
+  init(model: Model) {
+    self.model = model
+    costs = model.costs
+  }
 
   mutating func addChannel(_ channel: Channel) {
-    guestFree.append(0)
+    controllers.append(Controller(kind: channel.kind, vm: channel.vm, receive: channel.receive))
     devices.append(DeviceQueue(servers: model.device(channel.kind).queueDepth))
-    kinds.append(channel.kind)
     metrics.channels.append(ChannelMetrics())
   }
-
-  mutating func replay(
-    _ events: UnsafeBufferPointer<TraceEvent>, channels: UnsafeBufferPointer<Int32>,
-    driver: inout RequestDriver
-  ) {
-    driver.feed(events, channels: channels, into: &self)
-  }
-
-  mutating func finish(driver: inout RequestDriver) { driver.drain(&self) }
 
   var nextStepTime: UInt64 {
     @inline(__always) get { pending.nextTime }
@@ -51,59 +84,152 @@ struct FullVirtualizationBackend: DeviceBackend {
 
   var isIdle: Bool { pending.isEmpty }
 
-  @inline(__always)
-  mutating func runNextStep() { complete(pending.pop()) }
+  mutating func finish() {}
 
   @inline(__always)
-  mutating func submit(_ event: TraceEvent, channel c: Int, at time: UInt64, tag: UInt32) {
-    let kind = kinds[c]
-    var ready = time
-    metrics.issue(c, at: time)
-    if event.op != .rx {
-      // The guest programs the emulated controller: each register access traps.
-      let traps = model.traps(kind).submitTraps
-      let copy = Self.copiesBeforeDevice(event.op) ? model.copyNs(UInt64(event.bytes)) : 0
-      let cost = traps &* model.costs.trapNs &+ copy
-      let start = max(ready, guestFree[c])
-      ready = start.adding(saturating: cost)
-      guestFree[c] = ready
-      metrics.channels[c].submitTraps &+= traps
-      metrics.channels[c].notificationsSent &+= 1  // the doorbell register write
-      if Self.copiesBeforeDevice(event.op) {
-        metrics.channels[c].bytesCopied &+= UInt64(event.bytes)
-      }
-      metrics.channels[c].overheadNs.add(saturating: cost)
-    }
-    let service =
-      event.serviceNs != 0 ? event.serviceNs : metrics.assumed(c, model.serviceNs(for: event))
-    let (_, done) = devices[c].serve(ready: ready, service: service, ordering: event.op.isOrdering)
-    pending.schedule(
-      Completion(arrival: time, bytes: event.bytes, op: event.op, channel: Int32(c), tag: tag),
-      at: done)
+  mutating func runNextStep<C: CPUExecutor>(cpu: inout C) {
+    let entry = pending.pop()
+    run(entry.payload.continuation, Int(entry.payload.channel), at: entry.time, cpu: &cpu)
   }
 
   @inline(__always)
-  private mutating func complete(_ entry: EventQueue<Completion>.Entry) {
-    let r = entry.payload
-    let c = Int(r.channel)
-    // The hypervisor copies read and received data into the guest, injects one
-    // interrupt, and the guest's handler reads status and acknowledges (traps).
-    let copies = r.op == .read || r.op == .rx
+  mutating func resume<C: CPUExecutor>(
+    _ continuation: UInt64, channel: Int32, at time: UInt64, cpu: inout C
+  ) {
+    run(continuation, Int(channel), at: time, cpu: &cpu)
+  }
+
+  @inline(__always)
+  mutating func submit<C: CPUExecutor>(
+    _ event: TraceEvent, channel c: Int, at time: UInt64, tag: UInt32, cpu: inout C
+  ) {
+    metrics.issue(c, at: time)
+    let service =
+      event.serviceNs != 0 ? event.serviceNs : metrics.assumed(c, model.serviceNs(for: event))
+    let id = allocate(
+      Request(
+        arrival: time, service: service, bytes: event.bytes, op: event.op, vcpu: event.vcpu,
+        tag: tag, stalledSince: .max))
+    if controllers[c].receive {
+      // A packet reaches the host NIC at its time.
+      let (_, done) = devices[c].serve(ready: time, service: service, ordering: false)
+      pending.schedule(Scheduled(continuation: Self.pack(.deviceDone, id), channel: Int32(c)), at: done)
+      return
+    }
+    if controllers[c].outstanding < model.traps(controllers[c].kind).emulatedQueueDepth {
+      controllers[c].outstanding += 1
+      program(c, id, at: time, cpu: &cpu)
+    } else {
+      requests[Int(id)].stalledSince = time
+      metrics.channels[c].ringFullStalls &+= 1
+      controllers[c].waiting.append(id)
+    }
+  }
+
+  // MARK: Steps
+
+  @inline(__always)
+  private mutating func run<C: CPUExecutor>(
+    _ packed: UInt64, _ c: Int, at now: UInt64, cpu: inout C
+  ) {
+    let id = Int32(truncatingIfNeeded: packed)
+    switch Step(rawValue: UInt8(packed >> 56))! {
+    case .submitted:
+      let r = requests[Int(id)]
+      let (_, done) = devices[c].serve(ready: now, service: r.service, ordering: r.op.isOrdering)
+      pending.schedule(Scheduled(continuation: Self.pack(.deviceDone, id), channel: Int32(c)), at: done)
+    case .deviceDone: emulate(c, id, at: now, cpu: &cpu)
+    case .emulated: interrupt(c, id, at: now, cpu: &cpu)
+    case .completed: complete(c, id, at: now, cpu: &cpu)
+    }
+  }
+
+  /// F1: the guest programs the emulated controller; each register access traps.
+  private mutating func program<C: CPUExecutor>(
+    _ c: Int, _ id: Int32, at time: UInt64, cpu: inout C
+  ) {
+    let r = requests[Int(id)]
+    let device = model.traps(controllers[c].kind)
+    let copies = device.copy && (r.op == .write || r.op == .tx)
     let copy = copies ? model.copyNs(UInt64(r.bytes)) : 0
-    let traps = model.traps(kinds[c]).completionTraps
-    let cost = copy &+ model.costs.irqInjectNs &+ traps &* model.costs.trapNs
-    let end = max(entry.time, guestFree[c]).adding(saturating: cost)
-    guestFree[c] = end
+    let cost = device.submitTraps &* costs.trapNs &+ copy
+    metrics.channels[c].submitTraps &+= device.submitTraps
+    metrics.channels[c].notificationsSent &+= 1  // the doorbell register write
+    if copies { metrics.channels[c].bytesCopied &+= UInt64(r.bytes) }
+    metrics.channels[c].overheadNs.add(saturating: cost)
+    let work = CPUWork(
+      context: .guest(controllers[c].vm, r.vcpu), ns: cost, channel: Int32(c),
+      owner: controllers[c].vm, ordered: true, continuation: Self.pack(.submitted, id))
+    if let done = cpu.run(work, at: time) { pending.schedule(Scheduled(continuation: work.continuation, channel: work.channel), at: done) }
+  }
+
+  /// F3: the device model completes the request and raises the interrupt.
+  private mutating func emulate<C: CPUExecutor>(
+    _ c: Int, _ id: Int32, at now: UInt64, cpu: inout C
+  ) {
+    let r = requests[Int(id)]
+    let copies = model.traps(controllers[c].kind).copy && (r.op == .read || r.op == .rx)
+    let copy = copies ? model.copyNs(UInt64(r.bytes)) : 0
+    if copies { metrics.channels[c].bytesCopied &+= UInt64(r.bytes) }
+    let cost = copy &+ model.full.deviceModelNs
+    metrics.channels[c].overheadNs.add(saturating: cost)
+    let vm = controllers[c].vm
+    let work = CPUWork(
+      context: CPUContext(domain: .deviceModel, vm: vm, vcpu: 0), ns: cost, channel: Int32(c),
+      owner: vm, ordered: false, continuation: Self.pack(.emulated, id))
+    if let done = cpu.run(work, at: now) { pending.schedule(Scheduled(continuation: work.continuation, channel: work.channel), at: done) }
+  }
+
+  /// F4: the guest takes the interrupt (its EOI exit) and its handler reads the status.
+  private mutating func interrupt<C: CPUExecutor>(
+    _ c: Int, _ id: Int32, at now: UInt64, cpu: inout C
+  ) {
+    let traps = model.traps(controllers[c].kind).completionTraps
+    let cost = costs.irqInjectNs &+ traps &* costs.trapNs
     metrics.channels[c].completionTraps &+= traps
     metrics.channels[c].interrupts &+= 1
     metrics.channels[c].notificationsSent &+= 1
-    if copies { metrics.channels[c].bytesCopied &+= UInt64(r.bytes) }
     metrics.channels[c].overheadNs.add(saturating: cost)
-    metrics.complete(c, op: r.op, bytes: r.bytes, issued: r.arrival, done: end)
-    completions.record(r.tag, at: end)
+    let vm = controllers[c].vm
+    let vcpu = model.guest.irqVCPU ?? requests[Int(id)].vcpu
+    let work = CPUWork(
+      context: .guest(vm, vcpu), ns: cost, channel: Int32(c), owner: vm, ordered: true,
+      continuation: Self.pack(.completed, id))
+    if let done = cpu.run(work, at: now) { pending.schedule(Scheduled(continuation: work.continuation, channel: work.channel), at: done) }
   }
 
-  /// Whether an op's payload is copied before the device (writes and transmits).
+  /// The request completes; its emulated slot takes the next request waiting in the guest.
+  private mutating func complete<C: CPUExecutor>(
+    _ c: Int, _ id: Int32, at now: UInt64, cpu: inout C
+  ) {
+    let r = requests[Int(id)]
+    metrics.complete(c, op: r.op, bytes: r.bytes, issued: r.arrival, done: now)
+    completions.record(r.tag, at: now)
+    freeRequests.append(id)
+    guard !controllers[c].receive else { return }
+    if let next = controllers[c].waiting.popFirst() {
+      metrics.channels[c].ringFullNs.add(saturating: now - requests[Int(next)].stalledSince)
+      program(c, next, at: now, cpu: &cpu)
+    } else {
+      controllers[c].outstanding -= 1
+    }
+  }
+
+  // MARK: Requests
+
+  /// A step and its request: the step in the top byte, the request's id in the low 32 bits.
   @inline(__always)
-  static func copiesBeforeDevice(_ op: EventOp) -> Bool { op == .write || op == .tx }
+  private static func pack(_ step: Step, _ id: Int32) -> UInt64 {
+    UInt64(step.rawValue) << 56 | UInt64(UInt32(bitPattern: id))
+  }
+
+  @inline(__always)
+  private mutating func allocate(_ request: Request) -> Int32 {
+    if let id = freeRequests.popLast() {
+      requests[Int(id)] = request
+      return id
+    }
+    requests.append(request)
+    return Int32(requests.count - 1)
+  }
 }

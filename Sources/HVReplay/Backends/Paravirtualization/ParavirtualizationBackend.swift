@@ -1,23 +1,30 @@
-// Model rules "paravirtualization" (docs/MODEL.md), after Xen's split drivers:
-// - The frontend writes one ring slot per request (blkif, netif tx); a request finding
-//   `ring_entries` requests outstanding waits in the guest (a ring-full stall).
-// - Requests of one channel arriving at the same instant are one batch, pushed once; the
-//   push notifies the backend (hypercall) only under RING_PUSH_REQUESTS_AND_CHECK_NOTIFY.
-// - An idle backend, once notified, wakes (`backend_wakeup_ns`), consumes every published
-//   request, maps one grant per 4 KiB page (no copy; netback grant-copies the first 128
-//   bytes of a tx packet), dispatches them, and with nothing left runs
-//   RING_FINAL_CHECK_FOR_REQUESTS (arms req_event = req_cons + 1, looks again) and sleeps.
-// - Responses go back the same way: completions at one instant are one push; the guest is
-//   interrupted only under the rsp_event rule. The interrupt is guest-side work, on the
-//   driver's serial timeline as in full virtualization ("interrupt delivery"); the handler
-//   it wakes then consumes every response, then runs RING_FINAL_CHECK_FOR_RESPONSES.
+// Model rules "paravirtualization" (docs/MODEL.md), after Xen's split drivers, and where
+// each step runs on the host (docs/MODEL.md, "One host"):
+// - P1: the frontend writes one ring slot per request (blkif, netif tx) on the vCPU of the
+//   first waiting request; a request finding `ring_entries` requests outstanding waits in
+//   the guest (a ring-full stall). Requests of one channel arriving at the same instant
+//   are one batch, pushed once.
+// - P2: the push notifies the backend (a hypercall, same vCPU) only under
+//   RING_PUSH_REQUESTS_AND_CHECK_NOTIFY.
+// - P3: the backend runs in the driver domain (dom0), on its vCPU `ring % backend.vcpus`.
+//   Woken (`backend_wakeup_ns`), it consumes the published requests one by one, maps one
+//   grant per 4 KiB page (no copy; netback grant-copies the first 128 bytes of a tx
+//   packet), dispatches each, and with nothing left runs RING_FINAL_CHECK_FOR_REQUESTS
+//   (arms req_event = req_cons + 1, looks again) and sleeps.
+// - P4: completions at one instant are one response push by the backend (dom0).
+// - P5: the guest is interrupted only under the rsp_event rule; the interrupt (its EOI
+//   exit) runs on the vCPU that takes it (`guest.irq_vcpu`, default the batch's issuer).
+// - P6: the handler it wakes consumes every published response (same vCPU), then runs
+//   RING_FINAL_CHECK_FOR_RESPONSES.
 // - netif rx: the guest keeps the rx ring stocked with posted buffers; a received packet
-//   needs one (or waits: a ring-full stall), is grant-copied into it by the backend, and is
-//   delivered by a response as above. Its latency ends when the guest has read it; its
-//   buffer takes another packet only once the guest has posted a fresh one in its place.
+//   wakes netback, needs a posted buffer (or waits: a ring-full stall), is grant-copied
+//   into it (`grant_copy_rx_ns`), and is delivered by a response as above. Its latency ends
+//   when the guest has read it; the handler reposts the buffers it read once it is done,
+//   and notifies netback when packets wait for buffers (netback armed req_event).
 // - With notify_suppression false every push notifies and every response push interrupts.
 // - Ring occupancy (for rx: filled buffers not yet read) runs from a ring's first push to
 //   the backend's last completion on any ring.
+// A channel's guest-side work runs one piece at a time ("the channel lock").
 
 import DequeModule
 
@@ -25,17 +32,40 @@ import DequeModule
 struct ParavirtualizationBackend: DeviceBackend {
   /// A step of the simulation.
   private enum Step: UInt8 {
-    case push, publishRequests, backendRun, backendCheck
-    case deviceDone, respond, publishResponses, guestHandler, guestCheck
-    /// rx: the guest has posted a fresh buffer in place of one it read.
-    case repost
+    case push, publishRequests, notified, backendRun, mapped
+    case deviceDone, respond, publishResponses, guestHandler, handled, guestCheck
+    /// rx: the guest's notification that it posted buffers reached netback.
+    case refilled
+    /// Work whose end starts nothing (an interrupt the running handler absorbs).
+    case none
   }
 
+  /// A step of ring `ring`: `vcpu` is the guest vCPU the step's guest-side work runs on,
+  /// `value` a request id or a slot count.
   private struct Scheduled {
     var step: Step
     var ring: Int32
-    /// A request id (deviceDone) or a slot count (publish steps).
-    var value: Int32
+    var vcpu: UInt16 = 0
+    var value: Int32 = 0
+
+    /// As a ``CPUWork`` continuation: the step in the top byte, the vCPU, the value.
+    var continuation: UInt64 {
+      UInt64(step.rawValue) << 56 | UInt64(vcpu) << 32 | UInt64(UInt32(bitPattern: value))
+    }
+
+    init(step: Step, ring: Int32, vcpu: UInt16 = 0, value: Int32 = 0) {
+      self.step = step
+      self.ring = ring
+      self.vcpu = vcpu
+      self.value = value
+    }
+
+    init(continuation c: UInt64, ring: Int32) {
+      step = Step(rawValue: UInt8(c >> 56))!
+      self.ring = ring
+      vcpu = UInt16(truncatingIfNeeded: c >> 32)
+      value = Int32(truncatingIfNeeded: c)
+    }
   }
 
   private enum Side: UInt8 { case asleep, waking, running }
@@ -45,6 +75,9 @@ struct ParavirtualizationBackend: DeviceBackend {
     let size: UInt32
     let kind: EventKind
     let receive: Bool
+    let vm: UInt16
+    /// The driver-domain vCPU that serves the ring.
+    let backendVCPU: UInt16
     // Shared indices (ring.h), free-running.
     var reqProd: UInt32 = 0
     var reqEvent = XenRingRules.initialEvent
@@ -56,9 +89,6 @@ struct ParavirtualizationBackend: DeviceBackend {
     /// Requests holding a slot whose response the guest has not consumed; for rx, filled
     /// buffers the guest has not yet replaced by posting a fresh one.
     var outstanding: UInt32 = 0
-    /// rx: buffers the guest has read but not yet reposted (the rest of `outstanding` are
-    /// unread, which is the ring's occupancy).
-    var reading: UInt32 = 0
     /// Requests not yet given a slot (arrived this instant, or stalled on a full ring);
     /// for rx, packets the device delivered that wait for a posted buffer.
     var waiting = Deque<Int32>()
@@ -76,13 +106,16 @@ struct ParavirtualizationBackend: DeviceBackend {
     var respondScheduled = false
     var backend = Side.asleep
     var handler = Side.asleep
-    /// When the guest's driver for this ring is free (its work is serialized).
-    var guestFree: UInt64 = 0
+    /// The occupancy as its changes are dated: slots written and not read back (rx: filled
+    /// buffers not yet read).
+    var occupied: UInt32 = 0
 
-    init(size: UInt32, channel: Channel) {
+    init(size: UInt32, channel: Channel, backendVCPU: UInt16) {
       self.size = size
       kind = channel.kind
       receive = channel.receive
+      vm = channel.vm
+      self.backendVCPU = backendVCPU
     }
   }
 
@@ -95,6 +128,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     /// When it began waiting for a slot or buffer, or `UInt64.max` when it never had to.
     var stalledSince: UInt64
     var tag: UInt32
+    var vcpu: UInt16
   }
 
   let name = "para"
@@ -117,22 +151,15 @@ struct ParavirtualizationBackend: DeviceBackend {
 
   mutating func addChannel(_ channel: Channel) {
     let size = model.ringEntries(for: channel.kind)
-    rings.append(Ring(size: UInt32(size), channel: channel))
+    let home = UInt16(truncatingIfNeeded: UInt64(rings.count) % model.backend.vcpus)
+    rings.append(Ring(size: UInt32(size), channel: channel, backendVCPU: home))
     devices.append(DeviceQueue(servers: model.device(channel.kind).queueDepth))
     var m = ChannelMetrics()
     m.occupancy = OccupancyMetrics(entries: size)
     metrics.channels.append(m)
   }
 
-  mutating func replay(
-    _ events: UnsafeBufferPointer<TraceEvent>, channels: UnsafeBufferPointer<Int32>,
-    driver: inout RequestDriver
-  ) {
-    driver.feed(events, channels: channels, into: &self)
-  }
-
-  mutating func finish(driver: inout RequestDriver) {
-    driver.drain(&self)
+  mutating func finish() {
     // Every ring's occupancy runs to the same end: the backend's last completion, on any
     // ring (no ring's occupancy changes after it).
     let end = metrics.channels.lazy.map(\.lastCompletionNs).max() ?? 0
@@ -148,19 +175,31 @@ struct ParavirtualizationBackend: DeviceBackend {
   var isIdle: Bool { pending.isEmpty }
 
   @inline(__always)
-  mutating func runNextStep() { run(pending.pop()) }
+  mutating func runNextStep<C: CPUExecutor>(cpu: inout C) {
+    let entry = pending.pop()
+    run(entry.payload, entry.time, cpu: &cpu)
+  }
+
+  @inline(__always)
+  mutating func resume<C: CPUExecutor>(
+    _ continuation: UInt64, channel: Int32, at time: UInt64, cpu: inout C
+  ) {
+    run(Scheduled(continuation: continuation, ring: channel), time, cpu: &cpu)
+  }
 
   // MARK: Arrivals
 
   @inline(__always)
-  mutating func submit(_ event: TraceEvent, channel r: Int, at time: UInt64, tag: UInt32) {
+  mutating func submit<C: CPUExecutor>(
+    _ event: TraceEvent, channel r: Int, at time: UInt64, tag: UInt32, cpu: inout C
+  ) {
     let service =
       event.serviceNs != 0 ? event.serviceNs : metrics.assumed(r, model.serviceNs(for: event))
     metrics.issue(r, at: time)
     let id = allocate(
       Request(
         arrival: time, service: service, bytes: event.bytes, op: event.op,
-        stalledSince: .max, tag: tag))
+        stalledSince: .max, tag: tag, vcpu: event.vcpu))
     if rings[r].receive {
       // The packet reaches the host NIC; it needs a posted guest buffer after the device.
       let (_, done) = devices[r].serve(ready: time, service: service, ordering: false)
@@ -170,50 +209,75 @@ struct ParavirtualizationBackend: DeviceBackend {
     rings[r].waiting.append(id)
     if !rings[r].pushScheduled {
       rings[r].pushScheduled = true
-      pending.schedule(Scheduled(step: .push, ring: Int32(r), value: 0), at: time)
+      pending.schedule(Scheduled(step: .push, ring: Int32(r)), at: time)
     }
   }
 
   // MARK: Steps
 
   @inline(__always)
-  private mutating func run(_ entry: EventQueue<Scheduled>.Entry) {
-    let r = Int(entry.payload.ring)
-    let now = entry.time
-    switch entry.payload.step {
-    case .push: push(r, now)
-    case .publishRequests: publishRequests(r, UInt32(entry.payload.value), now)
-    case .backendRun: backendRun(r, now)
-    case .backendCheck: backendCheck(r, now)
-    case .deviceDone: deviceDone(r, entry.payload.value, now)
-    case .respond: respond(r, now)
-    case .publishResponses: publishResponses(r, UInt32(entry.payload.value), now)
-    case .guestHandler: guestHandler(r, now)
-    case .guestCheck: guestCheck(r, now)
-    case .repost: repost(r, now)
+  private mutating func run<C: CPUExecutor>(_ s: Scheduled, _ now: UInt64, cpu: inout C) {
+    let r = Int(s.ring)
+    switch s.step {
+    case .push: push(r, now, cpu: &cpu)
+    case .publishRequests: publishRequests(r, UInt32(s.value), s.vcpu, now, cpu: &cpu)
+    case .notified: notified(r, now, cpu: &cpu)
+    case .backendRun: backendRun(r, now, wakeup: false, cpu: &cpu)
+    case .mapped: mapped(r, s.value, now, cpu: &cpu)
+    case .deviceDone: deviceDone(r, s.value, now)
+    case .respond: respond(r, now, cpu: &cpu)
+    case .publishResponses: publishResponses(r, UInt32(s.value), s.vcpu, now, cpu: &cpu)
+    case .guestHandler: guestHandler(r, s.vcpu, now, cpu: &cpu)
+    case .handled: handled(r, UInt32(s.value), s.vcpu, now, cpu: &cpu)
+    case .guestCheck: guestCheck(r, s.vcpu, now, cpu: &cpu)
+    case .refilled: refilled(r, now, cpu: &cpu)
+    case .none: break
     }
   }
 
-  /// The frontend writes a slot for each waiting request the ring has room for.
-  private mutating func push(_ r: Int, _ now: UInt64) {
+  /// Asks `cpu` for `ns` of work on `context`; `then` runs when it is done.
+  @inline(__always)
+  private mutating func work<C: CPUExecutor>(
+    _ context: CPUContext, _ ns: UInt64, ordered: Bool, then: Scheduled, at now: UInt64,
+    cpu: inout C
+  ) {
+    let r = Int(then.ring)
+    let w = CPUWork(
+      context: context, ns: ns, channel: then.ring, owner: rings[r].vm, ordered: ordered,
+      continuation: then.continuation)
+    if let done = cpu.run(w, at: now) { pending.schedule(then, at: done) }
+  }
+
+  /// Guest vCPU `vcpu` of ring `r`'s VM.
+  @inline(__always)
+  private func guest(_ r: Int, _ vcpu: UInt16) -> CPUContext { .guest(rings[r].vm, vcpu) }
+
+  /// The driver-domain vCPU that serves ring `r`.
+  @inline(__always)
+  private func dom0(_ r: Int) -> CPUContext {
+    CPUContext(domain: .driverDomain, vm: 0, vcpu: rings[r].backendVCPU)
+  }
+
+  /// P1: the frontend writes a slot for each waiting request the ring has room for.
+  private mutating func push<C: CPUExecutor>(_ r: Int, _ now: UInt64, cpu: inout C) {
     rings[r].pushScheduled = false
     let room = Int(rings[r].size &- rings[r].outstanding)
     let n = min(room, rings[r].waiting.count)
-    let start = max(now, rings[r].guestFree)
     if n > 0 {
-      var t = start
+      let vcpu = requests[Int(rings[r].waiting[0])].vcpu
       for _ in 0..<n {
         let id = rings[r].waiting.removeFirst()
         let since = requests[Int(id)].stalledSince
-        if since != .max { metrics.channels[r].ringFullNs.add(saturating: start - since) }
-        t = t.adding(saturating: costs.ringSlotNs)
+        if since != .max { metrics.channels[r].ringFullNs.add(saturating: now - since) }
         rings[r].written.append(id)
         rings[r].outstanding &+= 1
-        metrics.channels[r].occupancy!.change(to: UInt64(rings[r].outstanding), at: t)
       }
-      metrics.channels[r].overheadNs.add(saturating: UInt64(n) &* costs.ringSlotNs)
-      rings[r].guestFree = t
-      pending.schedule(Scheduled(step: .publishRequests, ring: Int32(r), value: Int32(n)), at: t)
+      let cost = UInt64(n) &* costs.ringSlotNs
+      metrics.channels[r].overheadNs.add(saturating: cost)
+      work(
+        guest(r, vcpu), cost, ordered: true,
+        then: Scheduled(step: .publishRequests, ring: Int32(r), vcpu: vcpu, value: Int32(n)),
+        at: now, cpu: &cpu)
     }
     // Whatever did not fit waits for the guest to consume responses: a ring-full stall.
     markStalled(r, taken: n, now)
@@ -239,8 +303,22 @@ struct ParavirtualizationBackend: DeviceBackend {
     rings[r].stalledPrefix = waiting
   }
 
-  /// RING_PUSH_REQUESTS_AND_CHECK_NOTIFY.
-  private mutating func publishRequests(_ r: Int, _ n: UInt32, _ now: UInt64) {
+  /// The occupancy of ring `r` rises by one at each of `n` marks `step` apart, the last at
+  /// `end` (model rule "marks": the sub-steps of one piece of work, dated back from its end).
+  @inline(__always)
+  private mutating func occupy(_ r: Int, _ n: UInt32, every step: UInt64, endingAt end: UInt64) {
+    for k in 1...max(n, 1) where n > 0 {
+      rings[r].occupied &+= 1
+      let t = end &- UInt64(n &- k) &* step
+      metrics.channels[r].occupancy!.change(to: UInt64(rings[r].occupied), at: t)
+    }
+  }
+
+  /// P2, RING_PUSH_REQUESTS_AND_CHECK_NOTIFY, once the slots are written.
+  private mutating func publishRequests<C: CPUExecutor>(
+    _ r: Int, _ n: UInt32, _ vcpu: UInt16, _ now: UInt64, cpu: inout C
+  ) {
+    occupy(r, n, every: costs.ringSlotNs, endingAt: now)
     let old = rings[r].reqProd
     let new = old &+ n
     rings[r].reqProd = new
@@ -254,68 +332,80 @@ struct ParavirtualizationBackend: DeviceBackend {
     metrics.channels[r].hypercalls &+= 1
     metrics.channels[r].notificationsSent &+= 1
     metrics.channels[r].overheadNs.add(saturating: costs.hypercallNs)
-    let sent = max(now, rings[r].guestFree).adding(saturating: costs.hypercallNs)
-    rings[r].guestFree = sent
-    if rings[r].backend == .asleep {
-      rings[r].backend = .waking
-      metrics.channels[r].backendWakeups &+= 1
-      metrics.channels[r].overheadNs.add(saturating: costs.backendWakeupNs)
-      pending.schedule(
-        Scheduled(step: .backendRun, ring: Int32(r), value: 0),
-        at: sent.adding(saturating: costs.backendWakeupNs))
-    }
+    work(
+      guest(r, vcpu), costs.hypercallNs, ordered: true,
+      then: Scheduled(step: .notified, ring: Int32(r)), at: now, cpu: &cpu)
   }
 
-  /// The backend consumes every published request, maps their grants and dispatches them.
-  private mutating func backendRun(_ r: Int, _ now: UInt64) {
+  /// The hypercall is made: a sleeping backend wakes.
+  private mutating func notified<C: CPUExecutor>(_ r: Int, _ now: UInt64, cpu: inout C) {
+    guard rings[r].backend == .asleep else { return }
+    rings[r].backend = .waking
+    metrics.channels[r].backendWakeups &+= 1
+    metrics.channels[r].overheadNs.add(saturating: costs.backendWakeupNs)
+    backendRun(r, now, wakeup: true, cpu: &cpu)
+  }
+
+  /// P3: the backend consumes the next published request, maps its grants and
+  /// dispatches it; with none left it runs its final check. The first piece of work after
+  /// a wake-up includes the wake-up.
+  private mutating func backendRun<C: CPUExecutor>(
+    _ r: Int, _ now: UInt64, wakeup: Bool, cpu: inout C
+  ) {
     rings[r].backend = .running
-    let n = rings[r].reqProd &- rings[r].reqCons
-    var t = now
-    for _ in 0..<n {
-      let id = rings[r].written.removeFirst()
-      let request = requests[Int(id)]
-      let bytes = UInt64(request.bytes)
-      var cost = costs.ringSlotNs
-      var mappedBytes = bytes
-      if request.op == .tx {
-        // netback grant-copies the first 128 bytes of a packet and maps the rest.
-        let header = min(bytes, 128)
-        cost &+= model.copyNs(header)
-        metrics.channels[r].bytesCopied.add(saturating: header)
-        mappedBytes = bytes - header
-      } else if request.op == .discard {
-        mappedBytes = 0
-      }
-      let pages = (mappedBytes &+ 4095) >> 12
-      cost &+= pages &* costs.grantMapNs
-      metrics.channels[r].grantsMapped &+= pages
-      if mappedBytes > 0 {
-        metrics.channels[r].copiesAvoided &+= 1
-        metrics.channels[r].bytesCopyAvoided.add(saturating: mappedBytes)
-      }
-      metrics.channels[r].overheadNs.add(saturating: cost)
-      t = t.adding(saturating: cost)
-      let (_, done) = devices[r].serve(
-        ready: t, service: request.service, ordering: request.op.isOrdering)
-      pending.schedule(Scheduled(step: .deviceDone, ring: Int32(r), value: id), at: done)
+    guard rings[r].reqProd != rings[r].reqCons else {
+      backendCheck(r, now, cpu: &cpu)
+      return
     }
-    rings[r].reqCons &+= n
-    if n == 0 {
-      backendCheck(r, now)
-    } else {
-      pending.schedule(Scheduled(step: .backendCheck, ring: Int32(r), value: 0), at: t)
+    let id = rings[r].written.removeFirst()
+    rings[r].reqCons &+= 1
+    let request = requests[Int(id)]
+    let bytes = UInt64(request.bytes)
+    var cost = costs.ringSlotNs
+    var mappedBytes = bytes
+    if request.op == .tx {
+      // netback grant-copies the first 128 bytes of a packet and maps the rest.
+      let header = min(bytes, 128)
+      cost &+= model.copyNs(header)
+      metrics.channels[r].bytesCopied.add(saturating: header)
+      mappedBytes = bytes - header
+    } else if request.op == .discard {
+      mappedBytes = 0
     }
+    let pages = (mappedBytes &+ 4095) >> 12
+    cost &+= pages &* costs.grantMapNs
+    metrics.channels[r].grantsMapped &+= pages
+    if mappedBytes > 0 {
+      metrics.channels[r].copiesAvoided &+= 1
+      metrics.channels[r].bytesCopyAvoided.add(saturating: mappedBytes)
+    }
+    metrics.channels[r].overheadNs.add(saturating: cost)
+    if wakeup { cost &+= costs.backendWakeupNs }
+    work(
+      dom0(r), cost, ordered: false, then: Scheduled(step: .mapped, ring: Int32(r), value: id),
+      at: now, cpu: &cpu)
+  }
+
+  /// A request's grants are mapped: it goes to the device; the backend goes on.
+  private mutating func mapped<C: CPUExecutor>(
+    _ r: Int, _ id: Int32, _ now: UInt64, cpu: inout C
+  ) {
+    let request = requests[Int(id)]
+    let (_, done) = devices[r].serve(
+      ready: now, service: request.service, ordering: request.op.isOrdering)
+    pending.schedule(Scheduled(step: .deviceDone, ring: Int32(r), value: id), at: done)
+    backendRun(r, now, wakeup: false, cpu: &cpu)
   }
 
   /// RING_FINAL_CHECK_FOR_REQUESTS: keep working, or arm req_event and sleep.
-  private mutating func backendCheck(_ r: Int, _ now: UInt64) {
+  private mutating func backendCheck<C: CPUExecutor>(_ r: Int, _ now: UInt64, cpu: inout C) {
     if rings[r].reqProd != rings[r].reqCons {
-      backendRun(r, now)
+      backendRun(r, now, wakeup: false, cpu: &cpu)
       return
     }
     rings[r].reqEvent = XenRingRules.armedEvent(consumer: rings[r].reqCons)
     if rings[r].reqProd != rings[r].reqCons {
-      backendRun(r, now)
+      backendRun(r, now, wakeup: false, cpu: &cpu)
       return
     }
     rings[r].backend = .asleep
@@ -331,16 +421,17 @@ struct ParavirtualizationBackend: DeviceBackend {
     }
     if !rings[r].respondScheduled {
       rings[r].respondScheduled = true
-      pending.schedule(Scheduled(step: .respond, ring: Int32(r), value: 0), at: now)
+      pending.schedule(Scheduled(step: .respond, ring: Int32(r)), at: now)
     }
   }
 
-  /// The backend writes the responses of this instant (for rx: fills posted buffers).
-  private mutating func respond(_ r: Int, _ now: UInt64) {
+  /// P4: the backend writes the responses of this instant (for rx: grant-copies packets
+  /// into posted buffers; a packet finding netback asleep wakes it).
+  private mutating func respond<C: CPUExecutor>(_ r: Int, _ now: UInt64, cpu: inout C) {
     rings[r].respondScheduled = false
     var cost: UInt64 = 0
     if rings[r].receive {
-      // Each received packet takes a posted buffer, if the guest has one, by grant copy.
+      // Each received packet takes a posted buffer, if the guest has one.
       let room = Int(rings[r].size &- rings[r].outstanding)
       let n = min(room, rings[r].waiting.count)
       for _ in 0..<n {
@@ -349,11 +440,9 @@ struct ParavirtualizationBackend: DeviceBackend {
         if request.stalledSince != .max {
           metrics.channels[r].ringFullNs.add(saturating: now - request.stalledSince)
         }
-        cost &+= model.copyNs(UInt64(request.bytes))
+        cost &+= costs.grantCopyRxNs
         metrics.channels[r].bytesCopied.add(saturating: UInt64(request.bytes))
         rings[r].outstanding &+= 1
-        let unread = rings[r].outstanding &- rings[r].reading
-        metrics.channels[r].occupancy!.change(to: UInt64(unread), at: now)
         rings[r].responses.append(id)
         rings[r].completedNow &+= 1
       }
@@ -364,13 +453,31 @@ struct ParavirtualizationBackend: DeviceBackend {
     rings[r].completedNow = 0
     cost &+= UInt64(k) &* costs.ringSlotNs
     metrics.channels[r].overheadNs.add(saturating: cost)
-    pending.schedule(
-      Scheduled(step: .publishResponses, ring: Int32(r), value: Int32(k)),
-      at: now.adding(saturating: cost))
+    if rings[r].receive && rings[r].backend == .asleep {
+      // netback sleeps between packets: the packet's arrival wakes it.
+      rings[r].backend = .running
+      metrics.channels[r].backendWakeups &+= 1
+      metrics.channels[r].overheadNs.add(saturating: costs.backendWakeupNs)
+      cost &+= costs.backendWakeupNs
+    }
+    // The guest vCPU the response batch's interrupt goes to: its first request's issuer.
+    let first = rings[r].responses[rings[r].responses.count - Int(k)]
+    let vcpu = model.guest.irqVCPU ?? requests[Int(first)].vcpu
+    work(
+      dom0(r), cost, ordered: false,
+      then: Scheduled(step: .publishResponses, ring: Int32(r), vcpu: vcpu, value: Int32(k)),
+      at: now, cpu: &cpu)
   }
 
-  /// RING_PUSH_RESPONSES_AND_CHECK_NOTIFY.
-  private mutating func publishResponses(_ r: Int, _ k: UInt32, _ now: UInt64) {
+  /// RING_PUSH_RESPONSES_AND_CHECK_NOTIFY, once the responses are written.
+  private mutating func publishResponses<C: CPUExecutor>(
+    _ r: Int, _ k: UInt32, _ vcpu: UInt16, _ now: UInt64, cpu: inout C
+  ) {
+    if rings[r].receive {
+      occupy(r, k, every: 0, endingAt: now)
+      // netback sleeps again unless more packets wait for their response push.
+      if !rings[r].respondScheduled { rings[r].backend = .asleep }
+    }
     let old = rings[r].rspProd
     let new = old &+ k
     rings[r].rspProd = new
@@ -383,79 +490,104 @@ struct ParavirtualizationBackend: DeviceBackend {
     metrics.channels[r].interrupts &+= 1
     metrics.channels[r].notificationsSent &+= 1
     metrics.channels[r].overheadNs.add(saturating: costs.irqInjectNs)
-    // The interrupt is taken by the guest (its EOI exit): guest-side work, on the driver's
-    // serial timeline, as in full virtualization; the handler runs once it is delivered.
-    let delivered = max(now, rings[r].guestFree).adding(saturating: costs.irqInjectNs)
-    rings[r].guestFree = delivered
+    // P5: the interrupt is taken by the guest (its EOI exit); the handler runs once it is
+    // delivered, unless it is running already.
+    var then = Scheduled(step: .none, ring: Int32(r))
     if rings[r].handler == .asleep {
       rings[r].handler = .waking
-      pending.schedule(Scheduled(step: .guestHandler, ring: Int32(r), value: 0), at: delivered)
+      then = Scheduled(step: .guestHandler, ring: Int32(r), vcpu: vcpu)
     }
+    work(guest(r, vcpu), costs.irqInjectNs, ordered: true, then: then, at: now, cpu: &cpu)
   }
 
-  /// The guest's interrupt handler consumes every published response.
-  private mutating func guestHandler(_ r: Int, _ now: UInt64) {
+  /// P6: the guest's interrupt handler consumes every published response.
+  private mutating func guestHandler<C: CPUExecutor>(
+    _ r: Int, _ vcpu: UInt16, _ now: UInt64, cpu: inout C
+  ) {
     rings[r].handler = .running
     let n = rings[r].rspProd &- rings[r].rspCons
-    var t = max(now, rings[r].guestFree)
+    guard n > 0 else {
+      guestCheck(r, vcpu, now, cpu: &cpu)
+      return
+    }
+    rings[r].rspCons &+= n
+    let perResponse = rings[r].receive ? 2 &* costs.ringSlotNs : costs.ringSlotNs
+    let cost = UInt64(n) &* perResponse
+    metrics.channels[r].overheadNs.add(saturating: cost)
+    work(
+      guest(r, vcpu), cost, ordered: true,
+      then: Scheduled(step: .handled, ring: Int32(r), vcpu: vcpu, value: Int32(bitPattern: n)),
+      at: now, cpu: &cpu)
+  }
+
+  /// The handler has read `n` responses (each read ends its request's latency, dated back
+  /// from the end of the handler's work); freed slots let stalled requests in; rx reposts
+  /// the buffers it read.
+  private mutating func handled<C: CPUExecutor>(
+    _ r: Int, _ n: UInt32, _ vcpu: UInt16, _ now: UInt64, cpu: inout C
+  ) {
     let receive = rings[r].receive
-    for _ in 0..<n {
+    let perResponse = receive ? 2 &* costs.ringSlotNs : costs.ringSlotNs
+    for k in 1...n {
       let id = rings[r].responses.removeFirst()
-      // Reading the response ends the request's latency.
-      t = t.adding(saturating: costs.ringSlotNs)
+      // Reading the response ends the request's latency (rx: then the buffer is reposted).
+      var t = now &- UInt64(n &- k) &* perResponse
+      if receive { t &-= costs.ringSlotNs }
       let request = requests[Int(id)]
       metrics.complete(r, op: request.op, bytes: request.bytes, issued: request.arrival, done: t)
-      completions.record(request.tag, at: t)
       freeRequests.append(id)
-      if receive {
-        // rx: the buffer stays taken until the guest has posted a fresh one in its place.
-        rings[r].reading &+= 1
-        let unread = rings[r].outstanding &- rings[r].reading
-        metrics.channels[r].occupancy!.change(to: UInt64(unread), at: t)
-        t = t.adding(saturating: costs.ringSlotNs)
-        pending.schedule(Scheduled(step: .repost, ring: Int32(r), value: 0), at: t)
-      } else {
-        rings[r].outstanding &-= 1
-        metrics.channels[r].occupancy!.change(to: UInt64(rings[r].outstanding), at: t)
-      }
+      completions.record(request.tag, at: now)
+      rings[r].occupied &-= 1
+      metrics.channels[r].occupancy!.change(to: UInt64(rings[r].occupied), at: t)
+      rings[r].outstanding &-= 1
     }
-    let perResponse = receive ? 2 &* costs.ringSlotNs : costs.ringSlotNs
-    metrics.channels[r].overheadNs.add(saturating: UInt64(n) &* perResponse)
-    rings[r].rspCons &+= n
-    rings[r].guestFree = t
-    // Freed slots let stalled requests in (rx: each repost does).
-    if !receive && !rings[r].waiting.isEmpty && n > 0 && !rings[r].pushScheduled {
+    if receive {
+      refill(r, vcpu, now, cpu: &cpu)
+    } else if !rings[r].waiting.isEmpty && !rings[r].pushScheduled {
       rings[r].pushScheduled = true
-      pending.schedule(Scheduled(step: .push, ring: Int32(r), value: 0), at: t)
+      pending.schedule(Scheduled(step: .push, ring: Int32(r)), at: now)
     }
-    if n == 0 {
-      guestCheck(r, t)
-    } else {
-      pending.schedule(Scheduled(step: .guestCheck, ring: Int32(r), value: 0), at: t)
-    }
+    pending.schedule(Scheduled(step: .guestCheck, ring: Int32(r), vcpu: vcpu), at: now)
   }
 
   /// RING_FINAL_CHECK_FOR_RESPONSES: keep consuming, or arm rsp_event and return.
-  private mutating func guestCheck(_ r: Int, _ now: UInt64) {
+  private mutating func guestCheck<C: CPUExecutor>(
+    _ r: Int, _ vcpu: UInt16, _ now: UInt64, cpu: inout C
+  ) {
     if rings[r].rspProd != rings[r].rspCons {
-      guestHandler(r, now)
+      guestHandler(r, vcpu, now, cpu: &cpu)
       return
     }
     rings[r].rspEvent = XenRingRules.armedEvent(consumer: rings[r].rspCons)
     if rings[r].rspProd != rings[r].rspCons {
-      guestHandler(r, now)
+      guestHandler(r, vcpu, now, cpu: &cpu)
       return
     }
     rings[r].handler = .asleep
   }
 
-  /// rx: a fresh buffer is posted; a packet waiting for one can take it.
-  private mutating func repost(_ r: Int, _ now: UInt64) {
-    rings[r].outstanding &-= 1
-    rings[r].reading &-= 1
-    if !rings[r].waiting.isEmpty && !rings[r].respondScheduled {
+  /// rx: the handler posted fresh buffers for those it read. netback, when packets wait
+  /// for buffers, armed req_event and sleeps: the push notifies it (a hypercall).
+  private mutating func refill<C: CPUExecutor>(
+    _ r: Int, _ vcpu: UInt16, _ now: UInt64, cpu: inout C
+  ) {
+    guard !rings[r].waiting.isEmpty else {
+      metrics.channels[r].notificationsSuppressed &+= 1
+      return
+    }
+    metrics.channels[r].hypercalls &+= 1
+    metrics.channels[r].notificationsSent &+= 1
+    metrics.channels[r].overheadNs.add(saturating: costs.hypercallNs)
+    work(
+      guest(r, vcpu), costs.hypercallNs, ordered: true,
+      then: Scheduled(step: .refilled, ring: Int32(r)), at: now, cpu: &cpu)
+  }
+
+  /// The repost's hypercall: netback wakes and fills the new buffers.
+  private mutating func refilled<C: CPUExecutor>(_ r: Int, _ now: UInt64, cpu: inout C) {
+    if !rings[r].respondScheduled {
       rings[r].respondScheduled = true
-      pending.schedule(Scheduled(step: .respond, ring: Int32(r), value: 0), at: now)
+      pending.schedule(Scheduled(step: .respond, ring: Int32(r)), at: now)
     }
   }
 
