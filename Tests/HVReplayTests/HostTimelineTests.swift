@@ -31,7 +31,9 @@ import Testing
   // (a) One VM, one pCPU: a burst and five reads on the same vCPU. The reads' guest-side
   // work pre-empts the burst inside the vCPU, so the burst ends exactly 5 x 42,803 ns
   // later than with the bursts alone, and each read's latency is its path alone.
-  @Test("a burst on the vCPU that also does I/O finishes later by exactly the I/O path's guest-side time")
+  @Test(
+    "a burst on the vCPU that also does I/O finishes later by exactly the I/O path's guest-side time"
+  )
   func burstLateByGuestSideTime() throws {
     var events = [TraceEvent(timeNs: 0, vm: 1, op: .burst, serviceNs: 100_000_000)]
     for k in 1...5 as ClosedRange<UInt64> {
@@ -94,7 +96,9 @@ import Testing
   // VEE 2008). Under credit the rpc VM is UNDER and BOOSTed on each wake: its read's
   // latency is the path plus 2 switches. Under fair share each of its two wakes waits for
   // the running slice's rest and the other hog's whole slice.
-  @Test("credit's BOOST keeps an I/O VM's latency near its path; fair share makes it wait behind timeslices")
+  @Test(
+    "credit's BOOST keeps an I/O VM's latency near its path; fair share makes it wait behind timeslices"
+  )
   func boostAgainstFairShare() throws {
     let events = [
       TraceEvent(timeNs: 0, vm: 1, op: .burst, serviceNs: 10_000_000_000),
@@ -168,6 +172,63 @@ import Testing
     let switching = try replay(events, model: model, loop: loop, coupled: true)
     let para = switching.backends.first { $0.name == "para/credit" }!
     let reference = uncoupled.backends.first { $0.name == "para" }!
-    #expect(para.latency.sumNs[Int(EventOp.read.rawValue)] > reference.latency.sumNs[Int(EventOp.read.rawValue)])
+    #expect(
+      para.latency.sumNs[Int(EventOp.read.rawValue)]
+        > reference.latency.sumNs[Int(EventOp.read.rawValue)])
+  }
+
+  // At the horizon the bursts' queued work is unserved and dropped; the I/O still
+  // completes, every request exactly once, and no CPU time is lost or invented.
+  @Test("at the horizon a host drops the bursts' queued work and finishes its I/O")
+  func hostHorizon() throws {
+    let events = [
+      TraceEvent(timeNs: 0, vm: 1, op: .burst, serviceNs: 100_000_000),
+      TraceEvent(
+        timeNs: 10_000_000, vm: 2, op: .read, offset: 0, bytes: Self.read,
+        serviceNs: Self.service),
+      TraceEvent(
+        timeNs: 60_000_000, vm: 2, op: .read, offset: 1 << 20, bytes: Self.read,
+        serviceNs: Self.service),
+      TraceEvent(timeNs: 70_000_000, vm: 1, op: .burst, serviceNs: 5_000_000),
+    ]
+    var model = Self.model()
+    model.cpu.coupled = true
+    let dir = TemporaryDirectory()
+    let path = dir.file("t.hvt")
+    try writeTrace(events, to: path, type: .hvt)
+    var reader = try TraceReader(path: path)
+    let result = try ReplayEngine(
+      model: model, backends: [.full], schedulers: [.credit], horizon: 50_000_000
+    ).run(&reader)
+    let (io, cpu) = Self.host(result, "full/credit")
+    var total = ChannelMetrics()
+    for c in io.channels { total.add(c) }
+    #expect(total.requests == 2)
+    let hog = cpu.vms.first { $0.domain == .guest && $0.vm == 1 }!
+    // The burst at 70 ms is past the horizon: only the first one's 100 ms was demanded.
+    #expect(hog.cpuNs + hog.unservedNs == 100_000_000)
+    #expect(hog.burstsDone == 0)
+    let rpc = cpu.vms.first { $0.domain == .guest && $0.vm == 2 }!
+    #expect(rpc.virtGuestNs == 2 * Self.fullGuestNs)
+    // The hog ran from its switch to the horizon, less the first read's guest-side work
+    // and the switches to and from vm 2 (the second read comes after the horizon).
+    #expect(hog.cpuNs == 50_000_000 - Self.switchNs - Self.fullGuestNs - 4 * Self.switchNs)
+  }
+
+  // Every piece of I/O work costs a few scheduling steps; the budget grants 16 per piece.
+  @Test("half a million pieces of I/O work on one vCPU stay within the work budget")
+  func itemsWithinBudget() throws {
+    var events: [TraceEvent] = []
+    for k in 0..<100_000 as Range<UInt64> {
+      events.append(
+        TraceEvent(
+          timeNs: k * 200_000, vm: 1, op: .read, offset: k << 12, bytes: Self.read,
+          serviceNs: Self.service))
+    }
+    var model = Self.model()
+    model.cpu.tickNs = 1_000
+    model.cpu.timesliceNs = 3_000
+    let result = try replay(events, model: model, backends: [.para], coupled: true)
+    #expect(result.backends.allSatisfy { $0.channels[0].requests == 100_000 })
   }
 }

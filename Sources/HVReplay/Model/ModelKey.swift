@@ -176,7 +176,9 @@ extension Model {
     ),
     ModelKey(
       path: "full.disk.copy", access: .flag(\.full.disk.copy), unit: "",
-      meaning: "whether the emulated disk copies payloads (QEMU's bus-master DMA maps guest memory: false)"),
+      meaning:
+        "whether the emulated disk copies payloads (QEMU's bus-master DMA maps guest memory: false)"
+    ),
     ModelKey(
       path: "full.disk.emulated_queue_depth",
       access: .integer(\.full.disk.emulatedQueueDepth, range: 1...4096), unit: "commands",
@@ -187,7 +189,8 @@ extension Model {
     ModelKey(
       path: "full.net.completion_traps",
       access: .integer(\.full.net.completionTraps, range: 0...1000), unit: "traps",
-      meaning: "trapped register accesses in the guest's network completion handler besides the EOI"),
+      meaning: "trapped register accesses in the guest's network completion handler besides the EOI"
+    ),
     ModelKey(
       path: "full.net.copy", access: .flag(\.full.net.copy), unit: "",
       meaning: "whether the emulated NIC copies packets between guest memory and its buffers"),
@@ -224,7 +227,9 @@ extension Model {
       unit: "%", meaning: "at most this percentage of one pCPU for the driver domain; 0 = no cap"),
     ModelKey(
       path: "guest.irq_vcpu", access: .vcpuChoice(\.guest.irqVCPU), unit: "",
-      meaning: "the vCPU that takes a channel's interrupts: issuer (the vCPU that issued the request) or a number"),
+      meaning:
+        "the vCPU that takes a channel's interrupts: issuer (the vCPU that issued the request) or a number"
+    ),
     ModelKey(
       path: "devices.disk.queue_depth",
       access: .integer(\.devices.disk.queueDepth, range: 1...4096), unit: "requests",

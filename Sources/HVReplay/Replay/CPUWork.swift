@@ -67,7 +67,9 @@ struct DedicatedCPUs: CPUExecutor {
   mutating func run(_ work: CPUWork, at time: UInt64) -> UInt64? {
     guard work.ordered else { return time.adding(saturating: work.ns) }
     let c = Int(work.channel)
-    if c >= lockFree.count { lockFree.append(contentsOf: repeatElement(0, count: c + 1 - lockFree.count)) }
+    if c >= lockFree.count {
+      lockFree.append(contentsOf: repeatElement(0, count: c + 1 - lockFree.count))
+    }
     let done = max(time, lockFree[c]).adding(saturating: work.ns)
     lockFree[c] = done
     return done

@@ -176,7 +176,8 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     advanceClock(to: end)
     for p in pcpus.indices { accrue(p, to: end) }
     for (i, vm) in vms.enumerated() {
-      metrics[i].unservedNs = vm.vcpus.map { vcpus[$0].remaining }.saturatingSum()
+      metrics[i].unservedNs = Self.add(
+        vm.vcpus.map { vcpus[$0].remaining }.saturatingSum(), metrics[i].unservedNs)
       metrics[i].vcpus = vm.vcpus.count
     }
     return try result(windowStart: windowStart, windowEnd: max(end, windowStart))
@@ -462,6 +463,50 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     try arrive(event, at: time)
   }
 
+  /// Model rule "host horizon" (docs/MODEL.md, "One host"): at the horizon the bursts' work
+  /// still queued is unserved and dropped; I/O work goes on until every request completes.
+  mutating func dropBursts(at time: UInt64) {
+    advanceClock(to: time)
+    for p in pcpus.indices { accrue(p, to: time) }
+    for v in vcpus.indices {
+      let burst = vcpus[v].remaining - itemLeft[v]
+      guard burst > 0 else { continue }
+      let vm = vcpus[v].vm
+      metrics[vm].unservedNs = Self.add(metrics[vm].unservedNs, burst)
+      vcpus[v].remaining -= burst
+      burstMarks[v].removeAll()
+      guard vcpus[v].remaining == 0 else { continue }
+      switch vcpus[v].state {
+      case .running:
+        let p = pcpuOf[v]
+        release(p)
+        vcpus[v].state = .blocked
+        busyCount -= 1
+        dispatch(p)
+      case .queued:
+        policy.remove(v, vcpus: &vcpus)
+        queuedCount -= 1
+        vcpus[v].state = .blocked
+        busyCount -= 1
+      case .parked:
+        vcpus[v].state = .blocked
+        busyCount -= 1
+      case .blocked: break
+      }
+    }
+    // A running vCPU that keeps I/O work gets a step at that work's end.
+    for p in pcpus.indices where pcpus[p].vcpu >= 0 {
+      let v = pcpus[p].vcpu
+      pcpus[p].generation += 1
+      let start = max(now, pcpus[p].accruedUntil)
+      steps.schedule(
+        .pcpu(p, generation: pcpus[p].generation),
+        at: min(pcpus[p].sliceEnd, Self.add(start, segment(v))))
+    }
+    dispatchIdle()
+    preemptWhereOutranked()
+  }
+
   /// The channel lock of `channel` is free again: its next ordered work goes to its vCPU.
   mutating func releaseLock(_ channel: Int32) {
     let c = Int(channel)
@@ -524,7 +569,8 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
 
   /// The index of the vCPU of `context`, created on first sight.
   private mutating func vcpu(_ context: CPUContext) -> Int {
-    let key = UInt64(context.domain.rawValue) << 32 | UInt64(context.vm) << 16 | UInt64(context.vcpu)
+    let key =
+      UInt64(context.domain.rawValue) << 32 | UInt64(context.vm) << 16 | UInt64(context.vcpu)
     if let v = vcpuIndex[key] { return v }
     let vm = vmIndex(context.domain, context.vm)
     let v = vcpus.count
@@ -552,7 +598,8 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     let config =
       switch domain {
       case .guest: model.vm(id)
-      case .driverDomain: Model.VM(weight: model.backend.weight, capPercent: model.backend.capPercent)
+      case .driverDomain:
+        Model.VM(weight: model.backend.weight, capPercent: model.backend.capPercent)
       case .deviceModel: Model.VM(weight: model.full.deviceModelWeight, capPercent: 0)
       }
     let budget = config.capPercent == 0 ? UInt64.max : config.capPercent * timeslice / 100

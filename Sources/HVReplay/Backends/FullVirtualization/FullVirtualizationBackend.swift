@@ -113,7 +113,8 @@ struct FullVirtualizationBackend: DeviceBackend {
     if controllers[c].receive {
       // A packet reaches the host NIC at its time.
       let (_, done) = devices[c].serve(ready: time, service: service, ordering: false)
-      pending.schedule(Scheduled(continuation: Self.pack(.deviceDone, id), channel: Int32(c)), at: done)
+      pending.schedule(
+        Scheduled(continuation: Self.pack(.deviceDone, id), channel: Int32(c)), at: done)
       return
     }
     if controllers[c].outstanding < model.traps(controllers[c].kind).emulatedQueueDepth {
@@ -137,7 +138,8 @@ struct FullVirtualizationBackend: DeviceBackend {
     case .submitted:
       let r = requests[Int(id)]
       let (_, done) = devices[c].serve(ready: now, service: r.service, ordering: r.op.isOrdering)
-      pending.schedule(Scheduled(continuation: Self.pack(.deviceDone, id), channel: Int32(c)), at: done)
+      pending.schedule(
+        Scheduled(continuation: Self.pack(.deviceDone, id), channel: Int32(c)), at: done)
     case .deviceDone: emulate(c, id, at: now, cpu: &cpu)
     case .emulated: interrupt(c, id, at: now, cpu: &cpu)
     case .completed: complete(c, id, at: now, cpu: &cpu)
@@ -160,7 +162,9 @@ struct FullVirtualizationBackend: DeviceBackend {
     let work = CPUWork(
       context: .guest(controllers[c].vm, r.vcpu), ns: cost, channel: Int32(c),
       owner: controllers[c].vm, ordered: true, continuation: Self.pack(.submitted, id))
-    if let done = cpu.run(work, at: time) { pending.schedule(Scheduled(continuation: work.continuation, channel: work.channel), at: done) }
+    if let done = cpu.run(work, at: time) {
+      pending.schedule(Scheduled(continuation: work.continuation, channel: work.channel), at: done)
+    }
   }
 
   /// F3: the device model completes the request and raises the interrupt.
@@ -177,7 +181,9 @@ struct FullVirtualizationBackend: DeviceBackend {
     let work = CPUWork(
       context: CPUContext(domain: .deviceModel, vm: vm, vcpu: 0), ns: cost, channel: Int32(c),
       owner: vm, ordered: false, continuation: Self.pack(.emulated, id))
-    if let done = cpu.run(work, at: now) { pending.schedule(Scheduled(continuation: work.continuation, channel: work.channel), at: done) }
+    if let done = cpu.run(work, at: now) {
+      pending.schedule(Scheduled(continuation: work.continuation, channel: work.channel), at: done)
+    }
   }
 
   /// F4: the guest takes the interrupt (its EOI exit) and its handler reads the status.
@@ -195,7 +201,9 @@ struct FullVirtualizationBackend: DeviceBackend {
     let work = CPUWork(
       context: .guest(vm, vcpu), ns: cost, channel: Int32(c), owner: vm, ordered: true,
       continuation: Self.pack(.completed, id))
-    if let done = cpu.run(work, at: now) { pending.schedule(Scheduled(continuation: work.continuation, channel: work.channel), at: done) }
+    if let done = cpu.run(work, at: now) {
+      pending.schedule(Scheduled(continuation: work.continuation, channel: work.channel), at: done)
+    }
   }
 
   /// The request completes; its emulated slot takes the next request waiting in the guest.
