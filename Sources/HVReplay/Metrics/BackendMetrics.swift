@@ -80,14 +80,14 @@ public struct BackendMetrics: Sendable {
   ///
   /// - Returns: `ns`.
   @inline(__always)
-  mutating func assumed(_ c: Int, _ ns: UInt64) -> UInt64 {
+  public mutating func assumed(_ c: Int, _ ns: UInt64) -> UInt64 {
     channels[c].assumedService &+= 1
     return ns
   }
 
   /// Notes that a request of channel `c` was issued at `time`.
   @inline(__always)
-  mutating func issue(_ c: Int, at time: UInt64) {
+  public mutating func issue(_ c: Int, at time: UInt64) {
     if time < channels[c].firstIssueNs { channels[c].firstIssueNs = time }
   }
 
@@ -96,7 +96,9 @@ public struct BackendMetrics: Sendable {
   /// A completion time saturated at 2^64 - 1 has lost its true value: its latency counts
   /// as clamped.
   @inline(__always)
-  mutating func complete(_ c: Int, op: EventOp, bytes: UInt32, issued: UInt64, done: UInt64) {
+  public mutating func complete(
+    _ c: Int, op: EventOp, bytes: UInt32, issued: UInt64, done: UInt64
+  ) {
     if done > channels[c].lastCompletionNs { channels[c].lastCompletionNs = done }
     let latencyNs = done == .max ? .max : done &- issued
     latency.record(op, channels[c].complete(op: op, bytes: bytes, latencyNs: latencyNs))

@@ -44,8 +44,11 @@ public struct CompletionLog: Sendable {
   var enabled = false
   var entries: [Entry] = []
 
+  public init() {}
+
+  /// Notes that the request tagged `tag` completed at `time`.
   @inline(__always)
-  mutating func record(_ tag: UInt32, at time: UInt64) {
+  public mutating func record(_ tag: UInt32, at time: UInt64) {
     if enabled { entries.append(Entry(tag: tag, timeNs: time)) }
   }
 }

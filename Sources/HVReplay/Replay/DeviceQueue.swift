@@ -6,7 +6,7 @@
 /// A FIFO queue served by a fixed number of servers, with blkif barrier ordering.
 ///
 /// Requests must be offered in the order they reach the device (non-decreasing ready times).
-struct DeviceQueue {
+public struct DeviceQueue {
   /// The time each server becomes free, in nanoseconds.
   private var serverFree: [UInt64]
   /// The start time of the last request (FIFO: no request starts before an earlier one).
@@ -14,7 +14,7 @@ struct DeviceQueue {
   /// The latest completion time of any request so far.
   private var lastDone: UInt64 = 0
 
-  init(servers: UInt64) {
+  public init(servers: UInt64) {
     serverFree = [UInt64](repeating: 0, count: Int(max(servers, 1)))
   }
 
@@ -22,7 +22,7 @@ struct DeviceQueue {
   ///
   /// - Returns: when it starts and completes.
   @inline(__always)
-  mutating func serve(ready: UInt64, service: UInt64, ordering: Bool) -> (
+  public mutating func serve(ready: UInt64, service: UInt64, ordering: Bool) -> (
     start: UInt64, done: UInt64
   ) {
     if ordering {

@@ -2,11 +2,11 @@
 /// the order they were scheduled in (so equal times run first-scheduled first).
 ///
 /// Storage grows to the largest number of steps pending at once and is reused.
-struct EventQueue<Payload> {
-  struct Entry {
-    var time: UInt64
+public struct EventQueue<Payload> {
+  public struct Entry {
+    public var time: UInt64
     var sequence: UInt64
-    var payload: Payload
+    public var payload: Payload
 
     @inline(__always)
     func precedes(_ other: Entry) -> Bool {
@@ -17,16 +17,18 @@ struct EventQueue<Payload> {
   private var entries: [Entry] = []
   private var nextSequence: UInt64 = 0
 
-  var isEmpty: Bool { entries.isEmpty }
-  var count: Int { entries.count }
+  public init() {}
+
+  public var isEmpty: Bool { entries.isEmpty }
+  public var count: Int { entries.count }
 
   /// The time of the earliest step, or `UInt64.max` when empty.
   @inline(__always)
-  var nextTime: UInt64 { entries.isEmpty ? .max : entries[0].time }
+  public var nextTime: UInt64 { entries.isEmpty ? .max : entries[0].time }
 
   /// Schedules `payload` at `time`.
   @inline(__always)
-  mutating func schedule(_ payload: Payload, at time: UInt64) {
+  public mutating func schedule(_ payload: Payload, at time: UInt64) {
     let entry = Entry(time: time, sequence: nextSequence, payload: payload)
     nextSequence &+= 1
     entries.append(entry)
@@ -44,7 +46,7 @@ struct EventQueue<Payload> {
 
   /// Removes and returns the earliest step.
   @inline(__always)
-  mutating func pop() -> Entry {
+  public mutating func pop() -> Entry {
     let top = entries[0]
     let last = entries.removeLast()
     if entries.isEmpty { return top }

@@ -263,33 +263,94 @@ struct ParaFairRun: SpecialisedRun {
   var run: DrivenRun<HostSimulation<ParavirtualizationBackend, FairSharePolicy>>
 }
 
+/// The generic runs of a backend: correct for any backend, specialised only where the
+/// caller's types are concrete.
+enum GenericRun {
+  static func host<B: DeviceBackend, P: SchedulingPolicy>(
+    _ backend: B, _ policy: P, model: Model, design: String, scheduler: SchedulerKind,
+    horizon: UInt64?
+  ) -> DrivenRun<HostSimulation<B, P>> {
+    DrivenRun(
+      target: HostSimulation(
+        backend: backend, cpu: SchedulerSimulation(model: model, policy: policy),
+        horizon: horizon), model: model, design: design, scheduler: scheduler.rawValue)
+  }
+
+  static func uncoupled<B: DeviceBackend>(_ backend: B, model: Model, design: String)
+    -> DrivenRun<UncoupledBackend<B>>
+  {
+    DrivenRun(
+      target: UncoupledBackend(backend: backend), model: model, design: design, scheduler: nil)
+  }
+
+  /// `backend`'s run on a host under `scheduler`, or on CPUs of its own.
+  static func run<B: DeviceBackend>(
+    _ backend: B, model: Model, design: String, scheduler: SchedulerKind?, horizon: UInt64?
+  ) -> any ReplayRun {
+    switch scheduler {
+    case nil: uncoupled(backend, model: model, design: design)
+    case .credit:
+      host(
+        backend, CreditPolicy(model: model), model: model, design: design, scheduler: .credit,
+        horizon: horizon)
+    case .fair:
+      host(
+        backend, FairSharePolicy(), model: model, design: design, scheduler: .fair,
+        horizon: horizon)
+    }
+  }
+}
+
 extension BackendKind {
   /// The run of this backend for `model`: one host simulation under `scheduler`, or, with
   /// `scheduler` nil, the backend on CPUs of its own.
   func run(model: Model, scheduler: SchedulerKind?, horizon: UInt64?) -> any ReplayRun {
-    let design = rawValue
-    let name = scheduler?.rawValue
-    func host<B: DeviceBackend, P: SchedulingPolicy>(_ backend: B, _ policy: P)
-      -> DrivenRun<HostSimulation<B, P>>
-    {
-      DrivenRun(
-        target: HostSimulation(
-          backend: backend, cpu: SchedulerSimulation(model: model, policy: policy),
-          horizon: horizon), model: model, design: design, scheduler: name)
-    }
-    func uncoupled<B: DeviceBackend>(_ backend: B) -> DrivenRun<UncoupledBackend<B>> {
-      DrivenRun(
-        target: UncoupledBackend(backend: backend), model: model, design: design, scheduler: nil)
-    }
+    let d = rawValue
     let full = FullVirtualizationBackend(model: model)
     let para = ParavirtualizationBackend(model: model)
+    let credit = CreditPolicy(model: model)
+    let fair = FairSharePolicy()
+    typealias G = GenericRun
     switch (self, scheduler) {
-    case (.full, nil): return FullUncoupledRun(run: uncoupled(full))
-    case (.para, nil): return ParaUncoupledRun(run: uncoupled(para))
-    case (.full, .credit): return FullCreditRun(run: host(full, CreditPolicy(model: model)))
-    case (.full, .fair): return FullFairRun(run: host(full, FairSharePolicy()))
-    case (.para, .credit): return ParaCreditRun(run: host(para, CreditPolicy(model: model)))
-    case (.para, .fair): return ParaFairRun(run: host(para, FairSharePolicy()))
+    case (.full, nil): return FullUncoupledRun(run: G.uncoupled(full, model: model, design: d))
+    case (.para, nil): return ParaUncoupledRun(run: G.uncoupled(para, model: model, design: d))
+    case (.full, .credit?):
+      return FullCreditRun(
+        run: G.host(full, credit, model: model, design: d, scheduler: .credit, horizon: horizon))
+    case (.full, .fair?):
+      return FullFairRun(
+        run: G.host(full, fair, model: model, design: d, scheduler: .fair, horizon: horizon))
+    case (.para, .credit?):
+      return ParaCreditRun(
+        run: G.host(para, credit, model: model, design: d, scheduler: .credit, horizon: horizon))
+    case (.para, .fair?):
+      return ParaFairRun(
+        run: G.host(para, fair, model: model, design: d, scheduler: .fair, horizon: horizon))
     }
+  }
+}
+
+/// A design the engine replays: one of hvreplay's backends, or a library user's.
+///
+/// A library user's backend runs through generic code (correct, not specialised); a
+/// built-in one through code specialised for it and each scheduler (CONTRIBUTING.md).
+public struct BackendDesign: Sendable {
+  /// The name in reports and results.
+  public let name: String
+  let makeRun: @Sendable (Model, SchedulerKind?, UInt64?) -> any ReplayRun
+
+  /// A design whose backend `make` builds for each replay's model.
+  public init<B: DeviceBackend>(name: String, make: @escaping @Sendable (Model) -> B) {
+    self.name = name
+    makeRun = { model, scheduler, horizon in
+      GenericRun.run(
+        make(model), model: model, design: name, scheduler: scheduler, horizon: horizon)
+    }
+  }
+
+  /// One of hvreplay's backends.
+  public init(_ kind: BackendKind) {
+    name = kind.rawValue
+    makeRun = { kind.run(model: $0, scheduler: $1, horizon: $2) }
   }
 }

@@ -11,7 +11,8 @@ public struct ReplayEngine {
   static let chunkSize = 4096
 
   public let model: Model
-  public let backendKinds: [BackendKind]
+  /// The designs replayed, in the order selected.
+  public let designs: [BackendDesign]
   public let schedulerKinds: [SchedulerKind]
   /// Where the CPU measurement window ends (trace time in ns); `nil`: at the last event.
   public let horizon: UInt64?
@@ -20,8 +21,18 @@ public struct ReplayEngine {
     model: Model, backends: [BackendKind] = BackendKind.allCases,
     schedulers: [SchedulerKind] = SchedulerKind.allCases, horizon: UInt64? = nil
   ) {
+    self.init(
+      model: model, designs: backends.map(BackendDesign.init), schedulers: schedulers,
+      horizon: horizon)
+  }
+
+  /// An engine that replays `designs`, among them backends a library user wrote.
+  public init(
+    model: Model, designs: [BackendDesign], schedulers: [SchedulerKind] = SchedulerKind.allCases,
+    horizon: UInt64? = nil
+  ) {
     self.model = model
-    backendKinds = backends
+    self.designs = designs
     schedulerKinds = schedulers
     self.horizon = horizon
   }
@@ -47,16 +58,10 @@ public struct ReplayEngine {
     // run side by side on the machine's cores; each still sees every chunk in order.
     let coupled = model.cpu.coupled && !schedulerKinds.isEmpty
     var workers: [ReplayWorker] = []
-    for kind in backendKinds {
-      if coupled {
-        for s in schedulerKinds {
-          workers.append(
-            ReplayWorker(
-              runs: [kind.run(model: model, scheduler: s, horizon: horizon)], schedulers: []))
-        }
-      } else {
+    for design in designs {
+      for s in coupled ? schedulerKinds.map(Optional.some) : [nil] {
         workers.append(
-          ReplayWorker(runs: [kind.run(model: model, scheduler: nil, horizon: nil)], schedulers: []))
+          ReplayWorker(runs: [design.makeRun(model, s, coupled ? horizon : nil)], schedulers: []))
       }
     }
     if !schedulerKinds.isEmpty {

@@ -1,0 +1,110 @@
+// No @testable: a backend written against hvreplay's public API alone, as a library user
+// would write one (CONTRIBUTING.md, "Adding a backend").
+import HVReplay
+import Testing
+
+/// A toy design: the guest spends `guestNs` on its issuing vCPU per request, then the
+/// device serves it; nothing else.
+struct DirectBackend: DeviceBackend {
+  static let guestNs: UInt64 = 1_000
+
+  /// The request waiting in `pending`: its channel, issue time, op, size and tag.
+  struct Request {
+    var channel: Int32
+    var issued: UInt64
+    var op: EventOp
+    var bytes: UInt32
+    var service: UInt64
+    var tag: UInt32
+  }
+
+  let name = "direct"
+  let model: Model
+  var pending = EventQueue<Int>()
+  var requests: [Request] = []
+  var devices: [DeviceQueue] = []
+  var vms: [UInt16] = []
+  var metrics = BackendMetrics()
+  var completions = CompletionLog()
+
+  init(model: Model) { self.model = model }
+
+  mutating func addChannel(_ channel: Channel) {
+    devices.append(DeviceQueue(servers: model.device(channel.kind).queueDepth))
+    vms.append(channel.vm)
+    metrics.channels.append(ChannelMetrics())
+  }
+
+  var nextStepTime: UInt64 { pending.nextTime }
+  var isIdle: Bool { pending.isEmpty }
+  mutating func finish() {}
+
+  mutating func submit<C: CPUExecutor>(
+    _ event: TraceEvent, channel c: Int, at time: UInt64, tag: UInt32, cpu: inout C
+  ) {
+    metrics.issue(c, at: time)
+    let service =
+      event.serviceNs != 0 ? event.serviceNs : metrics.assumed(c, model.serviceNs(for: event))
+    requests.append(
+      Request(
+        channel: Int32(c), issued: time, op: event.op, bytes: event.bytes, service: service,
+        tag: tag))
+    let id = requests.count - 1
+    let work = CPUWork(
+      context: .guest(vms[c], event.vcpu), ns: Self.guestNs, channel: Int32(c), owner: vms[c],
+      ordered: true, continuation: UInt64(id))
+    if let done = cpu.run(work, at: time) { device(id, at: done) }
+  }
+
+  mutating func resume<C: CPUExecutor>(
+    _ continuation: UInt64, channel: Int32, at time: UInt64, cpu: inout C
+  ) {
+    device(Int(continuation), at: time)
+  }
+
+  /// The request reaches the device.
+  mutating func device(_ id: Int, at time: UInt64) {
+    let r = requests[id]
+    let (_, done) = devices[Int(r.channel)].serve(
+      ready: time, service: r.service, ordering: false)
+    pending.schedule(id, at: done)
+  }
+
+  mutating func runNextStep<C: CPUExecutor>(cpu: inout C) {
+    let entry = pending.pop()
+    let r = requests[entry.payload]
+    metrics.complete(Int(r.channel), op: r.op, bytes: r.bytes, issued: r.issued, done: entry.time)
+    completions.record(r.tag, at: entry.time)
+  }
+}
+
+@Suite struct PluggableBackendTests {
+  // On one pCPU, a 50 ms burst and 3 requests on the same vCPU: each request costs exactly
+  // its 1,000 ns of guest work plus its service, and the burst ends 3,000 ns late.
+  @Test("a backend written against the public API replays on the host timeline")
+  func directBackendOnHost() throws {
+    var events = [TraceEvent(timeNs: 0, vm: 1, op: .burst, serviceNs: 50_000_000)]
+    for k in 1...3 as ClosedRange<UInt64> {
+      events.append(
+        TraceEvent(
+          timeNs: k * 10_000_000, vm: 1, op: .read, offset: k << 20, bytes: 4096,
+          serviceNs: 20_000))
+    }
+    var model = Model()
+    model.cpu.pcpus = 1
+    model.replay.loop = .open
+    let dir = TemporaryDirectory()
+    let path = dir.file("t.hvt")
+    try writeTrace(events, to: path, type: .hvt)
+    var reader = try TraceReader(path: path)
+    let design = BackendDesign(name: "direct") { DirectBackend(model: $0) }
+    let result = try ReplayEngine(model: model, designs: [design], schedulers: [.credit]).run(
+      &reader)
+    let io = result.backends.first { $0.name == "direct/credit" }!
+    #expect(io.latency.meanNs(.read) == Double(DirectBackend.guestNs + 20_000))
+    let cpu = result.schedulers.first { $0.name == "direct/credit" }!
+    let vm = cpu.vms.first { $0.domain == .guest && $0.vm == 1 }!
+    #expect(vm.virtGuestNs == 3 * DirectBackend.guestNs)
+    #expect(vm.burstLateNs == Double(3 * DirectBackend.guestNs))
+  }
+}
