@@ -28,15 +28,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     var sliceEnd: UInt64 = 0
   }
 
-  /// A piece of an I/O path's CPU work queued on a vCPU (model rule "I/O work first").
-  private struct Item {
-    var left: UInt64
-    var continuation: UInt64
-    var channel: Int32
-    /// The VM (index) whose I/O this is.
-    var owner: Int32
-    var ordered: Bool
-  }
+  private typealias Item = IOWork
 
   /// The end of a queued burst's work, in the vCPU's cumulative burst work; `count` bursts
   /// arrived at `arrivals` (summed) end there (more than one only past ``burstMarkLimit``).
@@ -78,7 +70,9 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   private var vcpus: [VCPUState] = []
   private var vcpuIndex: [UInt64: Int] = [:]
   /// I/O work per vCPU, and how much of each vCPU's `remaining` it is.
-  private var items: [Deque<Item>] = []
+  private var items = ItemLists()
+  /// Each vCPU's list in ``items``.
+  private var itemList: [ItemLists.List] = []
   private var itemLeft: [UInt64] = []
   /// Burst work per vCPU: served so far, queued so far, and where each queued burst ends.
   private var burstServed: [UInt64] = []
@@ -86,7 +80,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   private var burstMarks: [Deque<BurstMark>] = []
   /// The channel lock (model rule W3): held, and the ordered work waiting for it.
   private var lockHeld: [Bool] = []
-  private var lockQueue: [Deque<(vcpu: Int, item: Item)>] = []
+  private var lockQueue: [ItemLists.List] = []
   /// Work completed since the host last took it.
   var finished = Deque<Finished>()
   /// The pCPU each vCPU runs on, or -1.
@@ -511,14 +505,13 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   mutating func releaseLock(_ channel: Int32) {
     let c = Int(channel)
     lockHeld[c] = false
-    guard let next = lockQueue[c].popFirst() else { return }
+    guard let next = items.removeFirst(&lockQueue[c]) else { return }
     lockHeld[c] = true
-    if next.item.left == 0 {
+    if next.left == 0 {
       finished.append(
-        Finished(
-          continuation: next.item.continuation, channel: channel, time: now, ordered: true))
+        Finished(continuation: next.continuation, channel: channel, time: now, ordered: true))
     } else {
-      arriveItem(next.vcpu, next.item)
+      arriveItem(Int(next.vcpu), next)
     }
   }
 
@@ -544,7 +537,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     let p = pcpuOf[v]
     let preempts = p >= 0 && itemLeft[v] == 0 && p != unsettled
     if preempts { accrue(p, to: now) }
-    items[v].append(item)
+    items.append(item, to: &itemList[v])
     itemLeft[v] = Self.add(itemLeft[v], item.left)
     vcpus[v].remaining = Self.add(vcpus[v].remaining, item.left)
     if preempts {
@@ -575,7 +568,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     let vm = vmIndex(context.domain, context.vm)
     let v = vcpus.count
     vcpus.append(VCPUState(vm: vm))
-    items.append(Deque())
+    itemList.append(ItemLists.List())
     itemLeft.append(0)
     pcpuOf.append(-1)
     burstServed.append(0)
@@ -720,20 +713,21 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     var left = ran
     var at = from
     while left > 0 && itemLeft[v] > 0 {
-      let x = min(left, items[v][0].left)
-      items[v][0].left -= x
+      let head = Int(itemList[v].head)
+      let x = min(left, items.pool[head].left)
+      items.pool[head].left -= x
       itemLeft[v] -= x
       left -= x
       at += x
-      let owner = Int(items[v][0].owner)
+      let owner = Int(items.pool[head].owner)
       if metrics[vm].domain == .guest {
         metrics[owner].virtGuestNs &+= x
       } else {
         metrics[vm].virtBackendNs &+= x
         if owner != vm { metrics[owner].virtBackendNs &+= x }
       }
-      if items[v][0].left == 0 {
-        let item = items[v].removeFirst()
+      if items.pool[head].left == 0 {
+        let item = items.removeFirst(&itemList[v])!
         finished.append(
           Finished(
             continuation: item.continuation, channel: item.channel, time: at,
@@ -755,7 +749,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   /// its burst work.
   @inline(__always)
   private func segment(_ v: Int) -> UInt64 {
-    itemLeft[v] > 0 ? items[v][0].left : vcpus[v].remaining
+    itemLeft[v] > 0 ? items.pool[Int(itemList[v].head)].left : vcpus[v].remaining
   }
 
   /// Schedules the moment a capped VM's budget runs out at its current number of running vCPUs.
@@ -799,7 +793,7 @@ extension SchedulerSimulation: CPUExecutor {
     if work.ordered && c >= lockHeld.count {
       let grow = c + 1 - lockHeld.count
       lockHeld.append(contentsOf: repeatElement(false, count: grow))
-      lockQueue.append(contentsOf: repeatElement(Deque(), count: grow))
+      lockQueue.append(contentsOf: repeatElement(ItemLists.List(), count: grow))
     }
     // Model rule "zero work is free".
     if work.ns == 0 && !(work.ordered && lockHeld[c]) { return time }
@@ -813,10 +807,10 @@ extension SchedulerSimulation: CPUExecutor {
     self.work &+= entitlement.arrive(v, at: time, ns: work.ns)
     let item = Item(
       left: work.ns, continuation: work.continuation, channel: work.channel,
-      owner: Int32(owner), ordered: work.ordered)
+      owner: Int32(owner), vcpu: Int32(v), ordered: work.ordered)
     if work.ordered {
       if lockHeld[c] {
-        lockQueue[c].append((v, item))
+        items.append(item, to: &lockQueue[c])
         return nil
       }
       lockHeld[c] = true
@@ -824,4 +818,59 @@ extension SchedulerSimulation: CPUExecutor {
     arriveItem(v, item)
     return nil
   }
+}
+
+/// FIFO lists of I/O work in one pool (a vCPU's work, a channel lock's waiting work): one
+/// array access per step instead of a queue per list.
+private struct ItemLists {
+  struct List {
+    var head: Int32 = -1
+    var tail: Int32 = -1
+  }
+
+  var pool: [IOWork] = []
+  private var free: Int32 = -1
+
+  @inline(__always)
+  mutating func append(_ item: IOWork, to list: inout List) {
+    var item = item
+    item.next = -1
+    let i: Int32
+    if free >= 0 {
+      i = free
+      free = pool[Int(i)].next
+      pool[Int(i)] = item
+    } else {
+      i = Int32(pool.count)
+      pool.append(item)
+    }
+    if list.tail >= 0 { pool[Int(list.tail)].next = i } else { list.head = i }
+    list.tail = i
+  }
+
+  @inline(__always)
+  mutating func removeFirst(_ list: inout List) -> IOWork? {
+    guard list.head >= 0 else { return nil }
+    let i = Int(list.head)
+    let item = pool[i]
+    list.head = item.next
+    if list.head < 0 { list.tail = -1 }
+    pool[i].next = free
+    free = Int32(i)
+    return item
+  }
+}
+
+/// A piece of an I/O path's CPU work queued on a vCPU (model rule "I/O work first").
+private struct IOWork {
+  var left: UInt64
+  var continuation: UInt64
+  var channel: Int32
+  /// The VM (index) whose I/O this is.
+  var owner: Int32
+  /// The vCPU (index) it runs on.
+  var vcpu: Int32
+  var ordered: Bool
+  /// The next item of its list in ``ItemLists/pool``, or -1.
+  var next: Int32 = -1
 }
