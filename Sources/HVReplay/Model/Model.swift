@@ -40,6 +40,9 @@ public struct Model: Sendable, Equatable {
     public var copy: Bool
     /// Commands the emulated controller holds at once (its own queue, before the device's).
     public var emulatedQueueDepth: UInt64
+    /// The shortest time between two of its interrupts (interrupt throttling); completions
+    /// in between share the next interrupt. 0: one interrupt per completion.
+    public var irqIntervalNs: UInt64 = 0
   }
 
   /// Full virtualization (trap and emulate).
@@ -49,10 +52,13 @@ public struct Model: Sendable, Equatable {
     /// maps guest memory instead of copying (QEMU dma-helpers).
     public var disk = TrapCounts(
       submitTraps: 8, completionTraps: 1, copy: false, emulatedQueueDepth: 1)
-    /// An emulated PCnet (Lance) NIC: register-address-port select and CSR0 transmit demand;
-    /// one status read on completion; packets copied to and from its buffers.
+    /// An emulated e1000 NIC: one tail-register write per packet sent, one interrupt-cause
+    /// read per interrupt; packets copied to and from guest memory; a 256-descriptor ring;
+    /// Linux's default interrupt throttling (dynamic conservative, 20,000 interrupts/s for
+    /// low-latency traffic), which QEMU's e1000 honours.
     public var net = TrapCounts(
-      submitTraps: 2, completionTraps: 1, copy: true, emulatedQueueDepth: 256)
+      submitTraps: 1, completionTraps: 1, copy: true, emulatedQueueDepth: 256,
+      irqIntervalNs: 50_000)
     /// CPU time of the device model (QEMU's emulator thread) per completion besides copies.
     public var deviceModelNs: UInt64 = 0
     /// The device model thread's weight on the host's scheduler.
@@ -81,6 +87,9 @@ public struct Model: Sendable, Equatable {
     public var netRingEntries: UInt64 = 256
     /// `true`: Xen's `req_event` / `rsp_event` rules; `false`: every push notifies.
     public var notifySuppression = true
+    /// Received packets netfront's NAPI poll reads before it reposts buffers and polls
+    /// again (NAPI_POLL_WEIGHT).
+    public var netNAPIBudget: UInt64 = 64
   }
 
   /// A physical device class.

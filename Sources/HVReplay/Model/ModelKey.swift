@@ -199,6 +199,16 @@ extension Model {
       access: .integer(\.full.net.emulatedQueueDepth, range: 1...4096), unit: "packets",
       meaning: "packets the emulated NIC holds at once, per direction (its descriptor ring)"),
     ModelKey(
+      path: "full.net.irq_interval_ns",
+      access: .integer(\.full.net.irqIntervalNs, range: 0...1_000_000_000), unit: "ns",
+      meaning:
+        "the emulated NIC's shortest time between interrupts (e1000 interrupt throttling); 0: one per completion"
+    ),
+    ModelKey(
+      path: "full.disk.irq_interval_ns",
+      access: .integer(\.full.disk.irqIntervalNs, range: 0...1_000_000_000), unit: "ns",
+      meaning: "the emulated disk's shortest time between interrupts; 0: one per completion"),
+    ModelKey(
       path: "full.device_model_ns",
       access: .integer(\.full.deviceModelNs, range: 0...1_000_000_000), unit: "ns",
       meaning: "device-model (emulator thread) CPU time per completion besides copies"),
@@ -230,6 +240,10 @@ extension Model {
       meaning:
         "the vCPU that takes a channel's interrupts: issuer (the vCPU that issued the request) or a number"
     ),
+    ModelKey(
+      path: "para.net_napi_budget",
+      access: .integer(\.para.netNAPIBudget, range: 1...65536), unit: "packets",
+      meaning: "received packets netfront's NAPI poll reads before it reposts buffers (64)"),
     ModelKey(
       path: "devices.disk.queue_depth",
       access: .integer(\.devices.disk.queueDepth, range: 1...4096), unit: "requests",

@@ -9,9 +9,11 @@
 //   completes. Received packets go to the NIC at their issue time.
 // - F3: once the device is done, the device model (the guest's emulator thread) copies
 //   read or received data where the device copies, and spends `full.device_model_ns`.
-// - F4: the interrupt (with its EOI exit, `irq_inject_ns`) and the handler's
-//   `completion_traps` run on the vCPU that takes the interrupt (`guest.irq_vcpu`); then the
-//   request completes and its emulated slot frees.
+// - F4: the device model raises the interrupt, no sooner than `full.<kind>.irq_interval_ns`
+//   after its last one (interrupt throttling; completions in between share it). The
+//   interrupt (with its EOI exit, `irq_inject_ns`) and the handler's `completion_traps` run
+//   on the vCPU that takes it (`guest.irq_vcpu`); then its requests complete and their
+//   emulated slots free.
 // A channel's guest-side work runs one piece at a time ("the channel lock").
 
 import DequeModule
@@ -23,9 +25,11 @@ struct FullVirtualizationBackend: DeviceBackend {
     case submitted
     /// The device finished.
     case deviceDone
-    /// F3 done: the device model raised the interrupt.
+    /// F3 done: the device model has the completion.
     case emulated
-    /// F4 done: the guest's handler has read the status.
+    /// The throttled interrupt is raised.
+    case fire
+    /// F4 done: the guest's handler has read the status (the value: how many requests).
     case completed
   }
 
@@ -48,6 +52,13 @@ struct FullVirtualizationBackend: DeviceBackend {
     /// Commands the controller holds, and the requests waiting in the guest for room.
     var outstanding: UInt64 = 0
     var waiting = Deque<Int32>()
+    /// Completions waiting for the next interrupt, and those whose interrupt the guest is
+    /// taking.
+    var batch = Deque<Int32>()
+    var delivering = Deque<Int32>()
+    var irqScheduled = false
+    /// When the last interrupt was raised, if one was.
+    var lastIrq: UInt64?
   }
 
   let name = "full"
@@ -141,8 +152,10 @@ struct FullVirtualizationBackend: DeviceBackend {
       pending.schedule(
         Scheduled(continuation: Self.pack(.deviceDone, id), channel: Int32(c)), at: done)
     case .deviceDone: emulate(c, id, at: now, cpu: &cpu)
-    case .emulated: interrupt(c, id, at: now, cpu: &cpu)
-    case .completed: complete(c, id, at: now, cpu: &cpu)
+    case .emulated: raise(c, id, at: now, cpu: &cpu)
+    case .fire: fire(c, at: now, cpu: &cpu)
+    case .completed:
+      for _ in 0..<id { complete(c, controllers[c].delivering.removeFirst(), at: now, cpu: &cpu) }
     }
   }
 
@@ -186,9 +199,39 @@ struct FullVirtualizationBackend: DeviceBackend {
     }
   }
 
+  /// The completion waits for the device's next interrupt (model rule "interrupt
+  /// throttling"): at once without throttling, else no sooner than the interval after the
+  /// last one.
+  private mutating func raise<C: CPUExecutor>(
+    _ c: Int, _ id: Int32, at now: UInt64, cpu: inout C
+  ) {
+    controllers[c].batch.append(id)
+    let interval = model.traps(controllers[c].kind).irqIntervalNs
+    guard interval > 0 else {
+      fire(c, at: now, cpu: &cpu)
+      return
+    }
+    guard !controllers[c].irqScheduled else { return }
+    controllers[c].irqScheduled = true
+    let at = controllers[c].lastIrq.map { max(now, $0.adding(saturating: interval)) } ?? now
+    pending.schedule(
+      Scheduled(continuation: Self.pack(.fire, 0), channel: Int32(c)), at: at)
+  }
+
+  /// The device raises its interrupt for every completion waiting for one.
+  private mutating func fire<C: CPUExecutor>(_ c: Int, at now: UInt64, cpu: inout C) {
+    controllers[c].irqScheduled = false
+    controllers[c].lastIrq = now
+    let first = controllers[c].batch[0]
+    let n = controllers[c].batch.count
+    controllers[c].delivering.append(contentsOf: controllers[c].batch)
+    controllers[c].batch.removeAll(keepingCapacity: true)
+    interrupt(c, first, count: Int32(n), at: now, cpu: &cpu)
+  }
+
   /// F4: the guest takes the interrupt (its EOI exit) and its handler reads the status.
   private mutating func interrupt<C: CPUExecutor>(
-    _ c: Int, _ id: Int32, at now: UInt64, cpu: inout C
+    _ c: Int, _ id: Int32, count: Int32, at now: UInt64, cpu: inout C
   ) {
     let traps = model.traps(controllers[c].kind).completionTraps
     let cost = costs.irqInjectNs &+ traps &* costs.trapNs
@@ -200,7 +243,7 @@ struct FullVirtualizationBackend: DeviceBackend {
     let vcpu = model.guest.irqVCPU ?? requests[Int(id)].vcpu
     let work = CPUWork(
       context: .guest(vm, vcpu), ns: cost, channel: Int32(c), owner: vm, ordered: true,
-      continuation: Self.pack(.completed, id))
+      continuation: Self.pack(.completed, count))
     if let done = cpu.run(work, at: now) {
       pending.schedule(Scheduled(continuation: work.continuation, channel: work.channel), at: done)
     }

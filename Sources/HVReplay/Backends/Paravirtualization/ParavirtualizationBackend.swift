@@ -14,8 +14,8 @@
 // - P4: completions at one instant are one response push by the backend (dom0).
 // - P5: the guest is interrupted only under the rsp_event rule; the interrupt (its EOI
 //   exit) runs on the vCPU that takes it (`guest.irq_vcpu`, default the batch's issuer).
-// - P6: the handler it wakes consumes every published response (same vCPU), then runs
-//   RING_FINAL_CHECK_FOR_RESPONSES.
+// - P6: the handler it wakes consumes every published response (same vCPU; rx: at most
+//   `para.net_napi_budget` per NAPI poll), then runs RING_FINAL_CHECK_FOR_RESPONSES.
 // - netif rx: the guest keeps the rx ring stocked with posted buffers; a received packet
 //   wakes netback, needs a posted buffer (or waits: a ring-full stall), is grant-copied
 //   into it (`grant_copy_rx_ns`), and is delivered by a response as above. Its latency ends
@@ -135,6 +135,7 @@ struct ParavirtualizationBackend: DeviceBackend {
   private let model: Model
   private let costs: Model.Costs
   private let suppression: Bool
+  private let napiBudget: UInt32
   private var pending = EventQueue<Scheduled>()
   private var rings: [Ring] = []
   private var devices: [DeviceQueue] = []
@@ -147,6 +148,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     self.model = model
     costs = model.costs
     suppression = model.para.notifySuppression
+    napiBudget = UInt32(truncatingIfNeeded: model.para.netNAPIBudget)
   }
 
   mutating func addChannel(_ channel: Channel) {
@@ -505,7 +507,9 @@ struct ParavirtualizationBackend: DeviceBackend {
     _ r: Int, _ vcpu: UInt16, _ now: UInt64, cpu: inout C
   ) {
     rings[r].handler = .running
-    let n = rings[r].rspProd &- rings[r].rspCons
+    var n = rings[r].rspProd &- rings[r].rspCons
+    // netfront's NAPI poll reads at most its budget, then reposts and polls again.
+    if rings[r].receive { n = min(n, napiBudget) }
     guard n > 0 else {
       guestCheck(r, vcpu, now, cpu: &cpu)
       return
