@@ -69,6 +69,9 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
 
   private var vcpus: [VCPUState] = []
   private var vcpuIndex: [UInt64: Int] = [:]
+  private static var cacheSlots: Int { 64 }
+  private var contextCache = [(key: UInt64, index: Int)](
+    repeating: (.max, 0), count: Self.cacheSlots)
   /// I/O work per vCPU, and how much of each vCPU's `remaining` it is.
   private var items = ItemLists()
   /// Each vCPU's list in ``items``.
@@ -564,7 +567,13 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   private mutating func vcpu(_ context: CPUContext) -> Int {
     let key =
       UInt64(context.domain.rawValue) << 32 | UInt64(context.vm) << 16 | UInt64(context.vcpu)
-    if let v = vcpuIndex[key] { return v }
+    // A direct-mapped cache of recent contexts spares most lookups their hashing.
+    let slot = Int(truncatingIfNeeded: (key ^ key >> 29) & UInt64(Self.cacheSlots - 1))
+    if contextCache[slot].key == key { return contextCache[slot].index }
+    if let v = vcpuIndex[key] {
+      contextCache[slot] = (key, v)
+      return v
+    }
     let vm = vmIndex(context.domain, context.vm)
     let v = vcpus.count
     vcpus.append(VCPUState(vm: vm))
