@@ -326,8 +326,10 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   /// A pCPU's vCPU finished its work or its timeslice.
   private mutating func pcpuDone(_ p: Int) {
     accrue(p, to: now)
-    if !finished.isEmpty {
-      // Model rule "chains": the backend continues before the vCPU blocks or goes on.
+    let v0 = pcpus[p].vcpu
+    if !finished.isEmpty || (itemLeft[v0] > 0 && now < pcpus[p].sliceEnd) {
+      // Model rule "chains": the backend continues before the vCPU blocks or goes on
+      // (to its next I/O work, within its timeslice).
       unsettled = p
       settling = true
       return
