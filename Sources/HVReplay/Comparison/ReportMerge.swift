@@ -100,16 +100,16 @@ extension ReplayResult {
       }
       mine.wait.add(o.wait)
       var vmIndex = Dictionary(
-        mine.vms.enumerated().map { ($1.vm, $0) }, uniquingKeysWith: { first, _ in first })
+        mine.vms.enumerated().map { ($1.label, $0) }, uniquingKeysWith: { first, _ in first })
       for vm in o.vms {
-        if let i = vmIndex[vm.vm] {
+        if let i = vmIndex[vm.label] {
           mine.vms[i].add(vm)
         } else {
-          vmIndex[vm.vm] = mine.vms.count
+          vmIndex[vm.label] = mine.vms.count
           mine.vms.append(vm)
         }
       }
-      mine.vms.sort { $0.vm < $1.vm }
+      mine.vms.sort { ($0.domain.rawValue, $0.vm) < ($1.domain.rawValue, $1.vm) }
       mine.entitle()
       schedulers[s] = mine
     }
@@ -143,6 +143,13 @@ extension VMCPUMetrics {
     // Shards are separate hosts: their entitlements add, when both kept them.
     entitledNs = entitledNs.flatMap { mine in o.entitledNs.map { mine + $0 } }
     contextSwitches = contextSwitches.adding(saturating: o.contextSwitches)
+    virtGuestNs = virtGuestNs.adding(saturating: o.virtGuestNs)
+    virtBackendNs = virtBackendNs.adding(saturating: o.virtBackendNs)
+    burstsDone = burstsDone.adding(saturating: o.burstsDone)
+    burstResponseNs = burstResponseNs.adding(saturating: o.burstResponseNs)
+    referenceBurstResponseNs = referenceBurstResponseNs.flatMap { mine in
+      o.referenceBurstResponseNs.map { mine.adding(saturating: $0) }
+    }
     wait.add(o.wait)
   }
 }

@@ -272,6 +272,9 @@ public struct ReplayResult: Sendable {
   public var schedulers: [SchedulerResult]
   /// What the replay found in the recording that its figures rest on (report.md, stderr).
   public var replayNotes: [String] = []
+  /// The design the verdict compares every other with (`--baseline`); `nil`: `full` when
+  /// it was replayed, else the first.
+  public var baseline: String?
 }
 
 /// One backend's measurements, per channel.

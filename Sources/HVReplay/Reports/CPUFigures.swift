@@ -67,6 +67,34 @@ extension SchedulerResult {
       row("billing_ticks", Double(billingTicks(selected)), "count"),
       row("context_switches", Double(selected.map(\.contextSwitches).saturatingSum()), "count"),
     ]
+    // Model rule "virtualization CPU" (docs/MODEL.md, "One host"): a guest's I/O path on its
+    // own vCPUs and, for it, in the driver domain or its device model; the totals sum the
+    // guests (a backend context's own row holds all it ran).
+    if backend != nil {
+      let guests = selected.filter { $0.domain == .guest }
+      let guest = guests.map(\.virtGuestNs).saturatingSum()
+      let back = guests.map(\.virtBackendNs).saturatingSum()
+      if index == nil || selected[0].domain == .guest {
+        rows += [
+          row("virt_guest_ns", Double(guest), "ns"),
+          row("virt_backend_ns", Double(back), "ns"),
+          row("virt_cpu_ns", Double(guest.adding(saturating: back)), "ns"),
+        ]
+      } else {
+        rows.append(
+          row("backend_utilisation_pct", backendUtilisation(selected[0]) * 100, "percent", 3))
+      }
+      let done = guests.map(\.burstsDone).saturatingSum()
+      let references = guests.compactMap(\.referenceBurstResponseNs)
+      if done > 0 && references.count == guests.filter({ $0.burstsDone > 0 }).count,
+        !references.isEmpty
+      {
+        let response = Double(guests.map(\.burstResponseNs).saturatingSum())
+        let reference = Double(references.saturatingSum())
+        rows.append(row("burst_late_ns", (response - reference) / Double(done), "ns", 1))
+        if reference > 0 { rows.append(row("burst_slowdown", response / reference, "ratio", 4)) }
+      }
+    }
     if let index {
       rows += [
         row("weight", Double(vms[index].weight), "weight"),
@@ -86,6 +114,20 @@ extension SchedulerResult {
   }
 }
 
+extension SchedulerResult {
+  /// The share of its vCPUs' capacity over the window a driver domain or device model used.
+  public func backendUtilisation(_ vm: VMCPUMetrics) -> Double {
+    let capacity = Double(windowNs) * Double(max(vm.vcpus, 1))
+    return capacity > 0 ? Double(vm.cpuNs) / capacity : 0
+  }
+
+  /// The CPU this host spent on virtualization for its guests, in ns.
+  public var virtCPUNs: UInt64 {
+    vms.filter { $0.domain == .guest }.map { $0.virtGuestNs.adding(saturating: $0.virtBackendNs) }
+      .saturatingSum()
+  }
+}
+
 extension ReplayReport {
   /// `cpu.csv`: `scheduler,vm,metric,value,unit`; `vm` is `all` on totals.
   public var cpuCSV: String {
@@ -93,7 +135,7 @@ extension ReplayReport {
     for s in result.schedulers {
       for i in s.vms.indices {
         for row in s.rows(vm: i) {
-          out += "\(s.name),\(s.vms[i].vm),\(row.metric),\(row.text),\(row.unit)\n"
+          out += "\(s.name),\(s.vms[i].label),\(row.metric),\(row.text),\(row.unit)\n"
         }
       }
       for row in s.rows(vm: nil) { out += "\(s.name),all,\(row.metric),\(row.text),\(row.unit)\n" }
@@ -121,13 +163,13 @@ extension ReplayReport {
     md += "end is unserved. A billing error rests on its ticks: the larger of the ticks billed "
     md += "and the ticks' worth of CPU billed exactly.\n\n"
     md +=
-      "| scheduler | vm | weight | demand | received | unserved | share | entitled | wait p50 | wait p99 | wait max | billed exact | billed tick | billing error | ticks | switches |\n"
-    md += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
+      "| scheduler | vm | weight | demand | received | unserved | share | entitled | wait p50 | wait p99 | wait max | billed exact | billed tick | billing error | ticks | switches | virt (guest) | virt (backend) | burst slowdown |\n"
+    md += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
     for s in result.schedulers {
       for vm in s.vms {
         let w = PercentileIndex(vm.wait)
         md +=
-          "| \(s.name) | \(vm.vm) | \(vm.weight)\(vm.capPercent > 0 ? " (cap \(vm.capPercent)%)" : "") | "
+          "| \(s.name) | \(vm.label) | \(vm.weight)\(vm.capPercent > 0 ? " (cap \(vm.capPercent)%)" : "") | "
         md += "\(TraceInspection.seconds(vm.demandNs)) | \(TraceInspection.seconds(vm.cpuNs)) | "
         md += "\(TraceInspection.seconds(vm.unservedNs)) | \(Self.percent(vm.share)) | "
         md += "\(Self.percent(vm.entitledShare)) | "
@@ -140,7 +182,17 @@ extension ReplayReport {
         md += "\(TraceInspection.seconds(vm.billedTickNs)) | "
         md +=
           "\(TraceInspection.fixed(vm.billingErrorPercent, 1))% | \(Self.grouped(s.billingTicks([vm]))) | "
-        md += "\(Self.grouped(vm.contextSwitches)) |\n"
+        md += "\(Self.grouped(vm.contextSwitches)) | "
+        if s.backend == nil {
+          md += "n/a | n/a | n/a |\n"
+        } else if vm.domain == .guest {
+          md += "\(TraceInspection.seconds(vm.virtGuestNs)) | "
+          md += "\(TraceInspection.seconds(vm.virtBackendNs)) | "
+          md += "\(vm.burstSlowdown.map { TraceInspection.fixed($0, 3) + "x" } ?? "n/a") |\n"
+        } else {
+          md += "n/a | \(TraceInspection.seconds(vm.cpuNs)) "
+          md += "(\(Self.percent(s.backendUtilisation(vm))) busy) | n/a |\n"
+        }
       }
     }
     md += "\n| scheduler | Jain's index | pCPU time switching | idle while a vCPU waited |\n"
@@ -150,8 +202,15 @@ extension ReplayReport {
       md +=
         "\(TraceInspection.seconds(s.switchingNs)) | \(TraceInspection.seconds(s.idleWhileRunnableNs)) |\n"
     }
-    // A chart: each scheduler's received share per VM, against the entitled share.
-    let labels = first.vms.map { "\"vm \($0.vm)\"" }.joined(separator: ", ")
+    // A chart: each scheduler's received share per guest, against the entitled share (the
+    // first scheduler's); a guest a scheduler did not see has none.
+    let guests = Array(
+      Set(result.schedulers.flatMap { $0.vms.filter { $0.domain == .guest }.map(\.vm) })
+    ).sorted()
+    func guest(_ s: SchedulerResult, _ id: UInt16) -> VMCPUMetrics? {
+      s.vms.first { $0.domain == .guest && $0.vm == id }
+    }
+    let labels = guests.map { "\"vm \($0)\"" }.joined(separator: ", ")
     let top =
       result.schedulers.flatMap { $0.vms.map { max($0.share, $0.entitledShare) } }.max() ?? 0
     let axis = min(100, Int((top * 100 / 10).rounded(.up)) * 10 + 10)
@@ -161,12 +220,13 @@ extension ReplayReport {
     md += "  x-axis [\(labels)]\n  y-axis \"% of pCPU capacity\" 0 --> \(axis)\n"
     for s in result.schedulers {
       md +=
-        "  bar [" + s.vms.map { TraceInspection.fixed($0.share * 100, 1) }.joined(separator: ", ")
-        + "]\n"
+        "  bar ["
+        + guests.map { TraceInspection.fixed((guest(s, $0)?.share ?? 0) * 100, 1) }
+        .joined(separator: ", ") + "]\n"
     }
     md +=
       "  line ["
-      + first.vms.map { TraceInspection.fixed($0.entitledShare * 100, 1) }
+      + guests.map { TraceInspection.fixed((guest(first, $0)?.entitledShare ?? 0) * 100, 1) }
       .joined(separator: ", ") + "]\n```\n"
     return md
   }

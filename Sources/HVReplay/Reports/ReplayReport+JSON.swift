@@ -12,19 +12,21 @@ extension ReplayReport {
 
   /// `report.json`.
   public var json: JSONValue {
-    .object([
-      ("schema", .string("hvreplay-report")),
-      ("schema_version", .uint(Self.schemaVersion)),
-      ("hvreplay_version", .string(HVReplayVersion.current)),
-      ("trace", result.trace.json),
-      ("model", result.model.json),
-      ("replay_notes", .array(result.replayNotes.map { .string($0) })),
-      ("backends", .array(backends.map(backendJSON))),
-      (
-        "schedulers",
-        .array(result.schedulers.map { Self.schedulerJSON($0, pcpusSource: result.pcpusSource) })
-      ),
-    ])
+    .object(
+      [
+        ("schema", .string("hvreplay-report")),
+        ("schema_version", .uint(Self.schemaVersion)),
+        ("hvreplay_version", .string(HVReplayVersion.current)),
+        ("trace", result.trace.json),
+        ("model", result.model.json),
+        ("replay_notes", .array(result.replayNotes.map { .string($0) })),
+      ] + (result.baseline.map { [("baseline", .string($0))] } ?? []) + [
+        ("backends", .array(backends.map(backendJSON))),
+        (
+          "schedulers",
+          .array(result.schedulers.map { Self.schedulerJSON($0, pcpusSource: result.pcpusSource) })
+        ),
+      ])
   }
 
   static func figures(_ rows: [Figures.Row]) -> JSONValue {
@@ -34,38 +36,44 @@ extension ReplayReport {
 
   private func backendJSON(_ b: BackendFigures) -> JSONValue {
     let raw = result.backends.first { $0.name == b.name }!
-    return .object([
-      ("name", .string(b.name)),
-      ("streams", .uint(raw.streams)),
-      ("depth_streams", .uint(raw.depthStreams)),
-      ("requests_issued_late", .uint(raw.issuedLate)),
-      ("total", Self.figures(b.total.rows)),
-      ("latency", Self.latencyJSON(raw.latency.byOp)),
-      (
-        "latency_sum_ns",
-        .object(
-          EventOp.allCases.filter { raw.latency.byOp[Int($0.rawValue)] != nil }.map {
-            ($0.description, .uint(raw.latency.sumNs[Int($0.rawValue)]))
-          })
-      ),
-      (
-        "devices",
-        .array(
-          b.devices.map {
-            .object([
-              ("vm", .uint(UInt64($0.key.vm))), ("device", .string($0.key.name)),
-              ("figures", Self.figures($0.figures.rows)),
-            ])
-          })
-      ),
-      (
-        "channels",
-        .array(
-          result.channels.indices.sorted { result.channels[$0] < result.channels[$1] }.map {
-            Self.channelJSON(result.channels[$0], raw.channels[$0])
-          })
-      ),
-    ])
+    return .object(
+      [("name", .string(b.name)), ("design", .string(raw.design))]
+        + (raw.scheduler.map { [("scheduler", .string($0))] } ?? []) + [
+          ("streams", .uint(raw.streams)),
+          ("depth_streams", .uint(raw.depthStreams)),
+          ("requests_issued_late", .uint(raw.issuedLate)),
+          ("total", Self.figures(b.total.rows)),
+          ("latency", Self.latencyJSON(raw.latency.byOp)),
+          (
+            "latency_sum_ns",
+            .object(
+              EventOp.allCases.filter { raw.latency.byOp[Int($0.rawValue)] != nil }.map {
+                ($0.description, .uint(raw.latency.sumNs[Int($0.rawValue)]))
+              })
+          ),
+          (
+            "devices",
+            .array(
+              b.devices.map {
+                .object([
+                  ("vm", .uint(UInt64($0.key.vm))), ("device", .string($0.key.name)),
+                  ("figures", Self.figures($0.figures.rows)),
+                ])
+              })
+          ),
+          (
+            "channels",
+            .array(
+              result.channels.indices.sorted { result.channels[$0] < result.channels[$1] }.map {
+                Self.channelJSON(result.channels[$0], raw.channels[$0])
+              })
+          ),
+        ])
+  }
+
+  /// A design's name: what `--backends` calls it (the part of `full/credit` before the slash).
+  static func design(of name: String) -> String {
+    String(name.split(separator: "/", maxSplits: 1).first ?? Substring(name))
   }
 
   private static func channelJSON(_ c: Channel, _ m: ChannelMetrics) -> JSONValue {
@@ -139,47 +147,57 @@ extension ReplayReport {
   }
 
   private static func schedulerJSON(_ s: SchedulerResult, pcpusSource: PCPUSource) -> JSONValue {
-    .object([
-      ("name", .string(s.name)),
-      ("window_start_ns", .uint(s.windowStart)),
-      ("window_end_ns", .uint(s.windowEnd)),
-      ("pcpus", .uint(s.pcpus)),
-      ("pcpus_source", .string(pcpusSource.rawValue)),
-      ("switching_ns", .uint(s.switchingNs)),
-      ("idle_while_runnable_ns", .uint(s.idleWhileRunnableNs)),
-      ("total", figures(s.rows(vm: nil))),
-      ("wait", histogramJSON(s.wait)),
-      (
-        "vms",
-        .array(
-          s.vms.indices.map { i in
-            let v = s.vms[i]
-            return .object([
-              ("vm", .uint(UInt64(v.vm))),
-              ("figures", figures(s.rows(vm: i))),
-              (
-                "data",
-                .object(
-                  [
-                    ("vcpus", .uint(UInt64(v.vcpus))), ("weight", .uint(v.weight)),
-                    ("cap_pct", .uint(v.capPercent)), ("demand_ns", .uint(v.demandNs)),
-                    ("cpu_ns", .uint(v.cpuNs)), ("unserved_ns", .uint(v.unservedNs)),
-                    ("billed_exact_ns", .uint(v.billedExactNs)),
-                    ("billed_tick_ns", .uint(v.billedTickNs)),
-                    ("billed_ticks", .uint(v.billedTicks)),
-                    ("context_switches", .uint(v.contextSwitches)),
-                  ]
-                    // Whole nanoseconds; absent when read from a report that did not keep it.
-                    + (v.entitledNs.map {
-                      [("entitled_ns", .uint(UInt64(min($0.rounded(), 1.8e19))))]
-                    }
-                      ?? []))
-              ),
-              ("wait", histogramJSON(v.wait)),
-            ])
-          })
-      ),
-    ])
+    .object(
+      [("name", .string(s.name)), ("policy", .string(s.policy))]
+        + (s.backend.map { [("backend", .string($0))] } ?? []) + [
+          ("window_start_ns", .uint(s.windowStart)),
+          ("window_end_ns", .uint(s.windowEnd)),
+          ("pcpus", .uint(s.pcpus)),
+          ("pcpus_source", .string(pcpusSource.rawValue)),
+          ("switching_ns", .uint(s.switchingNs)),
+          ("idle_while_runnable_ns", .uint(s.idleWhileRunnableNs)),
+          ("total", figures(s.rows(vm: nil))),
+          ("wait", histogramJSON(s.wait)),
+          (
+            "vms",
+            .array(
+              s.vms.indices.map { i in
+                let v = s.vms[i]
+                return .object([
+                  ("vm", .uint(UInt64(v.vm))),
+                  ("domain", .string(v.domain.name)),
+                  ("label", .string(v.label)),
+                  ("figures", figures(s.rows(vm: i))),
+                  (
+                    "data",
+                    .object(
+                      [
+                        ("vcpus", .uint(UInt64(v.vcpus))), ("weight", .uint(v.weight)),
+                        ("cap_pct", .uint(v.capPercent)), ("demand_ns", .uint(v.demandNs)),
+                        ("cpu_ns", .uint(v.cpuNs)), ("unserved_ns", .uint(v.unservedNs)),
+                        ("billed_exact_ns", .uint(v.billedExactNs)),
+                        ("billed_tick_ns", .uint(v.billedTickNs)),
+                        ("billed_ticks", .uint(v.billedTicks)),
+                        ("context_switches", .uint(v.contextSwitches)),
+                        ("virt_guest_ns", .uint(v.virtGuestNs)),
+                        ("virt_backend_ns", .uint(v.virtBackendNs)),
+                        ("bursts_done", .uint(v.burstsDone)),
+                        ("burst_response_ns", .uint(v.burstResponseNs)),
+                      ]
+                        + (v.referenceBurstResponseNs.map {
+                          [("reference_burst_response_ns", .uint($0))]
+                        } ?? [])
+                        // Whole nanoseconds; absent when read from a report that did not keep it.
+                        + (v.entitledNs.map {
+                          [("entitled_ns", .uint(UInt64(min($0.rounded(), 1.8e19))))]
+                        }
+                          ?? []))
+                  ),
+                  ("wait", histogramJSON(v.wait)),
+                ])
+              })
+          ),
+        ])
   }
 }
 
@@ -279,11 +297,15 @@ extension ReplayResult {
       func count(_ key: String) throws(HVReplayError) -> UInt64 {
         b.value[key] == nil ? 0 : try b.uint(key)
       }
-      backends.append(
-        BackendResult(
-          name: try b.string("name"), channels: metrics, latency: latency,
-          streams: try count("streams"), depthStreams: try count("depth_streams"),
-          issuedLate: try count("requests_issued_late")))
+      var backend = BackendResult(
+        name: try b.string("name"), channels: metrics, latency: latency,
+        streams: try count("streams"), depthStreams: try count("depth_streams"),
+        issuedLate: try count("requests_issued_late"))
+      // Reports before host simulations name the design alone.
+      backend.design =
+        b.value["design"] == nil ? ReplayReport.design(of: backend.name) : try b.string("design")
+      if b.value["scheduler"] != nil { backend.scheduler = try b.string("scheduler") }
+      backends.append(backend)
     }
     self.channels = channels
     self.backends = backends
@@ -292,6 +314,7 @@ extension ReplayResult {
       guard let text = n.value.string else { throw n.fail("a replay note is a string") }
       return text
     }
+    if root.value["baseline"] != nil { baseline = try root.string("baseline") }
     schedulers = try root.array("schedulers").map { s throws(HVReplayError) in
       try Self.scheduler(s, version: version, tickNs: model.cpu.tickNs)
     }
@@ -438,12 +461,30 @@ extension ReplayResult {
   {
     var vms: [VMCPUMetrics] = []
     var wait = version == 1 ? ChannelMetrics.makeHistogram() : try histogram(s.child("wait"))
-    var seenVMs = Set<UInt16>()
+    var seenVMs = Set<String>()
     for v in try s.array("vms") {
       let d = try v.child("data")
       guard let id = UInt16(exactly: try v.uint("vm")) else { throw v.fail("vm must be 0-65535") }
       var m = VMCPUMetrics(
         vm: id, config: Model.VM(weight: try d.uint("weight"), capPercent: try d.uint("cap_pct")))
+      // Reports before host simulations hold guests alone.
+      if v.value["domain"] != nil {
+        let name = try v.string("domain")
+        guard let domain = CPUDomain.allCases.first(where: { $0.name == name }) else {
+          throw v.fail("domain must be guest, dom0 or dm, found \"\(name)\"")
+        }
+        m.domain = domain
+      }
+      func count(_ key: String) throws(HVReplayError) -> UInt64 {
+        d.value[key] == nil ? 0 : try d.uint(key)
+      }
+      m.virtGuestNs = try count("virt_guest_ns")
+      m.virtBackendNs = try count("virt_backend_ns")
+      m.burstsDone = try count("bursts_done")
+      m.burstResponseNs = try count("burst_response_ns")
+      if d.value["reference_burst_response_ns"] != nil {
+        m.referenceBurstResponseNs = try d.uint("reference_burst_response_ns")
+      }
       guard let vcpus = Int(exactly: try d.uint("vcpus")), vcpus <= 65536 else {
         throw d.fail("vcpus must be at most 65536")
       }
@@ -459,7 +500,9 @@ extension ReplayResult {
         ? m.billedTickNs / max(tickNs, 1) : try d.uint("billed_ticks")
       if d.value["entitled_ns"] != nil { m.entitledNs = Double(try d.uint("entitled_ns")) }
       m.contextSwitches = try d.uint("context_switches")
-      guard seenVMs.insert(id).inserted else { throw v.fail("vm \(id) is listed twice") }
+      guard seenVMs.insert(m.label).inserted else {
+        throw v.fail("vm \(m.label) is listed twice")
+      }
       let pairs = try histogramPairs(v.child("wait"))
       for (value, count) in pairs { m.wait.record(value, count: count) }
       if version == 1 {
@@ -479,6 +522,8 @@ extension ReplayResult {
       windowEnd: try s.uint("window_end_ns"), pcpus: try s.uint("pcpus"),
       switchingNs: try s.uint("switching_ns"),
       idleWhileRunnableNs: try s.uint("idle_while_runnable_ns"), wait: wait, tickNs: tickNs)
+    result.policy = s.value["policy"] == nil ? result.name : try s.string("policy")
+    if s.value["backend"] != nil { result.backend = try s.string("backend") }
     result.entitle()
     return result
   }

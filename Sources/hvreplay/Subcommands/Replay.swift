@@ -32,6 +32,12 @@ extension HVReplayCommand {
 
     @Option(
       help:
+        "The design the verdict compares every other with (default: full when replayed, else the first backend)."
+    )
+    var baseline: String?
+
+    @Option(
+      help:
         "End the CPU measurement window at this trace time (e.g. 60s); default: when the work is done."
     )
     var horizon: String?
@@ -48,6 +54,7 @@ extension HVReplayCommand {
     func run() throws {
       let kinds = try parseList(backends, option: "--backends", as: BackendKind.self)
       let schedulerKinds = try parseList(schedulers, option: "--schedulers", as: SchedulerKind.self)
+      try checkBaseline(baseline, among: kinds)
       var horizonNs: UInt64?
       if let horizon {
         guard let ns = Duration.parseNanoseconds(horizon) else {
@@ -61,7 +68,8 @@ extension HVReplayCommand {
         var progress = ProgressLine(enabled: !quiet)
         let engine = ReplayEngine(
           model: model, backends: kinds, schedulers: schedulerKinds, horizon: horizonNs)
-        let result = try engine.run(&reader) { progress.update($0) }
+        var result = try engine.run(&reader) { progress.update($0) }
+        result.baseline = baseline
         if reader.skippedRecords > 0 {
           writeStandardError(
             "hvreplay: skipped \(reader.skippedRecords) unreadable records (--skip-bad \(read.skipBad))\n"
@@ -91,6 +99,14 @@ extension HVReplayCommand {
       }
     }
   }
+}
+
+/// `--baseline NAME` must name one of the designs replayed.
+func checkBaseline(_ baseline: String?, among kinds: [BackendKind]) throws {
+  guard let baseline, !kinds.contains(where: { $0.rawValue == baseline }) else { return }
+  throw ValidationError(
+    "--baseline: \"\(baseline)\" is not among the backends replayed (\(kinds.map(\.rawValue).joined(separator: ", ")))"
+  )
 }
 
 /// `--backends full,para` → the kinds, in the order given, without repeats.
