@@ -19,6 +19,8 @@ struct ClosedLoopReviewTests {
     }
     var model = zeroCostModel()
     model.replay.loop = .closed
+    // The device's queue is the subject: an emulated controller that holds all 64 commands.
+    model.full.disk.emulatedQueueDepth = 64
     // With the default 32 servers, requests 32..63 wait for a server the recording did
     // not wait for (latency up to 199,968 ns), and the replay says so.
     let (shallow, _) = probeReplay(FullVirtualizationBackend(model: model), events, model: model)

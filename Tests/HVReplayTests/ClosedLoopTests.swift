@@ -18,11 +18,17 @@ private func closedModel(_ base: Model = Model()) -> Model {
   return m
 }
 
-/// A request's latency in the full backend when it is alone: the traps to submit, the
-/// service, the copy of a read into the guest, the interrupt and the handler's traps.
+/// A request's latency in the full backend when it is alone, less its service: the traps
+/// to submit, the device model (the copy of a read into the guest where the emulated disk
+/// copies, and its own time), the interrupt and the handler's traps (rules F1-F4).
 private func fullAloneOverhead(_ m: Model, readBytes: UInt64) -> UInt64 {
   (m.full.disk.submitTraps + m.full.disk.completionTraps) * m.costs.trapNs
-    + m.costs.irqInjectNs + m.copyNs(readBytes)
+    + m.costs.irqInjectNs + (m.full.disk.copy ? m.copyNs(readBytes) : 0) + m.full.deviceModelNs
+}
+
+/// The guest-side time the full backend adds to an isolated disk request at `trapNs`.
+private func fullTrapTime(_ m: Model) -> UInt64 {
+  (m.full.disk.submitTraps + m.full.disk.completionTraps) * m.costs.trapNs
 }
 
 @Suite("Closed-loop replay")
@@ -115,7 +121,8 @@ struct ClosedLoopTests {
     let m = metrics.channels[0]
     // Every request adds its overhead to the span, and nothing else does.
     #expect(m.spanNs == recordedSpan + UInt64(n) * overhead)
-    // Closed form: slowdown = 1 + overhead / (E[service] + E[think]) = 1 + 47.875 / 30.
+    // Closed form: slowdown = 1 + overhead / (E[service] + E[think]), with the default
+    // model's 42.803 us (9 traps and the interrupt's EOI exit) over 30 us.
     var total = ChannelMetrics()
     total.add(m)
     total.offeredFirstNs = 0
@@ -130,8 +137,8 @@ struct ClosedLoopTests {
     let events = closedRecording(20_000, seed: 11)
     let result = try replay(events, backends: [.full], loop: .open)
     let overhead = fullAloneOverhead(Model(), readBytes: 4096)
-    // The guest driver's 47.9 us of traps and copies per request, with a request every
-    // 30 us on average: it is busy 160% of the time, so the queue (and latency) grows with
+    // The guest driver's 42.8 us of traps and interrupt per request, with a request every
+    // 30 us on average: it is busy 143% of the time, so the queue (and latency) grows with
     // the trace; closed loop keeps every latency at service + overhead.
     let maxService = events.map(\.serviceNs).max()!
     let p50 = result.backends[0].latency.all!.valueAtPercentile(50)
@@ -144,6 +151,8 @@ struct ClosedLoopTests {
     for depth in [1, 2, 4] {
       var model = closedModel(zeroCostModel())
       model.replay.depth = UInt64(depth)
+      // A controller holding every command (AHCI), so only the depth rule limits the stream.
+      model.full.disk.emulatedQueueDepth = 32
       let gap: UInt64 = 1_000
       let count = 64
       let events = (0..<count).map {
@@ -178,7 +187,8 @@ struct ClosedLoopTests {
           timeNs: t + 1, vm: 1, vcpu: 1, op: .read, device: 1, bytes: 4096, serviceNs: 2_000))
     }
     var slow = model
-    slow.costs.trapNs = 900  // 10 traps per disk request (8 + 2): +9 us each
+    slow.costs.trapNs = 1_000  // 9 traps per disk request (8 + 1): +9 us each
+    #expect(fullTrapTime(slow) == 9_000)
     let (requests, driver, _) = drive(FullVirtualizationBackend(model: slow), events, model: slow)
     #expect(driver.streamCount == 2)
     // Each stream's request k waits for k - 1's completion (9 us later than recorded) plus
@@ -199,8 +209,9 @@ struct ClosedLoopTests {
   func processStreams() throws {
     let model = closedModel(zeroCostModel())
     // One process on two disks (VMs 1 and 2), strictly one request at a time: 5 us of
-    // service, 1 us of think. Replayed 1 us slower each, it falls behind 1 us per request;
-    // as two streams (one per VM) it would fall behind only every other request.
+    // service, 1 us of think. Replayed 0.9 us slower each (9 traps of 100 ns), it falls
+    // behind 0.9 us per request; as two streams (one per VM) it would fall behind only every
+    // other request.
     var events: [TraceEvent] = []
     var t: UInt64 = 0
     for k in 0..<20 {
@@ -211,11 +222,12 @@ struct ClosedLoopTests {
       t += 6_000
     }
     var slow = model
-    slow.costs.trapNs = 100  // +1 us per request
+    slow.costs.trapNs = 100
+    #expect(fullTrapTime(slow) == 900)
     let (requests, driver, _) = drive(FullVirtualizationBackend(model: slow), events, model: slow)
     #expect(driver.streamCount == 1)
     for (k, r) in requests.sorted(by: { $0.event.timeNs < $1.event.timeNs }).enumerated() {
-      #expect(r.issued == r.event.timeNs + UInt64(k) * 1_000)
+      #expect(r.issued == r.event.timeNs + UInt64(k) * 900)
     }
   }
 

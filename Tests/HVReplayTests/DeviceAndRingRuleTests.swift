@@ -69,6 +69,9 @@ struct DeviceAndRingRuleTests {
   func barrierInReplay() throws {
     var model = zeroCostModel()
     model.devices.disk.queueDepth = 8
+    // An emulated controller that holds every command (AHCI), so the device's rule is the
+    // only one ordering them.
+    model.full.disk.emulatedQueueDepth = 32
     let events = [
       TraceEvent(timeNs: 0, vm: 1, op: .write, bytes: 4096, serviceNs: 100_000),
       TraceEvent(timeNs: 0, vm: 1, op: .write, bytes: 4096, serviceNs: 10_000),
