@@ -27,7 +27,13 @@ struct HostileReplayTests {
       // The window runs to the end of the work; the cap's 30 ms period is not used up by its
       // 2 ms, so both vCPUs run on their own pCPUs after one context switch each.
       #expect(vm.cpuNs == 2_000_000 && vm.unservedNs == 0, "\(s.name)")
-      #expect(s.windowEnd == t + model.cpu.contextSwitchNs + 1_000_000, "\(s.name)")
+      // The bursts alone end their window with the bursts; a host's ends with its I/O work,
+      // which competes with them for the two pCPUs.
+      if s.backend == nil {
+        #expect(s.windowEnd == t + model.cpu.contextSwitchNs + 1_000_000, "\(s.name)")
+      } else {
+        #expect(s.windowEnd > t + model.cpu.contextSwitchNs + 1_000_000, "\(s.name)")
+      }
     }
   }
 

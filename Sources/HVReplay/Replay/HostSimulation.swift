@@ -71,6 +71,12 @@ struct HostSimulation<Backend: DeviceBackend, Policy: SchedulingPolicy>: HostTar
   private mutating func reachHorizon() {
     guard !pastHorizon, let h = horizon else { return }
     pastHorizon = true
+    do {
+      try cpu.closeWindow(at: h)
+    } catch {
+      failure = error
+      return
+    }
     cpu.dropBursts(at: h)
     deliver()
   }
@@ -110,6 +116,8 @@ struct HostSimulation<Backend: DeviceBackend, Policy: SchedulingPolicy>: HostTar
     backend.finish()
     if let failure { throw failure }
     reachHorizon()
+    if let failure { throw failure }
+    if let unfinished = cpu.unfinishedIO { throw unfinished }
     var result = try cpu.finish(windowStart: windowStart, windowEnd: windowEnd)
     result.name = backendName
     result.backend = backend.name

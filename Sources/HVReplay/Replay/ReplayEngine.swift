@@ -148,7 +148,11 @@ public struct ReplayEngine {
     let hasBursts = statistics.count(.cpu) > 0
     // The bursts alone under each scheduler: the reference of every host's burst slowdown.
     let references = workers.flatMap(\.schedulerResults)
-    var cpu = workers.flatMap(\.hostResults).map { Self.withReference($0, references) }
+    // Model rule "a host without I/O": with no device channel a host's schedule is the
+    // bursts' own, so only the references are reported.
+    var cpu =
+      table.channels.isEmpty
+      ? [] : workers.flatMap(\.hostResults).map { Self.withReference($0, references) }
     if hasBursts { cpu += references }
     return ReplayResult(
       trace: TraceIdentity(reader: reader, statistics: statistics),

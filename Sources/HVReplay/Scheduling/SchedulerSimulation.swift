@@ -88,6 +88,8 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   var finished = Deque<Finished>()
   /// The pCPU each vCPU runs on, or -1.
   private var pcpuOf: [Int] = []
+  /// The pCPU each vCPU last ran on, or -1.
+  private var lastPCPU: [Int] = []
   /// While the host hands continuations back: arrivals wake vCPUs but dispatch nothing.
   private var settling = false
   /// The pCPU whose vCPU finished I/O work and waits for ``settle()``.
@@ -95,6 +97,12 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   /// No vCPU has work and an accounting pass has run since: ticks and passes change
   /// nothing until the next arrival (host mode).
   private var quiet = true
+  /// When the last vCPU with work blocked: the end of the work (CPU rule 7).
+  private var workEnd: UInt64 = 0
+  /// A host's figures of the window that ended at the horizon (model rule "host horizon").
+  private var closed: SchedulerResult?
+  /// Where I/O work runs once the window has closed.
+  private var pastWindow = DedicatedCPUs()
   private var vms: [VMState] = []
   private var vmIndex: [UInt32: Int] = [:]
   /// Each VM's weight, by VM index (kept beside `vms` for the accounting pass).
@@ -162,28 +170,54 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   mutating func finish(windowStart: UInt64, windowEnd: UInt64) throws(HVReplayError)
     -> SchedulerResult
   {
+    if var closed {
+      closed.windowStart = windowStart
+      closed.windowEnd = max(closed.windowEnd, windowStart)
+      closed.entitle()
+      return closed
+    }
     let end: UInt64
     if let horizon {
       end = horizon
       try run(until: end)
     } else {
       try runUntilDone()
-      end = max(windowEnd, now)
+      // A host keeps ticking after its work until a pass finds it quiet; the work ended
+      // when the last busy vCPU blocked.
+      end = max(windowEnd, busyCount == 0 ? workEnd : now)
     }
+    return try close(at: end, windowStart: windowStart)
+  }
+
+  /// Model rule "host horizon": a host's CPU window ends at the horizon, where every step
+  /// before it has run. The figures are taken there (work still queued is unserved); the
+  /// host goes on running the I/O paths in flight so that each request completes once,
+  /// outside the window.
+  mutating func closeWindow(at horizon: UInt64) throws(HVReplayError) {
+    guard closed == nil else { return }
+    closed = try close(at: horizon, windowStart: 0)
+  }
+
+  /// The figures of the window that ends at `end`, the simulation accounted up to it.
+  private mutating func close(at end: UInt64, windowStart: UInt64) throws(HVReplayError)
+    -> SchedulerResult
+  {
     advanceClock(to: end)
     for p in pcpus.indices { accrue(p, to: end) }
+    var metrics = metrics
     for (i, vm) in vms.enumerated() {
       metrics[i].unservedNs = Self.add(
         vm.vcpus.map { vcpus[$0].remaining }.saturatingSum(), metrics[i].unservedNs)
       metrics[i].vcpus = vm.vcpus.count
     }
-    return try result(windowStart: windowStart, windowEnd: max(end, windowStart))
+    return try result(metrics, windowStart: windowStart, windowEnd: max(end, windowStart))
   }
 
   /// The figures of the window that ends at `windowEnd`.
-  private mutating func result(windowStart: UInt64, windowEnd: UInt64) throws(HVReplayError)
-    -> SchedulerResult
-  {
+  private mutating func result(
+    _ metrics: [VMCPUMetrics], windowStart: UInt64, windowEnd: UInt64
+  ) throws(HVReplayError) -> SchedulerResult {
+    var metrics = metrics
     let (entitled, steps) = entitlement.finish(windowEnd: windowEnd)
     try count(steps)
     for i in metrics.indices { metrics[i].entitledNs = entitled[i] }
@@ -251,6 +285,16 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   }
 
   /// The error for a schedule that took more steps than its budget.
+  /// A host whose I/O work could not finish: the clock saturated at 2^64 - 1 ns before it
+  /// ended (model rule "the end of time"), or nil.
+  var unfinishedIO: HVReplayError? {
+    guard itemLeft.contains(where: { $0 > 0 }) || lockHeld.contains(true) else { return nil }
+    return HVReplayError(
+      .badData,
+      "the \(name) host's I/O work cannot finish: it would end after trace time 2^64 - 1 ns (\(TraceInspection.seconds(.max))); the trace's times or service times are too close to the end of the clock"
+    )
+  }
+
   private func overBudget() -> HVReplayError {
     HVReplayError(
       .badData,
@@ -273,6 +317,14 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   }
 
   /// Moves the clock, measuring idle pCPUs that coexisted with queued vCPUs.
+  /// vCPU `v` has no work left.
+  @inline(__always)
+  private mutating func block(_ v: Int) {
+    vcpus[v].state = .blocked
+    busyCount -= 1
+    if busyCount == 0 { workEnd = now }
+  }
+
   private mutating func advanceClock(to time: UInt64) {
     if time > now {
       if idleCount > 0 && queuedCount > 0 { idleWhileRunnableNs += time - now }
@@ -337,8 +389,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     let v = pcpus[p].vcpu
     release(p)
     if vcpus[v].remaining == 0 {
-      vcpus[v].state = .blocked
-      busyCount -= 1
+      block(v)
     } else {
       vcpus[v].queuedSince = now
       makeRunnable(v, reason: .requeue)
@@ -435,8 +486,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
       let v = pcpus[p].vcpu
       if vcpus[v].remaining == 0 {
         release(p)
-        vcpus[v].state = .blocked
-        busyCount -= 1
+        block(v)
         dispatch(p)
       } else if now >= pcpus[p].sliceEnd {
         release(p)
@@ -479,17 +529,14 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
       case .running:
         let p = pcpuOf[v]
         release(p)
-        vcpus[v].state = .blocked
-        busyCount -= 1
+        block(v)
         dispatch(p)
       case .queued:
         policy.remove(v, vcpus: &vcpus)
         queuedCount -= 1
-        vcpus[v].state = .blocked
-        busyCount -= 1
+        block(v)
       case .parked:
-        vcpus[v].state = .blocked
-        busyCount -= 1
+        block(v)
       case .blocked: break
       }
     }
@@ -582,6 +629,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     itemList.append(ItemLists.List())
     itemLeft.append(0)
     pcpuOf.append(-1)
+    lastPCPU.append(-1)
     burstServed.append(0)
     burstQueued.append(0)
     burstMarks.append(Deque())
@@ -625,6 +673,11 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   /// Gives pCPU `p` (now free) the next queued vCPU, or leaves it idle.
   private mutating func dispatch(_ p: Int) {
     guard let v = policy.dequeue(vcpus: vcpus) else { return }
+    start(v, on: p)
+  }
+
+  /// Puts dequeued vCPU `v` on idle pCPU `p`.
+  private mutating func start(_ v: Int, on p: Int) {
     queuedCount -= 1
     idleCount -= 1
     let vm = vcpus[v].vm
@@ -641,6 +694,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     }
     pcpus[p].vcpu = v
     pcpuOf[v] = p
+    lastPCPU[v] = p
     pcpus[p].lastVCPU = v
     pcpus[p].runStart = start
     pcpus[p].accruedUntil = start
@@ -664,11 +718,18 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     rescheduleCap(vm)
   }
 
+  /// Model rule "wake affinity": each queued vCPU, in the policy's order, takes the idle
+  /// pCPU it last ran on, else an idle pCPU no vCPU has run on, else the lowest idle one.
   private mutating func dispatchIdle() {
-    var p = 0
-    while queuedCount > 0 && idleCount > 0 && p < pcpus.count {
-      if pcpus[p].vcpu < 0 { dispatch(p) }
-      p += 1
+    while queuedCount > 0 && idleCount > 0 {
+      guard let v = policy.dequeue(vcpus: vcpus) else { return }
+      var p = lastPCPU[v]
+      if p < 0 || pcpus[p].vcpu >= 0 {
+        p =
+          pcpus.firstIndex { $0.vcpu < 0 && $0.lastVCPU < 0 }
+          ?? pcpus.firstIndex { $0.vcpu < 0 }!
+      }
+      start(v, on: p)
     }
   }
 
@@ -808,6 +869,9 @@ extension SchedulerSimulation: CPUExecutor {
     }
     // Model rule "zero work is free".
     if work.ns == 0 && !(work.ordered && lockHeld[c]) { return time }
+    // Model rule "host horizon": past the window, new work runs on CPUs of its own (work
+    // waiting for a channel lock held on the host waits for it there).
+    if closed != nil && !(work.ordered && lockHeld[c]) { return pastWindow.run(work, at: time) }
     leaveQuiet(at: time)
     advanceClock(to: time)
     let v = vcpu(work.context)
@@ -815,7 +879,7 @@ extension SchedulerSimulation: CPUExecutor {
     let owner = work.context.domain == .guest ? vm : vmIndex(.guest, work.owner)
     workBudget = workBudget.adding(saturating: stepsPerItem)
     metrics[vm].demandNs = Self.add(metrics[vm].demandNs, work.ns)
-    self.work &+= entitlement.arrive(v, at: time, ns: work.ns)
+    if closed == nil { self.work &+= entitlement.arrive(v, at: time, ns: work.ns) }
     let item = Item(
       left: work.ns, continuation: work.continuation, channel: work.channel,
       owner: Int32(owner), vcpu: Int32(v), ordered: work.ordered)

@@ -548,8 +548,9 @@ struct ParavirtualizationBackend: DeviceBackend {
     if receive {
       refill(r, vcpu, now, cpu: &cpu)
     } else if !rings[r].waiting.isEmpty && !rings[r].pushScheduled {
-      rings[r].pushScheduled = true
-      pending.schedule(Scheduled(step: .push, ring: Int32(r)), at: now)
+      // blkfront's handler restarts the queue itself: the push of the requests waiting for
+      // slots chains on the handler's run, on the same vCPU (model rule "chains").
+      push(r, now, cpu: &cpu)
     }
     pending.schedule(Scheduled(step: .guestCheck, ring: Int32(r), vcpu: vcpu), at: now)
   }
