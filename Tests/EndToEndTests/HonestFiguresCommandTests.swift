@@ -21,7 +21,7 @@ struct HonestFiguresCommandTests {
     let md = try String(contentsOfFile: dir.file("r/report.md"), encoding: .utf8)
     #expect(md.contains("- 3 add/open/close lines carry no I/O"))
     let csv = try String(contentsOfFile: dir.file("r/summary.csv"), encoding: .utf8)
-    #expect(csv.contains("full,all,all,requests_assumed_service,20,count\n"))
+    #expect(csv.contains("full/credit,all,all,requests_assumed_service,20,count\n"))
   }
 
   @Test("blkparse completions only: exit 65 with the reason and what to record, no report")

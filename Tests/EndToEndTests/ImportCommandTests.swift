@@ -31,7 +31,7 @@ struct ImportCommandTests {
     ])
     #expect(replay.status == 0, "\(replay.stderr)")
     let csv = try String(contentsOfFile: dir.file("r/summary.csv"), encoding: .utf8)
-    #expect(csv.contains("para,all,all,requests,963,count"))
+    #expect(csv.contains("para/credit,all,all,requests,963,count"))
     let converted = try HVReplay.run([
       "convert", Self.fixtures + "/blktrace-nvme/sample.blkparse.txt", dir.file("s.hvt.zst"),
     ])

@@ -128,7 +128,10 @@ struct OutputSafetyCommandTests {
     let out = dir.file("r")
     #expect(try HVReplay.run(["replay", mixed, "--out", out, "--quiet"]).status == 0)
     #expect(try FileManager.default.contentsOfDirectory(atPath: out).contains("cpu.csv"))
-    #expect(try HVReplay.run(["replay", oltp, "--out", out, "--quiet"]).status == 0)
+    // Uncoupled, a trace without cpu events has no CPU figures: no cpu.csv, and the
+    // previous run's is gone.
+    let uncoupled = ["--set", "cpu.coupled=false"]
+    #expect(try HVReplay.run(["replay", oltp, "--out", out, "--quiet"] + uncoupled).status == 0)
     #expect(!(try FileManager.default.contentsOfDirectory(atPath: out).contains("cpu.csv")))
     #expect(try traceName(inJSON: out) == "oltp")
     #expect(dir.contents == ["mixed.csv", "oltp.csv", "r"])
@@ -149,7 +152,9 @@ struct OutputSafetyCommandTests {
       let statuses = Statuses()
       DispatchQueue.concurrentPerform(iterations: 2) { i in
         let trace = traces[(i + round) % 2]
-        let result = try? HVReplay.run(["replay", trace, "--out", out, "--quiet"])
+        // oltp uncoupled: no CPU figures, so no cpu.csv (the mixed run writes one).
+        let extra = trace == traces[1] ? ["--set", "cpu.coupled=false"] : []
+        let result = try? HVReplay.run(["replay", trace, "--out", out, "--quiet"] + extra)
         statuses.append("\(result?.status ?? -1) \(result?.stderr ?? "")")
       }
       #expect(statuses.values == ["0 ", "0 "])
@@ -194,7 +199,7 @@ struct OutputSafetyCommandTests {
         .status == 0)
     #expect(
       try FileManager.default.contentsOfDirectory(atPath: dir.file("a")).sorted() == [
-        "sweep.csv", "sweep.md",
+        "sweep-cpu.csv", "sweep.csv", "sweep.md",
       ])
   }
 

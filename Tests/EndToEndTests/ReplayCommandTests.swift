@@ -13,16 +13,21 @@ struct ReplayCommandTests {
         == 0)
     let result = try HVReplay.run([trace], in: dir.path)
     #expect(result.status == 0, "\(result.stderr)")
-    #expect(result.stdout.hasPrefix("para: "))
+    // Each design under each scheduler is one host; the verdict compares each with the
+    // baseline (full) under the same scheduler.
+    #expect(result.stdout.hasPrefix("para/credit vs full/credit: "))
+    #expect(result.stdout.contains("; para/fair vs full/fair: "))
     #expect(
       result.stdout.contains(
-        "wrote Reports/rpc/report.md, Reports/rpc/summary.csv, Reports/rpc/histograms.csv, "
+        "wrote Reports/rpc/report.md, Reports/rpc/summary.csv, Reports/rpc/cpu.csv, "
+          + "Reports/rpc/histograms.csv, "
           + "Reports/rpc/latency-cdf.svg, Reports/rpc/occupancy.csv, Reports/rpc/ring-occupancy.svg "
           + "and Reports/rpc/report.json"))
     let csv = try String(contentsOfFile: dir.file("Reports/rpc/summary.csv"), encoding: .utf8)
     #expect(csv.hasPrefix("backend,vm,device,metric,value,unit\n"))
-    #expect(csv.contains("full,all,all,requests,2000,count\n"))
-    #expect(csv.contains("para,all,all,requests,2000,count\n"))
+    for host in ["full/credit", "full/fair", "para/credit", "para/fair"] {
+      #expect(csv.contains("\(host),all,all,requests,2000,count\n"), "\(host)")
+    }
     for metric in [
       "requests", "traps", "hypercalls", "interrupts", "notifications_sent",
       "notifications_suppressed",
@@ -33,11 +38,11 @@ struct ReplayCommandTests {
       "bytes_per_s",
       "overhead_cpu_ns",
     ] {
-      #expect(csv.contains("para,all,all,\(metric),"), "\(metric)")
-      #expect(csv.contains("para,1,net0,\(metric),"), "\(metric)")
+      #expect(csv.contains("para/credit,all,all,\(metric),"), "\(metric)")
+      #expect(csv.contains("para/credit,1,net0,\(metric),"), "\(metric)")
     }
     let md = try String(contentsOfFile: dir.file("Reports/rpc/report.md"), encoding: .utf8)
-    #expect(md.contains("**Verdict**: para: "))
+    #expect(md.contains("**Verdict**: para/credit vs full/credit: "))
     #expect(md.contains("| `para.ring_entries` | 32 entries |"))
 
     // The same trace and options give byte-identical reports.
@@ -65,13 +70,13 @@ struct ReplayCommandTests {
     ])
     #expect(result.status == 0, "\(result.stderr)")
     let csv = try String(contentsOfFile: dir.file("r/summary.csv"), encoding: .utf8)
-    #expect(!csv.contains("\nfull,"))
+    #expect(!csv.contains("\nfull/"))
     let md = try String(contentsOfFile: dir.file("r/report.md"), encoding: .utf8)
     #expect(md.contains("| `para.ring_entries` | 64 entries * |"))
     #expect(md.contains("| `costs.trap_ns` | 1000 ns * |"))
     #expect(md.contains("| `para.notify_suppression` | false * |"))
     // Suppression off: every push notifies.
-    #expect(csv.contains("para,all,all,notifications_suppressed,0,count"))
+    #expect(csv.contains("para/credit,all,all,notifications_suppressed,0,count"))
   }
 
   @Test("hvreplay model prints JSON that reads back as the same model")
@@ -127,8 +132,8 @@ struct ReplayCommandTests {
     #expect(FileManager.default.contents(atPath: dir.file("r/summary.csv")) == before)
     #expect(
       try FileManager.default.contentsOfDirectory(atPath: dir.file("r")).sorted() == [
-        "histograms.csv", "latency-cdf.svg", "occupancy.csv", "report.json", "report.md",
-        "ring-occupancy.svg", "summary.csv",
+        "cpu.csv", "histograms.csv", "latency-cdf.svg", "occupancy.csv", "report.json",
+        "report.md", "ring-occupancy.svg", "summary.csv",
       ])
   }
 }
@@ -230,8 +235,8 @@ struct ReplayModeCommandTests {
     let c = try String(contentsOfFile: dir.file("c/summary.csv"), encoding: .utf8)
     // psync at depth 1: each request is alone on the device, so its latency is the
     // model's service time plus the design's overhead, never a queue's.
-    #expect(Self.total(c, "full", "slowdown")! > 1)
-    #expect(Self.total(c, "full", "iops")! < Self.total(c, "full", "offered_iops")!)
+    #expect(Self.total(c, "full/credit", "slowdown")! > 1)
+    #expect(Self.total(c, "full/credit", "iops")! < Self.total(c, "full/credit", "offered_iops")!)
 
     let open = try HVReplay.run([
       "replay", Self.fio, "--out", dir.file("o"), "--quiet", "--loop", "open",
@@ -239,10 +244,13 @@ struct ReplayModeCommandTests {
     #expect(open.status == 0, "\(open.stderr)")
     #expect(!open.stdout.contains("finishes the workload"))
     let o = try String(contentsOfFile: dir.file("o/summary.csv"), encoding: .utf8)
-    #expect(Self.total(o, "full", "slowdown") == nil)
-    #expect(Self.total(o, "full", "offered_iops") == Self.total(c, "full", "offered_iops"))
+    #expect(Self.total(o, "full/credit", "slowdown") == nil)
+    #expect(
+      Self.total(o, "full/credit", "offered_iops") == Self.total(c, "full/credit", "offered_iops"))
     // Open loop, full virtualization's requests queue behind each other: a higher mean.
-    #expect(Self.total(o, "full", "latency_mean_ns")! > Self.total(c, "full", "latency_mean_ns")!)
+    #expect(
+      Self.total(o, "full/credit", "latency_mean_ns")! > Self.total(
+        c, "full/credit", "latency_mean_ns")!)
     let omd = try String(contentsOfFile: dir.file("o/report.md"), encoding: .utf8)
     #expect(omd.contains("open loop: every request at its recorded time"))
   }
@@ -265,8 +273,8 @@ struct ReplayModeCommandTests {
     let b = try String(contentsOfFile: dir.file("f/summary.csv"), encoding: .utf8)
     // Twice the rate: the offered rate doubles, give or take the last service time.
     let ratio =
-      ReplayModeCommandTests.total(b, "full", "offered_iops")!
-      / ReplayModeCommandTests.total(a, "full", "offered_iops")!
+      ReplayModeCommandTests.total(b, "full/credit", "offered_iops")!
+      / ReplayModeCommandTests.total(a, "full/credit", "offered_iops")!
     #expect(ratio > 1.9 && ratio < 2.1, "\(ratio)")
     #expect(
       try String(contentsOfFile: dir.file("f/report.md"), encoding: .utf8)

@@ -25,7 +25,7 @@ public struct Model: Sendable, Equatable {
     /// From a notification to the idle backend starting to work: a virtual IPI, 3,700 cycles.
     public var backendWakeupNs: UInt64 = 1_233
     /// netback's grant copy of one received packet into a guest buffer: 1.02 Mpps per core
-    /// (Martins et al., NSDI 2014), instead of a memcpy.
+    /// (netback grant-copy receive, Martins 2017), instead of a memcpy.
     public var grantCopyRxNs: UInt64 = 980
   }
 

@@ -328,13 +328,13 @@ extension ReplayReport {
     var text = ""
     if let vm = quoted {
       text +=
-        ", tick billing off by \(TraceInspection.fixed(vm.billingErrorPercent, 0))% for vm \(vm.vm) (\(count(s.billingTicks([vm]), "tick")))"
+        ", tick billing off by \(TraceInspection.fixed(vm.billingErrorPercent, 0))% for \(vm.domain == .guest ? "vm \(vm.vm)" : vm.label) (\(count(s.billingTicks([vm]), "tick")))"
     }
     if let vm = worst(few),
       abs(vm.billingErrorPercent) > abs(quoted?.billingErrorPercent ?? 0)
     {
       text +=
-        ", too few ticks observed to quote tick billing for vm \(vm.vm) (\(count(s.billingTicks([vm]), "tick")), fewer than \(VMCPUMetrics.billingTicksToQuote))"
+        ", too few ticks observed to quote tick billing for \(vm.domain == .guest ? "vm \(vm.vm)" : vm.label) (\(count(s.billingTicks([vm]), "tick")), fewer than \(VMCPUMetrics.billingTicksToQuote))"
     }
     return text
   }
