@@ -92,6 +92,31 @@ struct ReportMergeCompareTests {
     #expect(back.rows.contains { $0.improved })
   }
 
+  @Test("on the host timeline, dearer traps regress full's virtualization CPU and burst slowdown")
+  func compareHosts() throws {
+    let events = Self.mixedEvents(vms: 2, events: 10_000)
+    let base = try replay(events, coupled: true)
+    var dearer = Model()
+    dearer.costs.trapNs = dearer.costs.trapNs * 11 / 10
+    let new = try replay(events, model: dearer, coupled: true)
+    let c = ReportComparison(base: base, new: new, baseName: "a", newName: "b")
+    let regressed = c.rows.filter(\.regressed)
+    // Full's traps run on its guests' vCPUs: 10% dearer traps cost more than 2% more CPU.
+    #expect(
+      regressed.contains {
+        $0.scope == "full/credit" && $0.vm == "all" && $0.metric == "virt_cpu_ns"
+      })
+    #expect(
+      regressed.contains { $0.scope == "full/fair" && $0.vm == "all" && $0.metric == "virt_cpu_ns" }
+    )
+    // Para takes no trap: its virtualization CPU does not move.
+    #expect(!regressed.contains { $0.scope.hasPrefix("para/") && $0.metric == "virt_cpu_ns" })
+    // A device model's rows are its own, not its guest's.
+    #expect(c.rows.contains { $0.scope == "full/credit" && $0.vm == "dm1" })
+    #expect(
+      c.rows.contains { $0.scope == "full/credit" && $0.vm == "1" && $0.metric == "virt_cpu_ns" })
+  }
+
   @Test("the SVG charts parse as XML", arguments: ["latency", "occupancy"])
   func svgIsXML(chart: String) throws {
     let report = ReplayReport(try replay(Self.mixedEvents(vms: 2, events: 5000)))

@@ -56,6 +56,9 @@ public struct ReportComparison: Sendable {
     ("wait_p50_ns", 5, .higherIsWorse), ("wait_p99_ns", 5, .higherIsWorse),
     ("wait_p999_ns", 10, .higherIsWorse), ("unserved_ns", 5, .higherIsWorse),
     ("jain_index", 1, .lowerIsWorse),
+    // The host timeline's (docs/MODEL.md, "One host"): CPU spent on virtualization, and
+    // how much later the guests' bursts finish than without it.
+    ("virt_cpu_ns", 2, .higherIsWorse), ("burst_slowdown", 2, .higherIsWorse),
   ]
 
   /// Metrics that gate only with `--threshold`, with the direction they worsen in.
@@ -65,6 +68,7 @@ public struct ReportComparison: Sendable {
       "latency_max_ns", "wait_max_ns", "traps_submit", "traps_completion", "grants_mapped",
       "backend_wakeups", "ring_occupancy_mean", "ring_occupancy_max", "ring_full_fraction",
       "context_switches", "switching_ns", "idle_while_runnable_ns", "billed_tick_ns",
+      "virt_guest_ns", "virt_backend_ns", "burst_late_ns", "backend_utilisation_pct",
     ] {
       d[m] = .higherIsWorse
     }
@@ -143,7 +147,8 @@ public struct ReportComparison: Sendable {
       add(b.name, "all", "all", b.total.rows)
     }
     for s in result.schedulers {
-      for i in s.vms.indices { add(s.name, String(s.vms[i].vm), "cpu", s.rows(vm: i)) }
+      // By label: a guest's id, dom0 or dm<id> (a device model shares its guest's id).
+      for i in s.vms.indices { add(s.name, s.vms[i].label, "cpu", s.rows(vm: i)) }
       add(s.name, "all", "cpu", s.rows(vm: nil))
     }
     return out
