@@ -5,14 +5,20 @@ import Testing
 /// A review of the host timeline (issue 11): each test states its input, the figure a
 /// closed form gives, and how that form is derived from the model rules.
 @Suite struct HostTimelineReviewTests {
-  static let read = 4096 as UInt32
-  static let service = 55_900 as UInt64
-  static let switchNs = Model().cpu.contextSwitchNs
+  // The inputs HostTimelineTests uses: 4 KiB reads served in 55.9 us, one pCPU by default.
+  static let read = HostTimelineTests.read
+  static let service = HostTimelineTests.service
+  static let switchNs = HostTimelineTests.switchNs
+  static func model(pcpus: UInt64 = 1) -> Model { HostTimelineTests.model(pcpus: pcpus) }
 
-  static func model(pcpus: UInt64 = 1) -> Model {
-    var m = Model()
-    m.cpu.pcpus = pcpus
-    return m
+  /// `count` 4 KiB reads of `vm`, the first at `first`, then one every `every` ns, each at
+  /// its own offset.
+  static func reads(vm: UInt16, first: UInt64, every: UInt64, count: UInt64) -> [TraceEvent] {
+    (0..<count).map { k in
+      TraceEvent(
+        timeNs: first + k * every, vm: vm, op: .read, offset: k << 20, bytes: read,
+        serviceNs: service)
+    }
   }
 
   static func cpu(_ result: ReplayResult, _ name: String) -> SchedulerResult {
@@ -104,19 +110,15 @@ import Testing
   // 100 us apart; --horizon 1 ms. CPU rule 7 and model rule "host horizon": "With --horizon ... CPU figures count only
   // time inside the window." The window is [0, 1 ms]; vm 2 does nothing in it, so its CPU
   // is 0 and the window ends at the horizon, as the reference's does. The host's scheduler was
-  // is built without the horizon (HostSimulation.swift, GenericRun.host:
+  // built without the horizon (HostSimulation.swift, GenericRun.host:
   // `SchedulerSimulation(model: model, policy: policy)`), so finish() runs to "done": the
   // window ends at 30 ms (the pass after the last read) and vm 2 is given 100 x 42,803 ns
   // of CPU that all lies after the horizon.
   @Test("with a horizon a host's CPU window ends there and counts no work after it")
   func horizonWindow() throws {
-    var events = [TraceEvent(timeNs: 0, vm: 1, op: .burst, serviceNs: 500_000)]
-    for k in 0..<100 as Range<UInt64> {
-      events.append(
-        TraceEvent(
-          timeNs: 2_000_000 + k * 100_000, vm: 2, op: .read, offset: k << 20, bytes: Self.read,
-          serviceNs: Self.service))
-    }
+    let events =
+      [TraceEvent(timeNs: 0, vm: 1, op: .burst, serviceNs: 500_000)]
+      + Self.reads(vm: 2, first: 2_000_000, every: 100_000, count: 100)
     let result = try Self.replay(events, model: Self.model(), horizon: 1_000_000)
     for name in ["full/credit", "full/fair", "para/credit", "para/fair"] {
       let host = Self.cpu(result, name)
@@ -139,13 +141,9 @@ import Testing
   // cpuNs.
   @Test("CPU is conserved: every context's CPU plus switching is the busy pCPU's time")
   func conservation() throws {
-    var events = [TraceEvent(timeNs: 0, vm: 1, op: .burst, serviceNs: 100_000_000)]
-    for k in 0..<20 as Range<UInt64> {
-      events.append(
-        TraceEvent(
-          timeNs: 1_000_000 + k * 2_000_000, vm: 2, op: .read, offset: k << 20,
-          bytes: Self.read, serviceNs: Self.service))
-    }
+    let events =
+      [TraceEvent(timeNs: 0, vm: 1, op: .burst, serviceNs: 100_000_000)]
+      + Self.reads(vm: 2, first: 1_000_000, every: 2_000_000, count: 20)
     let result = try HVReplayTests.replay(events, model: Self.model(), coupled: true)
     for name in ["full/credit", "full/fair", "para/credit", "para/fair"] {
       let host = Self.cpu(result, name)

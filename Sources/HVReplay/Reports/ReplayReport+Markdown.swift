@@ -322,19 +322,21 @@ extension ReplayReport {
       vms.filter { abs($0.billingErrorPercent) >= 0.5 }
         .max { abs($0.billingErrorPercent) < abs($1.billingErrorPercent) }
     }
+    // A guest as "vm 3"; the driver domain and device models by label ("dom0", "dm1").
+    func name(_ vm: VMCPUMetrics) -> String { vm.domain == .guest ? "vm \(vm.vm)" : vm.label }
     let enough = s.vms.filter { s.billingTicks([$0]) >= VMCPUMetrics.billingTicksToQuote }
     let quoted = worst(enough)
     let few = s.vms.filter { s.billingTicks([$0]) < VMCPUMetrics.billingTicksToQuote }
     var text = ""
     if let vm = quoted {
       text +=
-        ", tick billing off by \(TraceInspection.fixed(vm.billingErrorPercent, 0))% for \(vm.domain == .guest ? "vm \(vm.vm)" : vm.label) (\(count(s.billingTicks([vm]), "tick")))"
+        ", tick billing off by \(TraceInspection.fixed(vm.billingErrorPercent, 0))% for \(name(vm)) (\(count(s.billingTicks([vm]), "tick")))"
     }
     if let vm = worst(few),
       abs(vm.billingErrorPercent) > abs(quoted?.billingErrorPercent ?? 0)
     {
       text +=
-        ", too few ticks observed to quote tick billing for \(vm.domain == .guest ? "vm \(vm.vm)" : vm.label) (\(count(s.billingTicks([vm]), "tick")), fewer than \(VMCPUMetrics.billingTicksToQuote))"
+        ", too few ticks observed to quote tick billing for \(name(vm)) (\(count(s.billingTicks([vm]), "tick")), fewer than \(VMCPUMetrics.billingTicksToQuote))"
     }
     return text
   }

@@ -284,9 +284,8 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     }
   }
 
-  /// The error for a schedule that took more steps than its budget.
   /// A host whose I/O work could not finish: the clock saturated at 2^64 - 1 ns before it
-  /// ended (model rule "the end of time"), or nil.
+  /// ended (model rule "the end of the clock"), or nil.
   var unfinishedIO: HVReplayError? {
     guard itemLeft.contains(where: { $0 > 0 }) || lockHeld.contains(true) else { return nil }
     return HVReplayError(
@@ -295,6 +294,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     )
   }
 
+  /// The error for a schedule that took more steps than its budget.
   private func overBudget() -> HVReplayError {
     HVReplayError(
       .badData,
@@ -316,7 +316,6 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     if nextPass == time { nextPass -= timeslice }
   }
 
-  /// Moves the clock, measuring idle pCPUs that coexisted with queued vCPUs.
   /// vCPU `v` has no work left.
   @inline(__always)
   private mutating func block(_ v: Int) {
@@ -325,6 +324,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     if busyCount == 0 { workEnd = now }
   }
 
+  /// Moves the clock, measuring idle pCPUs that coexisted with queued vCPUs.
   private mutating func advanceClock(to time: UInt64) {
     if time > now {
       if idleCount > 0 && queuedCount > 0 { idleWhileRunnableNs += time - now }
@@ -725,9 +725,15 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
       guard let v = policy.dequeue(vcpus: vcpus) else { return }
       var p = lastPCPU[v]
       if p < 0 || pcpus[p].vcpu >= 0 {
-        p =
-          pcpus.firstIndex { $0.vcpu < 0 && $0.lastVCPU < 0 }
-          ?? pcpus.firstIndex { $0.vcpu < 0 }!
+        // One pass: the first idle pCPU no vCPU has run on, else the first idle one.
+        p = -1
+        for q in pcpus.indices where pcpus[q].vcpu < 0 {
+          if p < 0 { p = q }
+          if pcpus[q].lastVCPU < 0 {
+            p = q
+            break
+          }
+        }
       }
       start(v, on: p)
     }
