@@ -1,5 +1,6 @@
 // No @testable: a backend written against hvreplay's public API alone, as a library user
 // would write one (CONTRIBUTING.md, "Adding a backend").
+import Foundation
 import HVReplay
 import Testing
 
@@ -26,6 +27,11 @@ struct DirectBackend: DeviceBackend {
   var vms: [UInt16] = []
   var metrics = BackendMetrics()
   var completions = CompletionLog()
+  /// It counts requests, their latency and rates, nothing else: reports say so.
+  var reportedMetrics: [String] {
+    let rates: Set<String> = ["requests", "iops", "bytes_per_s", "offered_iops"]
+    return Metric.commonDeviceMetrics.filter { rates.contains($0) || $0.hasPrefix("latency_") }
+  }
 
   init(model: Model) { self.model = model }
 
@@ -81,8 +87,8 @@ struct DirectBackend: DeviceBackend {
 @Suite struct PluggableBackendTests {
   // On one pCPU, a 50 ms burst and 3 requests on the same vCPU: each request costs exactly
   // its 1,000 ns of guest work plus its service, and the burst ends 3,000 ns late.
-  @Test("a backend written against the public API replays on the host timeline")
-  func directBackendOnHost() throws {
+  /// The replay of 3 requests beside a 50 ms burst on one pCPU, through `DirectBackend`.
+  static func directReplay() throws -> ReplayResult {
     var events = [TraceEvent(timeNs: 0, vm: 1, op: .burst, serviceNs: 50_000_000)]
     for k in 1...3 as ClosedRange<UInt64> {
       events.append(
@@ -98,13 +104,42 @@ struct DirectBackend: DeviceBackend {
     try writeTrace(events, to: path, type: .hvt)
     var reader = try TraceReader(path: path)
     let design = BackendDesign(name: "direct") { DirectBackend(model: $0) }
-    let result = try ReplayEngine(model: model, designs: [design], schedulers: [.credit]).run(
-      &reader)
+    return try ReplayEngine(model: model, designs: [design], schedulers: [.credit]).run(&reader)
+  }
+
+  @Test("a backend written against the public API replays on the host timeline")
+  func directBackendOnHost() throws {
+    let result = try Self.directReplay()
     let io = result.backends.first { $0.name == "direct/credit" }!
     #expect(io.latency.meanNs(.read) == Double(DirectBackend.guestNs + 20_000))
     let cpu = result.schedulers.first { $0.name == "direct/credit" }!
     let vm = cpu.vms.first { $0.domain == .guest && $0.vm == 1 }!
     #expect(vm.virtGuestNs == 3 * DirectBackend.guestNs)
     #expect(vm.burstLateNs == Double(3 * DirectBackend.guestNs))
+  }
+
+  // The backend declares its figures: summary.csv has those rows and no others (traps,
+  // copies, rings), report.md says n/a for them, and report.json keeps the declaration.
+  @Test("a backend's declared figures are its report rows, through report.json too")
+  func declaredFigures() throws {
+    let result = try Self.directReplay()
+    let declared = DirectBackend(model: Model()).reportedMetrics
+    func totals(_ r: ReplayResult) -> [String] {
+      let lines = ReplayReport(r).summaryCSV.split(separator: "\n")
+      let fields: [[Substring]] = lines.map { $0.split(separator: ",") }
+      let total = fields.filter { f in f[0] == "direct/credit" && f[1] == "all" }
+      return total.map { f in String(f[3]) }
+    }
+    #expect(totals(result) == declared + ["virt_guest_ns", "virt_backend_ns"])
+    #expect(!declared.contains("traps") && declared.contains("latency_p99_ns"))
+    let md = ReplayReport(result).markdown
+    #expect(md.contains("| direct/credit | 1 | disk0 | 3 | n/a | n/a | n/a | n/a | "))
+    let dir = TemporaryDirectory()
+    let path = dir.file("report.json")
+    try ReplayReport(result).json.serialized().write(
+      toFile: path, atomically: true, encoding: .utf8)
+    let back = try readReport(path)
+    #expect(back.backends[0].metrics == declared)
+    #expect(totals(back) == totals(result))
   }
 }

@@ -2,10 +2,7 @@
 /// per-metric regression thresholds (docs/REPORT-FORMAT.md lists the defaults).
 public struct ReportComparison: Sendable {
   /// Which way a metric gets worse.
-  public enum Direction: Sendable {
-    case higherIsWorse
-    case lowerIsWorse
-  }
+  public typealias Direction = Metric.Direction
 
   /// One figure in both reports.
   public struct Row: Sendable {
@@ -43,40 +40,18 @@ public struct ReportComparison: Sendable {
     }
   }
 
-  /// Default regression thresholds in percent, and the direction each metric worsens in.
-  public static let defaultThresholds: [(metric: String, percent: Double, direction: Direction)] = [
-    ("latency_mean_ns", 2, .higherIsWorse), ("latency_p50_ns", 5, .higherIsWorse),
-    ("latency_p90_ns", 5, .higherIsWorse), ("latency_p99_ns", 5, .higherIsWorse),
-    ("latency_p999_ns", 5, .higherIsWorse), ("latency_p9999_ns", 10, .higherIsWorse),
-    ("traps", 1, .higherIsWorse), ("hypercalls", 1, .higherIsWorse),
-    ("interrupts", 1, .higherIsWorse), ("notifications_sent", 1, .higherIsWorse),
-    ("bytes_copied", 1, .higherIsWorse), ("overhead_cpu_ns", 2, .higherIsWorse),
-    ("ring_full_stalls", 5, .higherIsWorse), ("ring_full_ns", 5, .higherIsWorse),
-    ("copies_avoided", 1, .lowerIsWorse), ("bytes_copy_avoided", 1, .lowerIsWorse),
-    ("wait_p50_ns", 5, .higherIsWorse), ("wait_p99_ns", 5, .higherIsWorse),
-    ("wait_p999_ns", 10, .higherIsWorse), ("unserved_ns", 5, .higherIsWorse),
-    ("jain_index", 1, .lowerIsWorse),
-    // The host timeline's (docs/MODEL.md, "One host"): CPU spent on virtualization, and
-    // how much later the guests' bursts finish than without it.
-    ("virt_cpu_ns", 2, .higherIsWorse), ("burst_slowdown", 2, .higherIsWorse),
-  ]
+  /// Default regression thresholds in percent, and the direction each metric worsens in:
+  /// the metric registry's.
+  public static let defaultThresholds: [(metric: String, percent: Double, direction: Direction)] =
+    Metric.all.compactMap { m in
+      guard let percent = m.threshold, let direction = m.worse else { return nil }
+      return (m.name, percent, direction)
+    }
 
-  /// Metrics that gate only with `--threshold`, with the direction they worsen in.
-  static let directions: [String: Direction] = {
-    var d = Dictionary(uniqueKeysWithValues: defaultThresholds.map { ($0.metric, $0.direction) })
-    for m in [
-      "latency_max_ns", "wait_max_ns", "traps_submit", "traps_completion", "grants_mapped",
-      "backend_wakeups", "ring_occupancy_mean", "ring_occupancy_max", "ring_full_fraction",
-      "context_switches", "switching_ns", "idle_while_runnable_ns", "billed_tick_ns",
-      "virt_guest_ns", "virt_backend_ns", "burst_late_ns", "backend_utilisation_pct",
-    ] {
-      d[m] = .higherIsWorse
-    }
-    for m in ["notifications_suppressed", "iops", "bytes_per_s", "cpu_ns", "share"] {
-      d[m] = .lowerIsWorse
-    }
-    return d
-  }()
+  /// The direction each metric a threshold can name worsens in (the registry's; metrics
+  /// without a default threshold gate only with `--threshold`).
+  static let directions: [String: Direction] = Dictionary(
+    Metric.all.compactMap { m in m.worse.map { (m.name, $0) } }, uniquingKeysWith: { a, _ in a })
 
   /// Every metric a threshold can name.
   public static var knownMetrics: Set<String> { Set(directions.keys) }

@@ -24,19 +24,10 @@ public struct Sweep: Sendable {
     public var values: [String]
   }
 
-  /// The headline figures of sweep.csv, per backend.
-  public static let headline = [
-    "requests", "traps", "hypercalls", "interrupts", "notifications_sent",
-    "notifications_suppressed", "bytes_copied", "ring_full_stalls", "ring_full_ns",
-    "ring_occupancy_mean", "ring_occupancy_max", "latency_mean_ns", "latency_p50_ns",
-    "latency_p99_ns", "latency_p999_ns", "latency_max_ns", "iops", "offered_iops", "slowdown",
-    "overhead_cpu_ns",
-  ]
-  /// The headline figures of sweep-cpu.csv, per scheduler.
-  public static let cpuHeadline = [
-    "cpu_ns", "unserved_ns", "wait_p50_ns", "wait_p99_ns", "billed_tick_ns", "billing_error_pct",
-    "context_switches", "jain_index",
-  ]
+  /// The headline figures of sweep.csv, per backend: the registry's swept device metrics.
+  public static let headline = Metric.deviceMetrics.filter(\.swept).map(\.name)
+  /// The headline figures of sweep-cpu.csv, per scheduler: the registry's swept CPU metrics.
+  public static let cpuHeadline = Metric.cpuMetrics.filter(\.swept).map(\.name)
 
   public let axes: [Axis]
   /// Every combination, as one value index per axis, the first axis varying slowest.

@@ -30,6 +30,14 @@ public protocol DeviceBackend {
   mutating func finish()
   /// What was measured, per channel (by channel index) and over every channel.
   var metrics: BackendMetrics { get }
+  /// The device figures of the metric registry this design reports (docs/REPORT-FORMAT.md,
+  /// "Metrics"); reports leave out the rows of the others (report.md says "n/a"). By
+  /// default ``Metric/commonDeviceMetrics``: a design with rings adds ``Metric/ringMetrics``.
+  var reportedMetrics: [String] { get }
+}
+
+extension DeviceBackend {
+  public var reportedMetrics: [String] { Metric.commonDeviceMetrics }
 }
 
 /// The requests a backend completed, by tag, for a driver that issues requests in turn.

@@ -9,6 +9,8 @@ protocol HostTarget: ReplayTarget {
   var backendName: String { get }
   mutating func addChannel(_ channel: Channel)
   var metrics: BackendMetrics { get }
+  /// The device figures the backend declares.
+  var reportedMetrics: [String] { get }
   /// After the driver drained: the host's CPU figures (none uncoupled).
   mutating func finish(windowStart: UInt64, windowEnd: UInt64) throws(HVReplayError)
     -> SchedulerResult?
@@ -33,6 +35,7 @@ struct HostSimulation<Backend: DeviceBackend, Policy: SchedulingPolicy>: HostTar
 
   var backendName: String { "\(backend.name)/\(cpu.name)" }
   var metrics: BackendMetrics { backend.metrics }
+  var reportedMetrics: [String] { backend.reportedMetrics }
   mutating func addChannel(_ channel: Channel) { backend.addChannel(channel) }
 
   var nextStepTime: UInt64 {
@@ -136,6 +139,7 @@ struct UncoupledBackend<Backend: DeviceBackend>: HostTarget {
 
   var backendName: String { backend.name }
   var metrics: BackendMetrics { backend.metrics }
+  var reportedMetrics: [String] { backend.reportedMetrics }
   mutating func addChannel(_ channel: Channel) { backend.addChannel(channel) }
 
   var nextStepTime: UInt64 {
@@ -216,6 +220,9 @@ struct DrivenRun<Target: HostTarget>: ReplayRun {
       issuedLate: driver.issuedLate)
     result.design = design
     result.scheduler = scheduler
+    // In the registry's order, whatever the declaration's.
+    let declared = Set(target.reportedMetrics)
+    result.metrics = Metric.deviceMetrics.map(\.name).filter(declared.contains)
     return (result, cpu)
   }
 }

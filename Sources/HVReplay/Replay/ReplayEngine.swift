@@ -299,6 +299,9 @@ public struct BackendResult: Sendable {
   /// Of those, the streams without recorded completions (the `replay.depth` rule).
   public var depthStreams: UInt64 = 0
   public var issuedLate: UInt64 = 0
+  /// The device figures the backend declares (``DeviceBackend/reportedMetrics``), in the
+  /// registry's order.
+  public var metrics: [String] = Metric.commonDeviceMetrics
 }
 
 /// What was replayed.

@@ -36,81 +36,11 @@ extension ReplayResult {
 }
 
 extension SchedulerResult {
-  /// The figures of one VM (or of all, for `nil`) in `cpu.csv`'s order.
+  /// The figures of one VM (or of all, for `nil`) in `cpu.csv`'s order (the metric
+  /// registry's), leaving out those without meaning there.
   public func rows(vm index: Int?) -> [Figures.Row] {
-    func row(_ metric: String, _ value: Double, _ unit: String, _ decimals: Int = 0) -> Figures.Row
-    {
-      Figures.Row(metric: metric, value: value, unit: unit, decimals: decimals)
-    }
-    let selected = index.map { [vms[$0]] } ?? vms
-    let waits = index.map { vms[$0].wait.totalCount > 0 ? PercentileIndex(vms[$0].wait) : nil }
-    let w = waits ?? (wait.totalCount > 0 ? PercentileIndex(wait) : nil)
-    let demand = selected.map(\.demandNs).saturatingSum()
-    let cpu = selected.map(\.cpuNs).saturatingSum()
-    let exact = selected.map(\.billedExactNs).saturatingSum()
-    let tick = selected.map(\.billedTickNs).saturatingSum()
-    var rows = [
-      row("demand_ns", Double(demand), "ns"),
-      row("cpu_ns", Double(cpu), "ns"),
-      row("unserved_ns", Double(selected.map(\.unservedNs).saturatingSum()), "ns"),
-      row("share", selected.reduce(0) { $0 + $1.share }, "fraction", 6),
-      row("entitled_share", selected.reduce(0) { $0 + $1.entitledShare }, "fraction", 6),
-      row("wait_p50_ns", Double(w?.value(at: 50) ?? 0), "ns"),
-      row("wait_p99_ns", Double(w?.value(at: 99) ?? 0), "ns"),
-      row("wait_p999_ns", Double(w?.value(at: 99.9) ?? 0), "ns"),
-      row("wait_max_ns", Double(w?.maxRecorded ?? 0), "ns"),
-      row("billed_exact_ns", Double(exact), "ns"),
-      row("billed_tick_ns", Double(tick), "ns"),
-      row(
-        "billing_error_pct",
-        exact > 0 ? (Double(tick) - Double(exact)) / Double(exact) * 100 : 0, "percent", 3),
-      row("billing_ticks", Double(billingTicks(selected)), "count"),
-      row("context_switches", Double(selected.map(\.contextSwitches).saturatingSum()), "count"),
-    ]
-    // Model rule "virtualization CPU" (docs/MODEL.md, "One host"): a guest's I/O path on its
-    // own vCPUs and, for it, in the driver domain or its device model; the totals sum the
-    // guests (a backend context's own row holds all it ran).
-    if backend != nil {
-      let guests = selected.filter { $0.domain == .guest }
-      let guest = guests.map(\.virtGuestNs).saturatingSum()
-      let back = guests.map(\.virtBackendNs).saturatingSum()
-      if index == nil || selected[0].domain == .guest {
-        rows += [
-          row("virt_guest_ns", Double(guest), "ns"),
-          row("virt_backend_ns", Double(back), "ns"),
-          row("virt_cpu_ns", Double(guest.adding(saturating: back)), "ns"),
-        ]
-      } else {
-        rows.append(
-          row("backend_utilisation_pct", backendUtilisation(selected[0]) * 100, "percent", 3))
-      }
-      let done = guests.map(\.burstsDone).saturatingSum()
-      let references = guests.compactMap(\.referenceBurstResponseNs)
-      if done > 0 && references.count == guests.filter({ $0.burstsDone > 0 }).count,
-        !references.isEmpty
-      {
-        let response = Double(guests.map(\.burstResponseNs).saturatingSum())
-        let reference = Double(references.saturatingSum())
-        rows.append(row("burst_late_ns", (response - reference) / Double(done), "ns", 1))
-        if reference > 0 { rows.append(row("burst_slowdown", response / reference, "ratio", 4)) }
-      }
-    }
-    if let index {
-      rows += [
-        row("weight", Double(vms[index].weight), "weight"),
-        row("cap_pct", Double(vms[index].capPercent), "percent"),
-        row("vcpus", Double(vms[index].vcpus), "count"),
-      ]
-    } else {
-      rows += [
-        row("jain_index", jainIndex, "index", 6),
-        row("window_ns", Double(windowNs), "ns"),
-        row("capacity_ns", Double(capacityNs), "ns"),
-        row("switching_ns", Double(switchingNs), "ns"),
-        row("idle_while_runnable_ns", Double(idleWhileRunnableNs), "ns"),
-      ]
-    }
-    return rows
+    let scope = MetricScope.cpu(CPUScope(self, index: index))
+    return Metric.cpuMetrics.compactMap { $0.row(scope) }
   }
 }
 

@@ -23,8 +23,11 @@ public struct Figures: Sendable {
   public let metrics: ChannelMetrics
   /// How the requests were issued: slowdown is a closed-loop figure.
   public let loop: Model.Loop
-  /// Whether the backend has rings (ring figures apply).
-  public let hasRings: Bool
+  /// The device figures the backend declares (``DeviceBackend/reportedMetrics``): the
+  /// rows of others are left out.
+  public let reported: Set<String>
+  /// Whether the backend has rings (it declares the ring figures).
+  public var hasRings: Bool { reported.contains(Metric.ringMetrics[0]) }
   /// Latency percentiles per op (indexed by ``EventOp/rawValue``) and over every op.
   let latencyByOp: [PercentileIndex?]
   let percentiles: PercentileIndex?
@@ -33,25 +36,37 @@ public struct Figures: Sendable {
   let latencyMeanByOp: [Double?]
 
   /// The figures of a channel or a group of channels, with latency at per-channel precision.
-  public init(metrics: ChannelMetrics, loop: Model.Loop, hasRings: Bool) {
+  public init(metrics: ChannelMetrics, loop: Model.Loop, reported: Set<String>) {
     self.metrics = metrics
     self.loop = loop
-    self.hasRings = hasRings
+    self.reported = reported
     latencyByOp = metrics.latency.map { $0.map(PercentileIndex.init) }
     percentiles = metrics.allLatency.map(PercentileIndex.init)
     latencyMeanByOp = latencyByOp.map { $0?.mean }
   }
 
   /// The figures of a group of channels whose latency is known at full precision.
-  public init(metrics: ChannelMetrics, latency: OpLatency, loop: Model.Loop, hasRings: Bool) {
+  public init(
+    metrics: ChannelMetrics, latency: OpLatency, loop: Model.Loop, reported: Set<String>
+  ) {
     self.metrics = metrics
     self.loop = loop
-    self.hasRings = hasRings
+    self.reported = reported
     let byOp = latency.byOp.map { $0.map(PercentileIndex.init) }
     latencyByOp = byOp
     percentiles = latency.all.map(PercentileIndex.init)
     latencyMeanByOp = EventOp.allCases.map { latency.meanNs($0) ?? byOp[Int($0.rawValue)]?.mean }
   }
+
+  /// The figures of a design with rings (`hasRings`: every device figure) or without.
+  public init(metrics: ChannelMetrics, loop: Model.Loop, hasRings: Bool) {
+    let names = Metric.commonDeviceMetrics + (hasRings ? Metric.ringMetrics : [])
+    self.init(metrics: metrics, loop: loop, reported: Set(names))
+  }
+
+  /// Whether the backend declares `metric` (``DeviceBackend/reportedMetrics``).
+  @inline(__always)
+  func reports(_ metric: String) -> Bool { reported.contains(metric) }
 
   /// The latency percentiles reported, with their metric suffixes.
   public static let percentiles: [(Double, String)] = [
@@ -78,60 +93,15 @@ public struct Figures: Sendable {
     percentiles?.value(at: percentile) ?? 0
   }
 
-  /// Every figure, in the order `summary.csv` lists them.
-  public var rows: [Row] {
-    let m = metrics
-    func count(_ name: String, _ v: UInt64, _ unit: String = "count") -> Row {
-      Row(metric: name, value: Double(v), unit: unit, decimals: 0)
-    }
-    var rows = [
-      count("requests", m.requests),
-      count("requests_assumed_service", m.assumedService),
-      count("traps", m.traps),
-      count("traps_submit", m.submitTraps),
-      count("traps_completion", m.completionTraps),
-      count("hypercalls", m.hypercalls),
-      count("interrupts", m.interrupts),
-      count("notifications_sent", m.notificationsSent),
-      count("notifications_suppressed", m.notificationsSuppressed),
-      count("bytes_copied", m.bytesCopied, "bytes"),
-      count("copies_avoided", m.copiesAvoided),
-      count("bytes_copy_avoided", m.bytesCopyAvoided, "bytes"),
-      count("grants_mapped", m.grantsMapped),
-      count("backend_wakeups", m.backendWakeups),
-    ]
-    if hasRings {
-      let o = m.occupancy
-      rows += [
-        count("ring_full_stalls", m.ringFullStalls),
-        count("ring_full_ns", m.ringFullNs, "ns"),
-        Row(metric: "ring_occupancy_mean", value: o?.mean ?? 0, unit: "entries", decimals: 3),
-        count("ring_occupancy_max", o?.maximum ?? 0, "entries"),
-        Row(
-          metric: "ring_full_fraction", value: o?.fullFraction ?? 0, unit: "fraction", decimals: 6),
-      ]
-    }
-    rows.append(Row(metric: "latency_mean_ns", value: latencyMeanNs, unit: "ns", decimals: 1))
-    for (p, suffix) in Self.percentiles {
-      rows.append(count("latency_\(suffix)_ns", latency(p), "ns"))
-    }
-    rows.append(count("latency_max_ns", latencyMaxNs, "ns"))
-    rows.append(count("latency_clamped", m.latencyClamped))
-    // Achieved rates: completions over the replay's span (first issue to last completion);
-    // offered: the same requests over the recorded schedule's span.
-    rows += [
-      Row(metric: "iops", value: Self.rate(m.requests, m.spanNs), unit: "1/s", decimals: 1),
-      Row(metric: "bytes_per_s", value: Self.rate(m.bytes, m.spanNs), unit: "bytes/s", decimals: 1),
-      Row(
-        metric: "offered_iops", value: Self.rate(m.requests, m.offeredSpanNs), unit: "1/s",
-        decimals: 1),
-    ]
-    if loop == .closed {
-      rows.append(Row(metric: "slowdown", value: slowdown, unit: "ratio", decimals: 4))
-    }
-    rows.append(count("overhead_cpu_ns", m.overheadNs, "ns"))
-    return rows
+  /// Every figure, in the order `summary.csv` lists them (the metric registry's), leaving
+  /// out those without meaning here. `host`: on a host simulation's total row, its CPU
+  /// figures (the guests' virtualization CPU).
+  public func rows(host: SchedulerResult? = nil) -> [Row] {
+    Metric.deviceMetrics.compactMap { $0.row(.device(self, host: host)) }
   }
+
+  /// Every figure without the host's, in the order `summary.csv` lists them.
+  public var rows: [Row] { rows() }
 
   /// The replay's span over the recorded schedule's (1 when it reproduces the recording;
   /// 0 when either span is empty).
@@ -180,21 +150,21 @@ public struct ReplayReport: Sendable {
     let keys = groups.keys.sorted()
     let order = result.channels.indices.sorted { result.channels[$0] < result.channels[$1] }
     backends = result.backends.map { backend in
-      let rings = backend.channels.contains { $0.occupancy != nil }
+      let rings = Set(backend.metrics)
       var total = ChannelMetrics()
       for m in backend.channels { total.add(m, latency: false) }
       let devices = keys.map { key -> (DeviceKey, Figures) in
         var merged = ChannelMetrics()
         for i in groups[key]! { merged.add(backend.channels[i]) }
-        return (key, Figures(metrics: merged, loop: loop, hasRings: rings))
+        return (key, Figures(metrics: merged, loop: loop, reported: rings))
       }
       let ringFigures = order.map {
-        (result.channels[$0], Figures(metrics: backend.channels[$0], loop: loop, hasRings: rings))
+        (result.channels[$0], Figures(metrics: backend.channels[$0], loop: loop, reported: rings))
       }
       return BackendFigures(
         name: backend.name,
-        total: Figures(metrics: total, latency: backend.latency, loop: loop, hasRings: rings),
-        devices: devices, rings: rings ? ringFigures : [])
+        total: Figures(metrics: total, latency: backend.latency, loop: loop, reported: rings),
+        devices: devices, rings: rings.contains(Metric.ringMetrics[0]) ? ringFigures : [])
     }
   }
 

@@ -42,6 +42,7 @@ extension ReplayReport {
           ("streams", .uint(raw.streams)),
           ("depth_streams", .uint(raw.depthStreams)),
           ("requests_issued_late", .uint(raw.issuedLate)),
+          ("metrics", .array(raw.metrics.map { .string($0) })),
           ("total", Self.figures(b.total.rows)),
           ("latency", Self.latencyJSON(raw.latency.byOp)),
           (
@@ -305,6 +306,7 @@ extension ReplayResult {
       backend.design =
         b.value["design"] == nil ? ReplayReport.design(of: backend.name) : try b.string("design")
       if b.value["scheduler"] != nil { backend.scheduler = try b.string("scheduler") }
+      backend.metrics = try Self.declaredMetrics(b, channels: metrics)
       backends.append(backend)
     }
     self.channels = channels
@@ -322,6 +324,26 @@ extension ReplayResult {
     guard Set(backends.map(\.name)).count == backends.count,
       Set(schedulers.map(\.name)).count == schedulers.count
     else { throw root.fail("a backend or scheduler name appears twice") }
+  }
+
+  /// A backend's declared device figures; a report from before declarations has the ring
+  /// figures where its channels have rings.
+  private static func declaredMetrics(_ b: JSONFields, channels: [ChannelMetrics])
+    throws(HVReplayError) -> [String]
+  {
+    guard b.value["metrics"] != nil else {
+      let rings = channels.contains { $0.occupancy != nil }
+      return Metric.commonDeviceMetrics + (rings ? Metric.ringMetrics : [])
+    }
+    let known = Set(Metric.deviceMetrics.map(\.name))
+    var names = Set<String>()
+    for m in try b.array("metrics") {
+      guard let name = m.value.string, known.contains(name) else {
+        throw m.fail("expected the name of a device metric (docs/REPORT-FORMAT.md, \"Metrics\")")
+      }
+      names.insert(name)
+    }
+    return Metric.deviceMetrics.map(\.name).filter(names.contains)
   }
 
   /// The most backends and distinct channels a report.json may hold.

@@ -82,17 +82,16 @@ extension ReplayReport {
     md += "\n## Per VM and device\n\n"
     md += "Latency per VM and device is kept at two significant digits (within 0.8% of the "
     md += "totals' three-digit buckets; docs/MODEL.md, per-channel precision).\n\n"
+    // The columns are the metric registry's (those with a report.md column).
+    let columns = Metric.deviceMetrics.filter { $0.column != nil }
     md +=
-      "| backend | vm | device | requests | traps | hypercalls | interrupts | bytes copied | p99 latency | overhead CPU |\n"
-    md += "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|\n"
+      "| backend | vm | device | " + columns.map { $0.column! }.joined(separator: " | ") + " |\n"
+    md += "|---|--:|---|" + String(repeating: "--:|", count: columns.count) + "\n"
     for backend in backends {
       for (key, f) in backend.devices {
-        let m = f.metrics
-        md += "| \(backend.name) | \(key.vm) | \(key.name) | \(Self.grouped(m.requests)) | "
-        md += "\(Self.grouped(m.traps)) | \(Self.grouped(m.hypercalls)) | "
-        md += "\(Self.grouped(m.interrupts)) | \(Self.bytes(m.bytesCopied)) | "
-        md +=
-          "\(TraceInspection.seconds(f.latency(99))) | \(TraceInspection.seconds(m.overheadNs)) |\n"
+        let cells = columns.map { m in m.value(.device(f, host: nil)).map(m.markdown) ?? "n/a" }
+        md += "| \(backend.name) | \(key.vm) | \(key.name) | " + cells.joined(separator: " | ")
+        md += " |\n"
       }
     }
 

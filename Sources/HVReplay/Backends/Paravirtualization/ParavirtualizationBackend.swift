@@ -132,6 +132,8 @@ struct ParavirtualizationBackend: DeviceBackend {
   }
 
   let name = "para"
+  /// Every device figure: para has rings.
+  var reportedMetrics: [String] { Metric.commonDeviceMetrics + Metric.ringMetrics }
   private let model: Model
   private let costs: Model.Costs
   private let suppression: Bool
