@@ -95,6 +95,51 @@ struct CompareSweepMergeCommandTests {
     #expect(md.contains("xychart-beta"))
   }
 
+  // sweep.md divides each design's figure by the baseline's under the same scheduler and
+  // settings: recomputed here from sweep.csv's own cells.
+  @Test("sweep.md gives each design's figure over the baseline's, --baseline chooses it")
+  func sweepBaseline() throws {
+    let dir = Scratch()
+    let trace = dir.file("o.hvt.zst")
+    #expect(
+      try HVReplay.run([
+        "synth", "--profile", "oltp", "--events", "3000", "--iops", "20000", "-o", trace,
+      ]).status == 0)
+    for baseline in ["full", "para"] {
+      let out = dir.file("s-\(baseline)")
+      let sweep = try HVReplay.run([
+        "sweep", trace, "--set", "para.ring_entries=2,32", "--schedulers", "credit",
+        "--figure", "latency_p99_ns", "--baseline", baseline, "--out", out,
+      ])
+      #expect(sweep.status == 0, "\(sweep.stderr)")
+      let rows = try String(contentsOfFile: out + "/sweep.csv", encoding: .utf8)
+        .split(separator: "\n").map {
+          $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
+      let column = rows[0].firstIndex(of: "latency_p99_ns")!
+      func p99(_ ring: String, _ backend: String) -> Double {
+        Double(rows.first { $0[0] == ring && $0[1] == backend }![column])!
+      }
+      let other = baseline == "full" ? "para" : "full"
+      let md = try String(contentsOfFile: out + "/sweep.md", encoding: .utf8)
+      #expect(md.contains("## Against the baseline"))
+      #expect(md.contains("over \(baseline)'s under the same scheduler"))
+      let line = md.split(separator: "\n").last { $0.hasPrefix("| \(other)/credit | ") }
+      let cells = line.map { $0.split(separator: "|").dropFirst().map { Double($0.trimmed) } }
+      #expect(cells?.count == 2, "\(md)")
+      for (i, ring) in ["2", "32"].enumerated() where cells?.count == 2 {
+        let expected = p99(ring, "\(other)/credit") / p99(ring, "\(baseline)/credit")
+        // Three significant digits.
+        #expect(abs(cells![i]! - expected) <= expected * 0.005, "\(ring): \(md)")
+      }
+    }
+    let bad = try HVReplay.run([
+      "sweep", trace, "--set", "para.ring_entries=2,32", "--baseline", "native", "--out",
+      dir.file("bad"),
+    ])
+    #expect(bad.status == 64 && bad.stderr.contains("--baseline"))
+  }
+
   @Test("merge writes a report folder whose figures equal the whole trace's")
   func mergeCommand() throws {
     let dir = Scratch()
@@ -133,5 +178,12 @@ struct CompareSweepMergeCommandTests {
           == FileManager.default.contents(atPath: dir.file("whole/\(file)")), "\(file)")
     }
     #expect(FileManager.default.fileExists(atPath: dir.file("m/report.md")))
+  }
+}
+
+extension Substring {
+  /// Without the spaces around it.
+  fileprivate var trimmed: String {
+    String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
   }
 }

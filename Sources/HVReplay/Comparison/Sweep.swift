@@ -144,7 +144,12 @@ public struct Sweep: Sendable {
   private func values(_ c: [Int]) -> [String] { zip(axes, c).map { $0.values[$1] } }
 
   /// `sweep.md`: the figure against the first swept key, as a table and a chart.
-  public func markdown(_ results: [SweepResult], figure: String, trace: String) -> String {
+  ///
+  /// - Parameter baseline: the design every other's figure is divided by, under the same
+  ///   scheduler and settings (default: `full` when swept, else the first design).
+  public func markdown(
+    _ results: [SweepResult], figure: String, trace: String, baseline: String? = nil
+  ) -> String {
     let first = axes[0]
     var md = "# hvreplay sweep: \(MarkdownEscaping.text(trace))\n\n"
     md += "\(combinations.count) combinations of "
@@ -178,6 +183,58 @@ public struct Sweep: Sendable {
     md += "  y-axis \"\(figure)\"\n"
     for s in series.prefix(8) { md += "  line [" + s.values.joined(separator: ", ") + "]\n" }
     md += "```\n"
+    md += against(baseline, series: series, names: names, figure: figure)
     return md
+  }
+
+  /// `r` with 3 significant digits (at least 3 decimals, at most 9): 0.00324, 0.250, 12.500.
+  static func significant(_ r: Double) -> String {
+    guard r.isFinite, r > 0 else { return TraceInspection.fixed(r, 3) }
+    var decimals = 3
+    var scaled = r
+    while scaled < 0.1 && decimals < 9 {
+      scaled *= 10
+      decimals += 1
+    }
+    return TraceInspection.fixed(r, decimals)
+  }
+
+  /// sweep.md's table of each design's figure over the baseline design's, under the same
+  /// scheduler and settings; "" with one design.
+  private func against(
+    _ chosen: String?, series: [(name: String, values: [String])], names: [String],
+    figure: String
+  ) -> String {
+    let designs = names.map(ReplayReport.design(of:))
+    guard Set(designs).count > 1,
+      let baseline = chosen ?? (designs.contains("full") ? "full" : designs.first)
+    else { return "" }
+    // A backend's name is its design, then "/scheduler" on the host timeline.
+    func counterpart(_ name: String) -> String {
+      guard let slash = name.firstIndex(of: "/") else { return baseline }
+      return baseline + name[slash...]
+    }
+    var rows = ""
+    let byName = Dictionary(series.map { ($0.name, $0.values) }, uniquingKeysWith: { a, _ in a })
+    for s in series {
+      let words = s.name.split(separator: " ", maxSplits: 1).map(String.init)
+      guard ReplayReport.design(of: words[0]) != baseline,
+        let base = byName[([counterpart(words[0])] + words.dropFirst()).joined(separator: " ")]
+      else { continue }
+      let ratios = zip(s.values, base).map { v, b in
+        guard let v = Double(v), let b = Double(b), b != 0 else { return "n/a" }
+        return Self.significant(v / b)
+      }
+      rows += "| \(s.name) | " + ratios.joined(separator: " | ") + " |\n"
+    }
+    guard !rows.isEmpty else { return "" }
+    let first = axes[0]
+    var md = "\n## Against the baseline\n\n`\(figure)` of each design over \(baseline)'s under "
+    md += "the same scheduler and settings (below 1: lower than \(baseline)'s; `--baseline` "
+    md += "chooses the design).\n\n"
+    md +=
+      "| series | " + first.values.map { "\(first.key)=\($0)" }.joined(separator: " | ") + " |\n"
+    md += "|---|" + String(repeating: "--:|", count: first.values.count) + "\n"
+    return md + rows
   }
 }

@@ -17,7 +17,8 @@ extension HVReplayCommand {
         replayed (as many at once as there are cores) and written into --out (default
         Reports/<trace name>-sweep): sweep.csv (one row per combination and backend with the
         headline figures), sweep-cpu.csv (per scheduler, when the trace has cpu events) and
-        sweep.md (the chosen figure against the first key, as a table and a chart).
+        sweep.md (the chosen figure against the first key, as a table and a chart, and
+        each design's figure over the baseline design's, --baseline, default full).
         Example: hvreplay sweep trace.hvt.zst --set para.ring_entries=8,16,32,64,128,256
         """
     )
@@ -43,6 +44,12 @@ extension HVReplayCommand {
     @Option(help: "The CPU schedulers to replay through, comma-separated: credit, fair.")
     var schedulers: String = "credit,fair"
 
+    @Option(
+      help:
+        "The design sweep.md divides every other's figure by (default: full when swept, else the first backend)."
+    )
+    var baseline: String?
+
     @Option(name: .customLong("model"), help: "A JSON model file the sweep starts from.")
     var modelFile: String?
 
@@ -58,9 +65,10 @@ extension HVReplayCommand {
       let schedulerKinds = try parseList(schedulers, option: "--schedulers", as: SchedulerKind.self)
       guard Sweep.knownFigures.contains(figure) else {
         throw ValidationError(
-          "--figure: unknown figure \"\(figure)\"; figures: \(HVReplay.Sweep.headline.joined(separator: ", "))"
+          "--figure: unknown figure \"\(figure)\"; figures: \(Metric.deviceMetrics.map(\.name).joined(separator: ", "))"
         )
       }
+      try checkBaseline(baseline, among: kinds)
       try reportingErrors { () throws(HVReplayError) in
         let metadata = try TraceReader(paths: [trace], options: read.options).metadata
         var base = Model()
@@ -75,7 +83,7 @@ extension HVReplayCommand {
         let directory = out ?? "Reports/\(name)-sweep"
         var files = [
           ("sweep.csv", sweep.csv(results)),
-          ("sweep.md", sweep.markdown(results, figure: figure, trace: name)),
+          ("sweep.md", sweep.markdown(results, figure: figure, trace: name, baseline: baseline)),
         ]
         if results.contains(where: { !$0.schedulers.isEmpty }) {
           files.append(("sweep-cpu.csv", sweep.cpuCSV(results)))
@@ -92,7 +100,7 @@ extension HVReplayCommand {
       }
     }
 
-    static let knownFigures = Set(
-      HVReplay.Sweep.headline + ["bytes_per_s", "latency_p90_ns", "latency_p9999_ns"])
+    /// Every device figure of the metric registry (a sweep keeps each backend's totals).
+    static let knownFigures = Set(Metric.deviceMetrics.map(\.name))
   }
 }
