@@ -60,14 +60,20 @@ struct CompareSweepMergeCommandTests {
       ]).status == 64)
   }
 
+  /// An oltp trace of `events` events at 20,000 IOPS, synthesised into `dir`.
+  static func oltp(events: Int, in dir: Scratch) throws -> String {
+    let trace = dir.file("o.hvt.zst")
+    let synth = try HVReplay.run([
+      "synth", "--profile", "oltp", "--events", String(events), "--iops", "20000", "-o", trace,
+    ])
+    #expect(synth.status == 0)
+    return trace
+  }
+
   @Test("sweep rows equal separate replays with the same settings")
   func sweepMatchesReplays() throws {
     let dir = Scratch()
-    let trace = dir.file("o.hvt.zst")
-    #expect(
-      try HVReplay.run([
-        "synth", "--profile", "oltp", "--events", "4000", "--iops", "20000", "-o", trace,
-      ]).status == 0)
+    let trace = try Self.oltp(events: 4000, in: dir)
     let sweep = try HVReplay.run([
       "sweep", trace, "--set", "para.ring_entries=2,8", "--set", "devices.disk.queue_depth=1,4",
       "--out", dir.file("s"),
@@ -100,11 +106,7 @@ struct CompareSweepMergeCommandTests {
   @Test("sweep.md gives each design's figure over the baseline's, --baseline chooses it")
   func sweepBaseline() throws {
     let dir = Scratch()
-    let trace = dir.file("o.hvt.zst")
-    #expect(
-      try HVReplay.run([
-        "synth", "--profile", "oltp", "--events", "3000", "--iops", "20000", "-o", trace,
-      ]).status == 0)
+    let trace = try Self.oltp(events: 3000, in: dir)
     for baseline in ["full", "para"] {
       let out = dir.file("s-\(baseline)")
       let sweep = try HVReplay.run([
