@@ -79,6 +79,29 @@ struct ReplayCommandTests {
     #expect(csv.contains("para/credit,all,all,notifications_suppressed,0,count"))
   }
 
+  // The mixed sample through native beside full and para: native is the baseline unless
+  // --baseline says otherwise, and its host spends no CPU on virtualization.
+  @Test("--backends native,full,para replays bare metal beside both designs")
+  func nativeBeside() throws {
+    let dir = Scratch()
+    let mixed = HVReplay.repositoryRoot.appendingPathComponent("Traces/mixed.hvt.zst").path
+    for (baseline, head) in [
+      (nil, "full/credit vs native/credit: "), ("full", "native/credit vs full/credit: "),
+    ] {
+      let out = dir.file("r-\(baseline ?? "default")")
+      let result = try HVReplay.run(
+        ["replay", mixed, "--out", out, "--backends", "native,full,para", "--schedulers", "credit"]
+          + (baseline.map { ["--baseline", $0] } ?? []))
+      #expect(result.status == 0, "\(result.stderr)")
+      #expect(result.stdout.hasPrefix(head), "\(result.stdout)")
+      let cpu = try String(contentsOfFile: out + "/cpu.csv", encoding: .utf8)
+      #expect(cpu.contains("native/credit,all,virt_cpu_ns,0,ns"))
+      let summary = try String(contentsOfFile: out + "/summary.csv", encoding: .utf8)
+      #expect(summary.contains("native/credit,all,all,traps,0,count"))
+      #expect(!summary.contains("native/credit,all,all,ring_full_stalls"))
+    }
+  }
+
   @Test("hvreplay model prints JSON that reads back as the same model")
   func modelCommand() throws {
     let dir = Scratch()

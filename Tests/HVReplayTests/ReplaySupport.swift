@@ -5,7 +5,7 @@
 /// uncoupled unless `coupled` (the backend suites' hand-worked figures are each design's
 /// I/O path on CPUs of its own; the host suites couple).
 func replay(
-  _ events: [TraceEvent], model: Model = Model(), backends: [BackendKind] = BackendKind.allCases,
+  _ events: [TraceEvent], model: Model = Model(), backends: [BackendKind] = BackendKind.defaults,
   loop: Model.Loop = .open, coupled: Bool = false
 ) throws -> ReplayResult {
   var model = model

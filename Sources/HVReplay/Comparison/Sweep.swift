@@ -146,7 +146,7 @@ public struct Sweep: Sendable {
   /// `sweep.md`: the figure against the first swept key, as a table and a chart.
   ///
   /// - Parameter baseline: the design every other's figure is divided by, under the same
-  ///   scheduler and settings (default: `full` when swept, else the first design).
+  ///   scheduler and settings (default: ``ReplayReport/defaultBaseline(among:)``).
   public func markdown(
     _ results: [SweepResult], figure: String, trace: String, baseline: String? = nil
   ) -> String {
@@ -207,7 +207,7 @@ public struct Sweep: Sendable {
   ) -> String {
     let designs = names.map(ReplayReport.design(of:))
     guard Set(designs).count > 1,
-      let baseline = chosen ?? (designs.contains("full") ? "full" : designs.first)
+      let baseline = chosen ?? ReplayReport.defaultBaseline(among: designs)
     else { return "" }
     // A backend's name is its design, then "/scheduler" on the host timeline.
     func counterpart(_ name: String) -> String {

@@ -63,6 +63,8 @@ public struct CompletionLog: Sendable {
 
 /// The backends hvreplay has.
 public enum BackendKind: String, CaseIterable, Sendable, CustomStringConvertible {
+  /// No hypervisor: the reference design.
+  case native
   /// Full virtualization: trap and emulate.
   case full
   /// Paravirtualization: Xen split drivers over shared rings.
@@ -70,9 +72,13 @@ public enum BackendKind: String, CaseIterable, Sendable, CustomStringConvertible
 
   public var description: String { rawValue }
 
+  /// The designs replayed when `--backends` is not given.
+  public static let defaults: [BackendKind] = [.full, .para]
+
   /// A backend of this kind for `model`.
   func make(model: Model) -> any DeviceBackend {
     switch self {
+    case .native: NativeBackend(model: model)
     case .full: FullVirtualizationBackend(model: model)
     case .para: ParavirtualizationBackend(model: model)
     }
@@ -81,6 +87,8 @@ public enum BackendKind: String, CaseIterable, Sendable, CustomStringConvertible
   /// One line on the design.
   public var summary: String {
     switch self {
+    case .native:
+      "native (no hypervisor): the driver programs the device, one interrupt per completion instant"
     case .full:
       "full virtualization (trap and emulate): traps, one copy and one interrupt per request"
     case .para:

@@ -248,6 +248,21 @@ extension SpecialisedRun {
   { try run.finish(windowStart: windowStart, windowEnd: windowEnd) }
 }
 
+/// Native on CPUs of its own.
+struct NativeUncoupledRun: SpecialisedRun {
+  var run: DrivenRun<UncoupledBackend<NativeBackend>>
+}
+
+/// Native on a host under credit.
+struct NativeCreditRun: SpecialisedRun {
+  var run: DrivenRun<HostSimulation<NativeBackend, CreditPolicy>>
+}
+
+/// Native on a host under fair share.
+struct NativeFairRun: SpecialisedRun {
+  var run: DrivenRun<HostSimulation<NativeBackend, FairSharePolicy>>
+}
+
 /// Full virtualization on CPUs of its own.
 struct FullUncoupledRun: SpecialisedRun {
   var run: DrivenRun<UncoupledBackend<FullVirtualizationBackend>>
@@ -321,12 +336,21 @@ extension BackendKind {
   /// `scheduler` nil, the backend on CPUs of its own.
   func run(model: Model, scheduler: SchedulerKind?, horizon: UInt64?) -> any ReplayRun {
     let d = rawValue
+    let native = NativeBackend(model: model)
     let full = FullVirtualizationBackend(model: model)
     let para = ParavirtualizationBackend(model: model)
     let credit = CreditPolicy(model: model)
     let fair = FairSharePolicy()
     typealias G = GenericRun
     switch (self, scheduler) {
+    case (.native, nil):
+      return NativeUncoupledRun(run: G.uncoupled(native, model: model, design: d))
+    case (.native, .credit?):
+      return NativeCreditRun(
+        run: G.host(native, credit, model: model, design: d, scheduler: .credit, horizon: horizon))
+    case (.native, .fair?):
+      return NativeFairRun(
+        run: G.host(native, fair, model: model, design: d, scheduler: .fair, horizon: horizon))
     case (.full, nil): return FullUncoupledRun(run: G.uncoupled(full, model: model, design: d))
     case (.para, nil): return ParaUncoupledRun(run: G.uncoupled(para, model: model, design: d))
     case (.full, .credit?):

@@ -18,7 +18,7 @@ public struct ReplayEngine {
   public let horizon: UInt64?
 
   public init(
-    model: Model, backends: [BackendKind] = BackendKind.allCases,
+    model: Model, backends: [BackendKind] = BackendKind.defaults,
     schedulers: [SchedulerKind] = SchedulerKind.allCases, horizon: UInt64? = nil
   ) {
     self.init(

@@ -188,12 +188,18 @@ extension ReplayReport {
       + "had none in the trace and took the model's \(keys.joined(separator: " and "))"
   }
 
-  /// The design every other is compared with: `--baseline`, else `full` when it was
-  /// replayed, else the first backend's.
+  /// The design every other is compared with: `--baseline`, else the default among those
+  /// replayed (``defaultBaseline(among:)``).
   public var baselineDesign: String? {
     if let chosen = result.baseline { return chosen }
-    let designs = result.backends.map { $0.design.isEmpty ? Self.design(of: $0.name) : $0.design }
-    return designs.contains("full") ? "full" : designs.first
+    return Self.defaultBaseline(
+      among: result.backends.map { $0.design.isEmpty ? Self.design(of: $0.name) : $0.design })
+  }
+
+  /// The baseline when none is chosen: `native` when it was replayed (bare metal frames
+  /// every design), else `full`, else the first design.
+  public static func defaultBaseline(among designs: [String]) -> String? {
+    designs.contains("native") ? "native" : designs.contains("full") ? "full" : designs.first
   }
 
   /// The design of backend result `name`.
@@ -244,11 +250,18 @@ extension ReplayReport {
     let baseExits = f.traps + f.hypercalls
     let otherExits = p.traps + p.hypercalls
     if otherExits == 0 {
-      parts.append("no traps or hypercalls against \(Self.grouped(baseExits))")
+      parts.append(
+        baseExits == 0
+          ? "no traps or hypercalls, as \(base.name)"
+          : "no traps or hypercalls against \(Self.grouped(baseExits))")
+    } else if baseExits == 0 {
+      parts.append("\(Self.grouped(otherExits)) traps and hypercalls against none")
     } else {
       parts.append(Self.ratio(Double(baseExits), Double(otherExits), "traps and hypercalls"))
     }
-    parts.append("\(Self.decimalBytes(p.bytesCopyAvoided)) of copies avoided")
+    if p.bytesCopyAvoided > 0 || f.bytesCopyAvoided > 0 {
+      parts.append("\(Self.decimalBytes(p.bytesCopyAvoided)) of copies avoided")
+    }
     let fp99 = Double(base.total.latency(99))
     let pp99 = Double(other.total.latency(99))
     if fp99 > 0 {
@@ -258,6 +271,10 @@ extension ReplayReport {
       } else if change <= -99.5 && pp99 > 0 {
         // Percentages round a large gap to "100% lower": say how many times instead.
         parts.append("p99 latency \(TraceInspection.fixed(fp99 / pp99, 0))x lower")
+      } else if change >= 100 {
+        // Twice or more: how many times, not thousands of percent.
+        parts.append(
+          "p99 latency \(TraceInspection.fixed(pp99 / fp99, pp99 >= 10 * fp99 ? 0 : 1))x higher")
       } else {
         parts.append(
           "p99 latency \(TraceInspection.fixed(abs(change), 0))% \(change < 0 ? "lower" : "higher")"
@@ -283,6 +300,9 @@ extension ReplayReport {
     let against =
       "(\(TraceInspection.seconds(o.virtCPUNs)) against \(TraceInspection.seconds(b.virtCPUNs)))"
     if vo == 0 { return "no CPU on virtualization \(against)" }
+    if vb == 0 {
+      return "\(TraceInspection.seconds(o.virtCPUNs)) of CPU on virtualization against none"
+    }
     return vo < vb
       ? "\(TraceInspection.fixed(vb / vo, 1))x less CPU on virtualization \(against)"
       : "\(TraceInspection.fixed(vo / vb, 1))x more CPU on virtualization \(against)"

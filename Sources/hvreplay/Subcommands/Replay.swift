@@ -24,7 +24,10 @@ extension HVReplayCommand {
     @Option(name: .customLong("out"), help: "The report directory (default: Reports/<trace name>).")
     var out: String?
 
-    @Option(help: "The backends to replay through, comma-separated: full, para.")
+    @Option(
+      help:
+        "The backends to replay through, comma-separated: native, full, para (default full,para)."
+    )
     var backends: String = "full,para"
 
     @Option(help: "The CPU schedulers to replay through, comma-separated: credit, fair.")
@@ -32,7 +35,7 @@ extension HVReplayCommand {
 
     @Option(
       help:
-        "The design the verdict compares every other with (default: full when replayed, else the first backend)."
+        "The design the verdict compares every other with (default: native when replayed, else full, else the first backend)."
     )
     var baseline: String?
 

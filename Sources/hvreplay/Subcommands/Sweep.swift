@@ -18,7 +18,7 @@ extension HVReplayCommand {
         Reports/<trace name>-sweep): sweep.csv (one row per combination and backend with the
         headline figures), sweep-cpu.csv (per scheduler, when the trace has cpu events) and
         sweep.md (the chosen figure against the first key, as a table and a chart, and
-        each design's figure over the baseline design's, --baseline, default full).
+        each design's figure over the baseline design's: --baseline, default native when swept, else full).
         Example: hvreplay sweep trace.hvt.zst --set para.ring_entries=8,16,32,64,128,256
         """
     )
@@ -38,7 +38,10 @@ extension HVReplayCommand {
       name: .customLong("out"), help: "The output directory (default: Reports/<trace name>-sweep).")
     var out: String?
 
-    @Option(help: "The backends to replay through, comma-separated: full, para.")
+    @Option(
+      help:
+        "The backends to replay through, comma-separated: native, full, para (default full,para)."
+    )
     var backends: String = "full,para"
 
     @Option(help: "The CPU schedulers to replay through, comma-separated: credit, fair.")
@@ -46,7 +49,7 @@ extension HVReplayCommand {
 
     @Option(
       help:
-        "The design sweep.md divides every other's figure by (default: full when swept, else the first backend)."
+        "The design sweep.md divides every other's figure by (default: native when swept, else full, else the first backend)."
     )
     var baseline: String?
 

@@ -1,0 +1,92 @@
+// Model rules "native" (docs/MODEL.md): no hypervisor. The guest's own driver programs the
+// device (a doorbell write that does not trap) and takes the device's interrupt directly:
+// - N1: a request goes to the device at its issue time; a received packet reaches the NIC
+//   at its time.
+// - N2: the device serves it under the device rules every design shares (its queue depth,
+//   service time, ordering).
+// - N3: completions of a channel at the same instant share one interrupt, which completes
+//   them at once.
+// The driver's and the handler's own CPU time is the workload's in every design: no design
+// prices it (each prices what virtualization adds), so native runs no CPU work and its
+// latency is the device's service and queueing alone. It is the baseline the others'
+// overheads are measured against.
+
+/// Bare metal: the reference design.
+struct NativeBackend: DeviceBackend {
+  private struct Request {
+    var arrival: UInt64
+    var bytes: UInt32
+    var op: EventOp
+    var tag: UInt32
+    var channel: Int32
+  }
+
+  let name = "native"
+  private let model: Model
+  private var pending = EventQueue<Int32>()
+  private var devices: [DeviceQueue] = []
+  private var requests: [Request] = []
+  private var freeRequests: [Int32] = []
+  /// Per channel: the instant of its last interrupt (model rule N3).
+  private var lastInterrupt: [UInt64?] = []
+  private(set) var metrics = BackendMetrics()
+  var completions = CompletionLog()
+
+  init(model: Model) { self.model = model }
+
+  mutating func addChannel(_ channel: Channel) {
+    devices.append(DeviceQueue(servers: model.device(channel.kind).queueDepth))
+    lastInterrupt.append(nil)
+    metrics.channels.append(ChannelMetrics())
+  }
+
+  var nextStepTime: UInt64 {
+    @inline(__always) get { pending.nextTime }
+  }
+
+  var isIdle: Bool { pending.isEmpty }
+
+  mutating func finish() {}
+
+  @inline(__always)
+  mutating func submit<C: CPUExecutor>(
+    _ event: TraceEvent, channel c: Int, at time: UInt64, tag: UInt32, cpu: inout C
+  ) {
+    metrics.issue(c, at: time)
+    let service =
+      event.serviceNs != 0 ? event.serviceNs : metrics.assumed(c, model.serviceNs(for: event))
+    // N1, N2: straight to the device.
+    let (_, done) = devices[c].serve(ready: time, service: service, ordering: event.op.isOrdering)
+    let request = Request(
+      arrival: time, bytes: event.bytes, op: event.op, tag: tag, channel: Int32(c))
+    let id: Int32
+    if let free = freeRequests.popLast() {
+      id = free
+      requests[Int(id)] = request
+    } else {
+      id = Int32(requests.count)
+      requests.append(request)
+    }
+    pending.schedule(id, at: done)
+  }
+
+  /// N3: the device completes a request; the first completion of an instant raises the
+  /// channel's interrupt.
+  @inline(__always)
+  mutating func runNextStep<C: CPUExecutor>(cpu: inout C) {
+    let entry = pending.pop()
+    let r = requests[Int(entry.payload)]
+    let c = Int(r.channel)
+    if lastInterrupt[c] != entry.time {
+      lastInterrupt[c] = entry.time
+      metrics.channels[c].interrupts &+= 1
+    }
+    metrics.complete(c, op: r.op, bytes: r.bytes, issued: r.arrival, done: entry.time)
+    completions.record(r.tag, at: entry.time)
+    freeRequests.append(entry.payload)
+  }
+
+  mutating func resume<C: CPUExecutor>(
+    _ continuation: UInt64, channel: Int32, at time: UInt64, cpu: inout C
+  ) {}
+}
