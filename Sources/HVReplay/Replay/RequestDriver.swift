@@ -111,8 +111,7 @@ public struct RequestDriver {
   private var streamIndex: [UInt64: Int32] = [:]
   private var lastKey = UInt64.max
   private var lastStream: Int32 = -1
-  private var tokens: [Token] = []
-  private var freeTokens: [UInt32] = []
+  private var tokens = RequestPool<Token>()
   private var releases = EventQueue<Held>()
   private var held = 0
   /// Recorded completions in the streams' `outstanding` heaps.
@@ -289,14 +288,14 @@ public struct RequestDriver {
 
   @inline(__always)
   private func isReady(_ h: Held) -> Bool {
-    h.dependency == Self.none || tokens[Int(h.dependency)].done
+    h.dependency == Self.none || tokens[Int32(h.dependency)].done
   }
 
   /// Fixes `h`'s issue time by the closed-loop rule and queues it.
   private mutating func schedule(_ h: Held, stream s: Int) {
     var at = h.scheduled.adding(saturating: streams[s].delay)
     if h.dependency != Self.none {
-      at = max(at, tokens[Int(h.dependency)].doneNs.adding(saturating: h.think))
+      at = max(at, tokens[Int32(h.dependency)].doneNs.adding(saturating: h.think))
       release(h.dependency)
     }
     if at < now {
@@ -314,7 +313,7 @@ public struct RequestDriver {
     swap(&completed, &backend.completions.entries)
     defer { completed.removeAll(keepingCapacity: true) }
     for entry in completed where entry.tag != Self.none {
-      let t = Int(entry.tag)
+      let t = Int32(entry.tag)
       tokens[t].done = true
       tokens[t].doneNs = entry.timeNs
       let s = Int(tokens[t].stream)
@@ -363,21 +362,15 @@ public struct RequestDriver {
 
   @inline(__always)
   private mutating func makeToken(stream s: Int) -> UInt32 {
-    let token = Token(stream: Int32(s), refs: 1, done: false, doneNs: 0)
-    if let t = freeTokens.popLast() {
-      tokens[Int(t)] = token
-      return t
-    }
-    tokens.append(token)
-    return UInt32(tokens.count - 1)
+    UInt32(tokens.allocate(Token(stream: Int32(s), refs: 1, done: false, doneNs: 0)))
   }
 
   @inline(__always)
-  private mutating func retain(_ t: UInt32) { tokens[Int(t)].refs &+= 1 }
+  private mutating func retain(_ t: UInt32) { tokens[Int32(t)].refs &+= 1 }
 
   @inline(__always)
   private mutating func release(_ t: UInt32) {
-    tokens[Int(t)].refs &-= 1
-    if tokens[Int(t)].refs == 0 { freeTokens.append(t) }
+    tokens[Int32(t)].refs &-= 1
+    if tokens[Int32(t)].refs == 0 { tokens.release(Int32(t)) }
   }
 }

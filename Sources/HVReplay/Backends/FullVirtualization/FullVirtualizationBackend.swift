@@ -73,8 +73,7 @@ struct FullVirtualizationBackend: DeviceBackend {
   private var pending = EventQueue<Scheduled>()
   private var controllers: [Controller] = []
   private var devices: [DeviceQueue] = []
-  private var requests: [Request] = []
-  private var freeRequests: [Int32] = []
+  private var requests = RequestPool<Request>()
   private(set) var metrics = BackendMetrics()
   var completions = CompletionLog()
 
@@ -117,7 +116,7 @@ struct FullVirtualizationBackend: DeviceBackend {
     metrics.issue(c, at: time)
     let service =
       event.serviceNs != 0 ? event.serviceNs : metrics.assumed(c, model.serviceNs(for: event))
-    let id = allocate(
+    let id = requests.allocate(
       Request(
         arrival: time, service: service, bytes: event.bytes, op: event.op, vcpu: event.vcpu,
         tag: tag, stalledSince: .max))
@@ -132,7 +131,7 @@ struct FullVirtualizationBackend: DeviceBackend {
       controllers[c].outstanding += 1
       program(c, id, at: time, cpu: &cpu)
     } else {
-      requests[Int(id)].stalledSince = time
+      requests[id].stalledSince = time
       metrics.channels[c].ringFullStalls &+= 1
       controllers[c].waiting.append(id)
     }
@@ -147,7 +146,7 @@ struct FullVirtualizationBackend: DeviceBackend {
     let id = Int32(truncatingIfNeeded: packed)
     switch Step(rawValue: UInt8(packed >> 56))! {
     case .submitted:
-      let r = requests[Int(id)]
+      let r = requests[id]
       let (_, done) = devices[c].serve(ready: now, service: r.service, ordering: r.op.isOrdering)
       pending.schedule(
         Scheduled(continuation: Self.pack(.deviceDone, id), channel: Int32(c)), at: done)
@@ -163,7 +162,7 @@ struct FullVirtualizationBackend: DeviceBackend {
   private mutating func program<C: CPUExecutor>(
     _ c: Int, _ id: Int32, at time: UInt64, cpu: inout C
   ) {
-    let r = requests[Int(id)]
+    let r = requests[id]
     let device = model.traps(controllers[c].kind)
     let copies = device.copy && (r.op == .write || r.op == .tx)
     let copy = copies ? model.copyNs(UInt64(r.bytes)) : 0
@@ -184,7 +183,7 @@ struct FullVirtualizationBackend: DeviceBackend {
   private mutating func emulate<C: CPUExecutor>(
     _ c: Int, _ id: Int32, at now: UInt64, cpu: inout C
   ) {
-    let r = requests[Int(id)]
+    let r = requests[id]
     let copies = model.traps(controllers[c].kind).copy && (r.op == .read || r.op == .rx)
     let copy = copies ? model.copyNs(UInt64(r.bytes)) : 0
     if copies { metrics.channels[c].bytesCopied &+= UInt64(r.bytes) }
@@ -240,7 +239,7 @@ struct FullVirtualizationBackend: DeviceBackend {
     metrics.channels[c].notificationsSent &+= 1
     metrics.channels[c].overheadNs.add(saturating: cost)
     let vm = controllers[c].vm
-    let vcpu = model.guest.irqVCPU ?? requests[Int(id)].vcpu
+    let vcpu = model.guest.irqVCPU ?? requests[id].vcpu
     let work = CPUWork(
       context: .guest(vm, vcpu), ns: cost, channel: Int32(c), owner: vm, ordered: true,
       continuation: Self.pack(.completed, count))
@@ -253,13 +252,13 @@ struct FullVirtualizationBackend: DeviceBackend {
   private mutating func complete<C: CPUExecutor>(
     _ c: Int, _ id: Int32, at now: UInt64, cpu: inout C
   ) {
-    let r = requests[Int(id)]
+    let r = requests[id]
     metrics.complete(c, op: r.op, bytes: r.bytes, issued: r.arrival, done: now)
     completions.record(r.tag, at: now)
-    freeRequests.append(id)
+    requests.release(id)
     guard !controllers[c].receive else { return }
     if let next = controllers[c].waiting.popFirst() {
-      metrics.channels[c].ringFullNs.add(saturating: now - requests[Int(next)].stalledSince)
+      metrics.channels[c].ringFullNs.add(saturating: now - requests[next].stalledSince)
       program(c, next, at: now, cpu: &cpu)
     } else {
       controllers[c].outstanding -= 1
@@ -274,13 +273,4 @@ struct FullVirtualizationBackend: DeviceBackend {
     UInt64(step.rawValue) << 56 | UInt64(UInt32(bitPattern: id))
   }
 
-  @inline(__always)
-  private mutating func allocate(_ request: Request) -> Int32 {
-    if let id = freeRequests.popLast() {
-      requests[Int(id)] = request
-      return id
-    }
-    requests.append(request)
-    return Int32(requests.count - 1)
-  }
 }

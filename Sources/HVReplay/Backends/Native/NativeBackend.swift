@@ -25,8 +25,7 @@ struct NativeBackend: DeviceBackend {
   private let model: Model
   private var pending = EventQueue<Int32>()
   private var devices: [DeviceQueue] = []
-  private var requests: [Request] = []
-  private var freeRequests: [Int32] = []
+  private var requests = RequestPool<Request>()
   /// Per channel: the instant of its last interrupt (model rule N3).
   private var lastInterrupt: [UInt64?] = []
   private(set) var metrics = BackendMetrics()
@@ -59,14 +58,7 @@ struct NativeBackend: DeviceBackend {
     let (_, done) = devices[c].serve(ready: time, service: service, ordering: event.op.isOrdering)
     let request = Request(
       arrival: time, bytes: event.bytes, op: event.op, tag: tag, channel: Int32(c))
-    let id: Int32
-    if let free = freeRequests.popLast() {
-      id = free
-      requests[Int(id)] = request
-    } else {
-      id = Int32(requests.count)
-      requests.append(request)
-    }
+    let id = requests.allocate(request)
     pending.schedule(id, at: done)
   }
 
@@ -75,7 +67,7 @@ struct NativeBackend: DeviceBackend {
   @inline(__always)
   mutating func runNextStep<C: CPUExecutor>(cpu: inout C) {
     let entry = pending.pop()
-    let r = requests[Int(entry.payload)]
+    let r = requests[entry.payload]
     let c = Int(r.channel)
     if lastInterrupt[c] != entry.time {
       lastInterrupt[c] = entry.time
@@ -83,7 +75,7 @@ struct NativeBackend: DeviceBackend {
     }
     metrics.complete(c, op: r.op, bytes: r.bytes, issued: r.arrival, done: entry.time)
     completions.record(r.tag, at: entry.time)
-    freeRequests.append(entry.payload)
+    requests.release(entry.payload)
   }
 
   mutating func resume<C: CPUExecutor>(

@@ -143,8 +143,7 @@ struct ParavirtualizationBackend: DeviceBackend {
   private var devices: [DeviceQueue] = []
   private(set) var metrics = BackendMetrics()
   var completions = CompletionLog()
-  private var requests: [Request] = []
-  private var freeRequests: [Int32] = []
+  private var requests = RequestPool<Request>()
 
   init(model: Model) {
     self.model = model
@@ -200,7 +199,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     let service =
       event.serviceNs != 0 ? event.serviceNs : metrics.assumed(r, model.serviceNs(for: event))
     metrics.issue(r, at: time)
-    let id = allocate(
+    let id = requests.allocate(
       Request(
         arrival: time, service: service, bytes: event.bytes, op: event.op,
         stalledSince: .max, tag: tag, vcpu: event.vcpu))
@@ -268,10 +267,10 @@ struct ParavirtualizationBackend: DeviceBackend {
     let room = Int(rings[r].size &- rings[r].outstanding)
     let n = min(room, rings[r].waiting.count)
     if n > 0 {
-      let vcpu = requests[Int(rings[r].waiting[0])].vcpu
+      let vcpu = requests[rings[r].waiting[0]].vcpu
       for _ in 0..<n {
         let id = rings[r].waiting.removeFirst()
-        let since = requests[Int(id)].stalledSince
+        let since = requests[id].stalledSince
         if since != .max { metrics.channels[r].ringFullNs.add(saturating: now - since) }
         rings[r].written.append(id)
         rings[r].outstanding &+= 1
@@ -301,7 +300,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     }
     metrics.channels[r].ringFullStalls &+= UInt64(waiting - i)
     while i < waiting {
-      requests[Int(rings[r].waiting[i])].stalledSince = now
+      requests[rings[r].waiting[i]].stalledSince = now
       i += 1
     }
     rings[r].stalledPrefix = waiting
@@ -363,7 +362,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     }
     let id = rings[r].written.removeFirst()
     rings[r].reqCons &+= 1
-    let request = requests[Int(id)]
+    let request = requests[id]
     let bytes = UInt64(request.bytes)
     var cost = costs.ringSlotNs
     var mappedBytes = bytes
@@ -394,7 +393,7 @@ struct ParavirtualizationBackend: DeviceBackend {
   private mutating func mapped<C: CPUExecutor>(
     _ r: Int, _ id: Int32, _ now: UInt64, cpu: inout C
   ) {
-    let request = requests[Int(id)]
+    let request = requests[id]
     let (_, done) = devices[r].serve(
       ready: now, service: request.service, ordering: request.op.isOrdering)
     pending.schedule(Scheduled(step: .deviceDone, ring: Int32(r), value: id), at: done)
@@ -440,7 +439,7 @@ struct ParavirtualizationBackend: DeviceBackend {
       let n = min(room, rings[r].waiting.count)
       for _ in 0..<n {
         let id = rings[r].waiting.removeFirst()
-        let request = requests[Int(id)]
+        let request = requests[id]
         if request.stalledSince != .max {
           metrics.channels[r].ringFullNs.add(saturating: now - request.stalledSince)
         }
@@ -466,7 +465,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     }
     // The guest vCPU the response batch's interrupt goes to: its first request's issuer.
     let first = rings[r].responses[rings[r].responses.count - Int(k)]
-    let vcpu = model.guest.irqVCPU ?? requests[Int(first)].vcpu
+    let vcpu = model.guest.irqVCPU ?? requests[first].vcpu
     work(
       dom0(r), cost, ordered: false,
       then: Scheduled(step: .publishResponses, ring: Int32(r), vcpu: vcpu, value: Int32(k)),
@@ -539,9 +538,9 @@ struct ParavirtualizationBackend: DeviceBackend {
       // Reading the response ends the request's latency (rx: then the buffer is reposted).
       var t = now &- UInt64(n &- k) &* perResponse
       if receive { t &-= costs.ringSlotNs }
-      let request = requests[Int(id)]
+      let request = requests[id]
       metrics.complete(r, op: request.op, bytes: request.bytes, issued: request.arrival, done: t)
-      freeRequests.append(id)
+      requests.release(id)
       completions.record(request.tag, at: now)
       rings[r].occupied &-= 1
       metrics.channels[r].occupancy!.change(to: UInt64(rings[r].occupied), at: t)
@@ -600,13 +599,4 @@ struct ParavirtualizationBackend: DeviceBackend {
 
   // MARK: Requests
 
-  @inline(__always)
-  private mutating func allocate(_ request: Request) -> Int32 {
-    if let id = freeRequests.popLast() {
-      requests[Int(id)] = request
-      return id
-    }
-    requests.append(request)
-    return Int32(requests.count - 1)
-  }
 }
