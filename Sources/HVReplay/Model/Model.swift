@@ -92,6 +92,20 @@ public struct Model: Sendable, Equatable {
     public var netNAPIBudget: UInt64 = 64
   }
 
+  /// virtio's split virtqueues (KVM with QEMU's userspace backend, and vhost).
+  public struct Virtio: Sendable, Equatable {
+    /// Entries of each virtio-blk queue (QEMU's `queue-size`: 256).
+    public var queueSize: UInt64 = 256
+    /// Entries of each virtio-net queue, tx and rx (QEMU's `tx_queue_size`/`rx_queue_size`: 256).
+    public var netQueueSize: UInt64 = 256
+    /// The guest's kick: a notify-register write that exits and is caught in the kernel by
+    /// ioeventfd, in ns (the VM exit round trip).
+    public var kickNs: UInt64 = 367
+    /// `true`: `VIRTIO_RING_F_EVENT_IDX` (`used_event` / `avail_event`); `false`: every
+    /// publish kicks and every used push interrupts.
+    public var eventIdx = true
+  }
+
   /// A physical device class.
   public struct Device: Sendable, Equatable {
     /// Requests the device serves at once, in FIFO order.
@@ -197,6 +211,7 @@ public struct Model: Sendable, Equatable {
   public var costs = Costs()
   public var full = Full()
   public var para = Para()
+  public var virtio = Virtio()
   public var devices = Devices()
   public var cpu = CPU()
   public var backend = Backend()

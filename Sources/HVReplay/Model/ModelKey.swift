@@ -227,6 +227,23 @@ extension Model {
       path: "para.notify_suppression", access: .flag(\.para.notifySuppression), unit: "",
       meaning: "true: Xen's req_event / rsp_event rules; false: every push notifies"),
     ModelKey(
+      path: "virtio.queue_size", access: .powerOfTwo(\.virtio.queueSize, range: 1...32768),
+      unit: "entries", meaning: "entries of each virtio-blk queue (QEMU's queue-size: 256)"),
+    ModelKey(
+      path: "virtio.net_queue_size",
+      access: .powerOfTwo(\.virtio.netQueueSize, range: 1...32768), unit: "entries",
+      meaning: "entries of each virtio-net queue, tx and rx (QEMU: 256)"),
+    ModelKey(
+      path: "virtio.kick_ns", access: .integer(\.virtio.kickNs, range: 0...1_000_000_000),
+      unit: "ns",
+      meaning: "the guest's kick: an exit caught in the kernel by ioeventfd (the exit round trip)"
+    ),
+    ModelKey(
+      path: "virtio.event_idx", access: .flag(\.virtio.eventIdx), unit: "",
+      meaning:
+        "true: VIRTIO_RING_F_EVENT_IDX's used_event / avail_event; false: every push notifies"
+    ),
+    ModelKey(
       path: "backend.vcpus", access: .integer(\.backend.vcpus, range: 1...4096), unit: "vcpus",
       meaning: "vCPUs of the driver domain (dom0) that runs paravirtualization's backends"),
     ModelKey(

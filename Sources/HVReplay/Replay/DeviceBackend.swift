@@ -69,6 +69,10 @@ public enum BackendKind: String, CaseIterable, Sendable, CustomStringConvertible
   case full
   /// Paravirtualization: Xen split drivers over shared rings.
   case para
+  /// KVM with virtio and QEMU's userspace backend.
+  case virtio
+  /// KVM with virtio and in-kernel vhost workers.
+  case vhost
 
   public var description: String { rawValue }
 
@@ -81,6 +85,8 @@ public enum BackendKind: String, CaseIterable, Sendable, CustomStringConvertible
     case .native: NativeBackend(model: model)
     case .full: FullVirtualizationBackend(model: model)
     case .para: ParavirtualizationBackend(model: model)
+    case .virtio: ParavirtualizationBackend(model: model, design: .virtio)
+    case .vhost: ParavirtualizationBackend(model: model, design: .vhost)
     }
   }
 
@@ -93,6 +99,10 @@ public enum BackendKind: String, CaseIterable, Sendable, CustomStringConvertible
       "full virtualization (trap and emulate): traps, one copy and one interrupt per request"
     case .para:
       "paravirtualization (Xen shared rings): grants instead of copies, notification suppression"
+    case .virtio:
+      "virtio (KVM, QEMU backend): split virtqueues with EVENT_IDX, ioeventfd kicks, irqfd MSIs"
+    case .vhost:
+      "vhost (KVM, in-kernel backend): virtio's queues served by a kernel worker per queue"
     }
   }
 }

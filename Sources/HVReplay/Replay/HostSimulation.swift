@@ -338,7 +338,12 @@ extension BackendKind {
     let d = rawValue
     let native = NativeBackend(model: model)
     let full = FullVirtualizationBackend(model: model)
-    let para = ParavirtualizationBackend(model: model)
+    let para: ParavirtualizationBackend =
+      switch self {
+      case .virtio: ParavirtualizationBackend(model: model, design: .virtio)
+      case .vhost: ParavirtualizationBackend(model: model, design: .vhost)
+      default: ParavirtualizationBackend(model: model)
+      }
     let credit = CreditPolicy(model: model)
     let fair = FairSharePolicy()
     typealias G = GenericRun
@@ -352,17 +357,18 @@ extension BackendKind {
       return NativeFairRun(
         run: G.host(native, fair, model: model, design: d, scheduler: .fair, horizon: horizon))
     case (.full, nil): return FullUncoupledRun(run: G.uncoupled(full, model: model, design: d))
-    case (.para, nil): return ParaUncoupledRun(run: G.uncoupled(para, model: model, design: d))
+    case (.para, nil), (.virtio, nil), (.vhost, nil):
+      return ParaUncoupledRun(run: G.uncoupled(para, model: model, design: d))
     case (.full, .credit?):
       return FullCreditRun(
         run: G.host(full, credit, model: model, design: d, scheduler: .credit, horizon: horizon))
     case (.full, .fair?):
       return FullFairRun(
         run: G.host(full, fair, model: model, design: d, scheduler: .fair, horizon: horizon))
-    case (.para, .credit?):
+    case (.para, .credit?), (.virtio, .credit?), (.vhost, .credit?):
       return ParaCreditRun(
         run: G.host(para, credit, model: model, design: d, scheduler: .credit, horizon: horizon))
-    case (.para, .fair?):
+    case (.para, .fair?), (.virtio, .fair?), (.vhost, .fair?):
       return ParaFairRun(
         run: G.host(para, fair, model: model, design: d, scheduler: .fair, horizon: horizon))
     }

@@ -28,8 +28,21 @@
 
 import DequeModule
 
-/// Paravirtualized I/O over Xen-style shared rings.
+/// Paravirtualized I/O over shared rings: Xen's split drivers, or virtio's split
+/// virtqueues with QEMU's userspace backend or vhost (docs/MODEL.md, "virtio and vhost").
 struct ParavirtualizationBackend: DeviceBackend {
+  /// Which shared-ring design: the same protocol (producer and consumer indices, event
+  /// indices armed before sleeping) with each design's notifications, backend and copies.
+  enum Design: Sendable {
+    /// Xen: blkfront/netfront and blkback/netback in the driver domain; grants.
+    case xen
+    /// KVM and QEMU: virtio-blk and virtio-net served by the guest's QEMU (its device model
+    /// context); kicks are exits caught by ioeventfd, interrupts irqfd MSIs.
+    case virtio
+    /// KVM and vhost: the same virtqueues served by an in-kernel worker per queue.
+    case vhost
+  }
+
   /// A step of the simulation.
   private enum Step: UInt8 {
     case push, publishRequests, notified, backendRun, mapped
@@ -76,8 +89,9 @@ struct ParavirtualizationBackend: DeviceBackend {
     let kind: EventKind
     let receive: Bool
     let vm: UInt16
-    /// The driver-domain vCPU that serves the ring.
-    let backendVCPU: UInt16
+    /// The context that runs the ring's backend: a driver-domain vCPU (Xen), the guest's
+    /// device model (QEMU), or a vhost worker.
+    let backend: CPUContext
     // Shared indices (ring.h), free-running.
     var reqProd: UInt32 = 0
     var reqEvent = XenRingRules.initialEvent
@@ -104,18 +118,18 @@ struct ParavirtualizationBackend: DeviceBackend {
     var completedNow = 0
     var pushScheduled = false
     var respondScheduled = false
-    var backend = Side.asleep
+    var backendSide = Side.asleep
     var handler = Side.asleep
     /// The occupancy as its changes are dated: slots written and not read back (rx: filled
     /// buffers not yet read).
     var occupied: UInt32 = 0
 
-    init(size: UInt32, channel: Channel, backendVCPU: UInt16) {
+    init(size: UInt32, channel: Channel, backend: CPUContext) {
       self.size = size
       kind = channel.kind
       receive = channel.receive
       vm = channel.vm
-      self.backendVCPU = backendVCPU
+      self.backend = backend
     }
   }
 
@@ -131,7 +145,8 @@ struct ParavirtualizationBackend: DeviceBackend {
     var vcpu: UInt16
   }
 
-  let name = "para"
+  let design: Design
+  let name: String
   /// Every device figure: para has rings.
   var reportedMetrics: [String] { Metric.commonDeviceMetrics + Metric.ringMetrics }
   private let model: Model
@@ -145,17 +160,44 @@ struct ParavirtualizationBackend: DeviceBackend {
   var completions = CompletionLog()
   private var requests = RequestPool<Request>()
 
-  init(model: Model) {
+  /// Rings per VM so far: a vhost worker per queue.
+  private var queuesOfVM: [UInt16: UInt16] = [:]
+
+  init(model: Model, design: Design = .xen) {
     self.model = model
+    self.design = design
     costs = model.costs
-    suppression = model.para.notifySuppression
+    switch design {
+    case .xen:
+      name = "para"
+      suppression = model.para.notifySuppression
+    case .virtio, .vhost:
+      name = design == .virtio ? "virtio" : "vhost"
+      suppression = model.virtio.eventIdx
+    }
     napiBudget = UInt32(truncatingIfNeeded: model.para.netNAPIBudget)
   }
 
   mutating func addChannel(_ channel: Channel) {
-    let size = model.ringEntries(for: channel.kind)
-    let home = UInt16(truncatingIfNeeded: UInt64(rings.count) % model.backend.vcpus)
-    rings.append(Ring(size: UInt32(size), channel: channel, backendVCPU: home))
+    let size: UInt64
+    let backend: CPUContext
+    switch design {
+    case .xen:
+      size = model.ringEntries(for: channel.kind)
+      let home = UInt16(truncatingIfNeeded: UInt64(rings.count) % model.backend.vcpus)
+      backend = CPUContext(domain: .driverDomain, vm: 0, vcpu: home)
+    case .virtio:
+      size = channel.kind == .net ? model.virtio.netQueueSize : model.virtio.queueSize
+      // QEMU's main loop (or the disk's iothread): one thread per guest.
+      backend = CPUContext(domain: .deviceModel, vm: channel.vm, vcpu: 0)
+    case .vhost:
+      size = channel.kind == .net ? model.virtio.netQueueSize : model.virtio.queueSize
+      // A vhost worker per queue, beside the guest's QEMU thread (vcpu 0).
+      let q = queuesOfVM[channel.vm, default: 0]
+      queuesOfVM[channel.vm] = q &+ 1
+      backend = CPUContext(domain: .deviceModel, vm: channel.vm, vcpu: q &+ 1)
+    }
+    rings.append(Ring(size: UInt32(size), channel: channel, backend: backend))
     devices.append(DeviceQueue(servers: model.device(channel.kind).queueDepth))
     var m = ChannelMetrics()
     m.occupancy = OccupancyMetrics(entries: size)
@@ -255,10 +297,36 @@ struct ParavirtualizationBackend: DeviceBackend {
   @inline(__always)
   private func guest(_ r: Int, _ vcpu: UInt16) -> CPUContext { .guest(rings[r].vm, vcpu) }
 
-  /// The driver-domain vCPU that serves ring `r`.
+  /// The context that serves ring `r` (a driver-domain vCPU, QEMU, or a vhost worker).
   @inline(__always)
-  private func dom0(_ r: Int) -> CPUContext {
-    CPUContext(domain: .driverDomain, vm: 0, vcpu: rings[r].backendVCPU)
+  private func dom0(_ r: Int) -> CPUContext { rings[r].backend }
+
+  /// Whether moving a shared producer index from `old` to `new` notifies the other side,
+  /// under the design's rule (ring.h's, or `vring_need_event` on u16 indices).
+  @inline(__always)
+  private func needsNotify(old: UInt32, new: UInt32, event: UInt32) -> Bool {
+    guard suppression else { return true }
+    return design == .xen
+      ? XenRingRules.needsNotify(old: old, new: new, event: event)
+      : VirtioRingRules.needsNotify(old: old, new: new, event: event)
+  }
+
+  /// The guest notifies the backend: an event-channel hypercall (Xen) or a kick, the
+  /// notify-register write whose exit ioeventfd catches in the kernel (virtio, vhost).
+  /// Returns its cost on the guest's vCPU.
+  @inline(__always)
+  private mutating func countGuestNotify(_ r: Int) -> UInt64 {
+    metrics.channels[r].notificationsSent &+= 1
+    let cost: UInt64
+    if design == .xen {
+      metrics.channels[r].hypercalls &+= 1
+      cost = costs.hypercallNs
+    } else {
+      metrics.channels[r].submitTraps &+= 1
+      cost = model.virtio.kickNs
+    }
+    metrics.channels[r].overheadNs.add(saturating: cost)
+    return cost
   }
 
   /// P1: the frontend writes a slot for each waiting request the ring has room for.
@@ -325,25 +393,21 @@ struct ParavirtualizationBackend: DeviceBackend {
     let old = rings[r].reqProd
     let new = old &+ n
     rings[r].reqProd = new
-    let notify =
-      !suppression || XenRingRules.needsNotify(old: old, new: new, event: rings[r].reqEvent)
-    guard notify else {
+    guard needsNotify(old: old, new: new, event: rings[r].reqEvent) else {
       metrics.channels[r].notificationsSuppressed &+= 1
       return
     }
-    // The guest makes an event-channel hypercall; the backend wakes if it sleeps.
-    metrics.channels[r].hypercalls &+= 1
-    metrics.channels[r].notificationsSent &+= 1
-    metrics.channels[r].overheadNs.add(saturating: costs.hypercallNs)
+    // The guest makes an event-channel hypercall or kicks; the backend wakes if it sleeps.
+    let cost = countGuestNotify(r)
     work(
-      guest(r, vcpu), costs.hypercallNs, ordered: true,
+      guest(r, vcpu), cost, ordered: true,
       then: Scheduled(step: .notified, ring: Int32(r)), at: now, cpu: &cpu)
   }
 
   /// The hypercall is made: a sleeping backend wakes.
   private mutating func notified<C: CPUExecutor>(_ r: Int, _ now: UInt64, cpu: inout C) {
-    guard rings[r].backend == .asleep else { return }
-    rings[r].backend = .waking
+    guard rings[r].backendSide == .asleep else { return }
+    rings[r].backendSide = .waking
     metrics.channels[r].backendWakeups &+= 1
     metrics.channels[r].overheadNs.add(saturating: costs.backendWakeupNs)
     backendRun(r, now, wakeup: true, cpu: &cpu)
@@ -355,7 +419,7 @@ struct ParavirtualizationBackend: DeviceBackend {
   private mutating func backendRun<C: CPUExecutor>(
     _ r: Int, _ now: UInt64, wakeup: Bool, cpu: inout C
   ) {
-    rings[r].backend = .running
+    rings[r].backendSide = .running
     guard rings[r].reqProd != rings[r].reqCons else {
       backendCheck(r, now, cpu: &cpu)
       return
@@ -366,7 +430,19 @@ struct ParavirtualizationBackend: DeviceBackend {
     let bytes = UInt64(request.bytes)
     var cost = costs.ringSlotNs
     var mappedBytes = bytes
-    if request.op == .tx {
+    if design != .xen {
+      // QEMU and vhost reach guest memory directly: virtio-blk's payloads are not copied;
+      // virtio-net's packets are copied into the host's socket buffers (tap's write,
+      // vhost-net's copy; its zero-copy transmit is off by default).
+      if request.op == .tx {
+        cost &+= model.copyNs(bytes)
+        metrics.channels[r].bytesCopied.add(saturating: bytes)
+      } else if request.op != .discard && bytes > 0 {
+        metrics.channels[r].copiesAvoided &+= 1
+        metrics.channels[r].bytesCopyAvoided.add(saturating: bytes)
+      }
+      mappedBytes = 0
+    } else if request.op == .tx {
       // netback grant-copies the first 128 bytes of a packet and maps the rest.
       let header = min(bytes, 128)
       cost &+= model.copyNs(header)
@@ -378,7 +454,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     let pages = (mappedBytes &+ 4095) >> 12
     cost &+= pages &* costs.grantMapNs
     metrics.channels[r].grantsMapped &+= pages
-    if mappedBytes > 0 {
+    if mappedBytes > 0 && design == .xen {
       metrics.channels[r].copiesAvoided &+= 1
       metrics.channels[r].bytesCopyAvoided.add(saturating: mappedBytes)
     }
@@ -411,7 +487,7 @@ struct ParavirtualizationBackend: DeviceBackend {
       backendRun(r, now, wakeup: false, cpu: &cpu)
       return
     }
-    rings[r].backend = .asleep
+    rings[r].backendSide = .asleep
   }
 
   /// The device finished a request: it joins this instant's response push.
@@ -443,7 +519,8 @@ struct ParavirtualizationBackend: DeviceBackend {
         if request.stalledSince != .max {
           metrics.channels[r].ringFullNs.add(saturating: now - request.stalledSince)
         }
-        cost &+= costs.grantCopyRxNs
+        // netback's grant copy, or the host's copy into the posted guest buffer.
+        cost &+= design == .xen ? costs.grantCopyRxNs : model.copyNs(UInt64(request.bytes))
         metrics.channels[r].bytesCopied.add(saturating: UInt64(request.bytes))
         rings[r].outstanding &+= 1
         rings[r].responses.append(id)
@@ -456,9 +533,9 @@ struct ParavirtualizationBackend: DeviceBackend {
     rings[r].completedNow = 0
     cost &+= UInt64(k) &* costs.ringSlotNs
     metrics.channels[r].overheadNs.add(saturating: cost)
-    if rings[r].receive && rings[r].backend == .asleep {
+    if rings[r].receive && rings[r].backendSide == .asleep {
       // netback sleeps between packets: the packet's arrival wakes it.
-      rings[r].backend = .running
+      rings[r].backendSide = .running
       metrics.channels[r].backendWakeups &+= 1
       metrics.channels[r].overheadNs.add(saturating: costs.backendWakeupNs)
       cost &+= costs.backendWakeupNs
@@ -479,14 +556,12 @@ struct ParavirtualizationBackend: DeviceBackend {
     if rings[r].receive {
       occupy(r, k, every: 0, endingAt: now)
       // netback sleeps again unless more packets wait for their response push.
-      if !rings[r].respondScheduled { rings[r].backend = .asleep }
+      if !rings[r].respondScheduled { rings[r].backendSide = .asleep }
     }
     let old = rings[r].rspProd
     let new = old &+ k
     rings[r].rspProd = new
-    let notify =
-      !suppression || XenRingRules.needsNotify(old: old, new: new, event: rings[r].rspEvent)
-    guard notify else {
+    guard needsNotify(old: old, new: new, event: rings[r].rspEvent) else {
       metrics.channels[r].notificationsSuppressed &+= 1
       return
     }
@@ -581,11 +656,9 @@ struct ParavirtualizationBackend: DeviceBackend {
       metrics.channels[r].notificationsSuppressed &+= 1
       return
     }
-    metrics.channels[r].hypercalls &+= 1
-    metrics.channels[r].notificationsSent &+= 1
-    metrics.channels[r].overheadNs.add(saturating: costs.hypercallNs)
+    let cost = countGuestNotify(r)
     work(
-      guest(r, vcpu), costs.hypercallNs, ordered: true,
+      guest(r, vcpu), cost, ordered: true,
       then: Scheduled(step: .refilled, ring: Int32(r)), at: now, cpu: &cpu)
   }
 
