@@ -18,6 +18,13 @@ public struct ChannelMetrics: Sendable {
   public var completionTraps: UInt64 = 0
   /// Hypercalls (event-channel sends) from the guest.
   public var hypercalls: UInt64 = 0
+  /// VM exits by reason, in `perf kvm stat`'s vocabulary (docs/MODEL.md, "Exits by
+  /// reason"): MMIO (EPT_MISCONFIG), port I/O (IO_INSTRUCTION), the EOI of a virtual
+  /// interrupt (EOI_INDUCED) and hypercalls (VMCALL).
+  public var exitsMMIO: UInt64 = 0
+  public var exitsPIO: UInt64 = 0
+  public var exitsEOI: UInt64 = 0
+  public var exitsVMCALL: UInt64 = 0
   /// Virtual interrupts injected into the guest.
   public var interrupts: UInt64 = 0
   /// Notifications sent to the other side (either direction).
@@ -124,10 +131,20 @@ public struct ChannelMetrics: Sendable {
     ("ring_full_stalls", \.ringFullStalls), ("ring_full_ns", \.ringFullNs),
     ("overhead_cpu_ns", \.overheadNs), ("latency_sum_ns", \.latencySumNs),
     ("latency_clamped", \.latencyClamped), ("requests_assumed_service", \.assumedService),
+    ("exits_mmio", \.exitsMMIO), ("exits_io_instruction", \.exitsPIO), ("exits_eoi", \.exitsEOI),
+    ("exits_vmcall", \.exitsVMCALL),
   ]
 
   /// Counters report.json files of earlier versions lack; read as 0 when absent.
-  static let laterCounters: Set<String> = ["requests_assumed_service"]
+  static let laterCounters: Set<String> = [
+    "requests_assumed_service", "exits_mmio", "exits_io_instruction", "exits_eoi", "exits_vmcall",
+  ]
+
+  /// VM exits of every reason.
+  public var exits: UInt64 {
+    exitsMMIO.adding(saturating: exitsPIO).adding(saturating: exitsEOI)
+      .adding(saturating: exitsVMCALL)
+  }
 
   /// Adds `other`'s counts, occupancy and, unless `latency` is false, histograms.
   public mutating func add(_ other: ChannelMetrics, latency addLatency: Bool = true) {

@@ -213,6 +213,12 @@ extension Metric {
       count("traps_completion") { $0.completionTraps },
       count("hypercalls", threshold: 1, swept: true, column: "hypercalls") { $0.hypercalls },
       count("interrupts", threshold: 1, swept: true, column: "interrupts") { $0.interrupts },
+      // VM exits by reason, in perf kvm stat's vocabulary (docs/MODEL.md, "Exits by reason").
+      count("exits", threshold: 1, swept: true) { $0.exits },
+      count("exits_mmio") { $0.exitsMMIO },
+      count("exits_io_instruction") { $0.exitsPIO },
+      count("exits_eoi") { $0.exitsEOI },
+      count("exits_vmcall") { $0.exitsVMCALL },
       count("notifications_sent", threshold: 1, swept: true) { $0.notificationsSent },
       count("notifications_suppressed", worse: .lowerIsWorse, swept: true) {
         $0.notificationsSuppressed

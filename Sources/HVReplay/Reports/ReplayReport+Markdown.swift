@@ -48,6 +48,7 @@ extension ReplayReport {
       backends.contains(where: { !$0.rings.isEmpty })
       ? ", the ring occupancy in `ring-occupancy.svg`.\n" : ".\n"
 
+    md += exitsMarkdown
     md += "\n## Latency per op (ns)\n\n"
     md += "| backend | op | requests | mean | p50 | p90 | p99 | p99.9 | p99.99 | max |\n"
     md += "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n"
@@ -95,6 +96,29 @@ extension ReplayReport {
       }
     }
 
+    return md
+  }
+
+  /// report.md's exits by reason per backend, in `perf kvm stat`'s vocabulary (docs/MODEL.md,
+  /// "Exits by reason"); HLT and other exits the model does not make are not listed.
+  var exitsMarkdown: String {
+    let reasons: [(String, KeyPath<ChannelMetrics, UInt64>)] = [
+      ("EPT_MISCONFIG (MMIO)", \.exitsMMIO), ("IO_INSTRUCTION", \.exitsPIO),
+      ("EOI_INDUCED", \.exitsEOI), ("VMCALL", \.exitsVMCALL),
+    ]
+    var md = "\n## Exits by reason\n\n"
+    md += "VM exits the I/O path takes, by `perf kvm stat` reason: trapped MMIO and port "
+    md += "accesses (full virtualization's registers, virtio's kicks), the EOI of each virtual "
+    md += "interrupt, and hypercalls (Xen's event-channel sends).\n\n"
+    md += "| backend | " + reasons.map(\.0).joined(separator: " | ") + " | total | per request |\n"
+    md += "|---|" + String(repeating: "--:|", count: reasons.count + 2) + "\n"
+    for b in backends {
+      let m = b.total.metrics
+      let perRequest = m.requests > 0 ? Double(m.exits) / Double(m.requests) : 0
+      md +=
+        "| \(b.name) | " + reasons.map { Self.grouped(m[keyPath: $0.1]) }.joined(separator: " | ")
+      md += " | \(Self.grouped(m.exits)) | \(TraceInspection.fixed(perRequest, 2)) |\n"
+    }
     return md
   }
 

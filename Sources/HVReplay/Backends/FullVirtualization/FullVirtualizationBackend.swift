@@ -168,6 +168,7 @@ struct FullVirtualizationBackend: DeviceBackend {
     let copy = copies ? model.copyNs(UInt64(r.bytes)) : 0
     let cost = device.submitTraps &* costs.trapNs &+ copy
     metrics.channels[c].submitTraps &+= device.submitTraps
+    countTrapExits(c, device.submitTraps)
     metrics.channels[c].notificationsSent &+= 1  // the doorbell register write
     if copies { metrics.channels[c].bytesCopied &+= UInt64(r.bytes) }
     metrics.channels[c].overheadNs.add(saturating: cost)
@@ -235,6 +236,8 @@ struct FullVirtualizationBackend: DeviceBackend {
     let traps = model.traps(controllers[c].kind).completionTraps
     let cost = costs.irqInjectNs &+ traps &* costs.trapNs
     metrics.channels[c].completionTraps &+= traps
+    countTrapExits(c, traps)
+    metrics.channels[c].exitsEOI &+= 1
     metrics.channels[c].interrupts &+= 1
     metrics.channels[c].notificationsSent &+= 1
     metrics.channels[c].overheadNs.add(saturating: cost)
@@ -262,6 +265,17 @@ struct FullVirtualizationBackend: DeviceBackend {
       program(c, next, at: now, cpu: &cpu)
     } else {
       controllers[c].outstanding -= 1
+    }
+  }
+
+  /// Exits by reason (docs/MODEL.md, "Exits by reason"): IDE's taskfile, bus-master and
+  /// status registers are I/O ports; e1000's registers are in its MMIO BAR.
+  @inline(__always)
+  private mutating func countTrapExits(_ c: Int, _ n: UInt64) {
+    if controllers[c].kind == .net {
+      metrics.channels[c].exitsMMIO &+= n
+    } else {
+      metrics.channels[c].exitsPIO &+= n
     }
   }
 

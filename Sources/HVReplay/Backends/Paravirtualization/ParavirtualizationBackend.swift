@@ -320,9 +320,12 @@ struct ParavirtualizationBackend: DeviceBackend {
     let cost: UInt64
     if design == .xen {
       metrics.channels[r].hypercalls &+= 1
+      metrics.channels[r].exitsVMCALL &+= 1
       cost = costs.hypercallNs
     } else {
+      // The notify register is in the device's MMIO BAR (virtio-pci's notify capability).
       metrics.channels[r].submitTraps &+= 1
+      metrics.channels[r].exitsMMIO &+= 1
       cost = model.virtio.kickNs
     }
     metrics.channels[r].overheadNs.add(saturating: cost)
@@ -566,6 +569,7 @@ struct ParavirtualizationBackend: DeviceBackend {
       return
     }
     metrics.channels[r].interrupts &+= 1
+    metrics.channels[r].exitsEOI &+= 1
     metrics.channels[r].notificationsSent &+= 1
     metrics.channels[r].overheadNs.add(saturating: costs.irqInjectNs)
     // P5: the interrupt is taken by the guest (its EOI exit); the handler runs once it is
