@@ -48,9 +48,7 @@ struct DirectBackend: DeviceBackend {
   mutating func submit<C: CPUExecutor>(
     _ event: TraceEvent, channel c: Int, at time: UInt64, tag: UInt32, cpu: inout C
   ) {
-    metrics.issue(c, at: time)
-    let service =
-      event.serviceNs != 0 ? event.serviceNs : metrics.assumed(c, model.serviceNs(for: event))
+    let service = metrics.admit(event, channel: c, at: time, model: model)
     requests.append(
       Request(
         channel: Int32(c), issued: time, op: event.op, bytes: event.bytes, service: service,

@@ -91,6 +91,16 @@ public struct BackendMetrics: Sendable {
     if time < channels[c].firstIssueNs { channels[c].firstIssueNs = time }
   }
 
+  /// Notes that `event` of channel `c` was issued at `time`, and gives its service time:
+  /// the recorded one, or the model's assumed one (counted).
+  @inline(__always)
+  public mutating func admit(_ event: TraceEvent, channel c: Int, at time: UInt64, model: Model)
+    -> UInt64
+  {
+    issue(c, at: time)
+    return event.serviceNs != 0 ? event.serviceNs : assumed(c, model.serviceNs(for: event))
+  }
+
   /// Records one request of channel `c`, issued at `issued`, completed at `done`.
   ///
   /// A completion time saturated at 2^64 - 1 has lost its true value: its latency counts

@@ -106,6 +106,16 @@ public struct Model: Sendable, Equatable {
     public var eventIdx = true
   }
 
+  /// Device assignment (VFIO, SR-IOV).
+  public struct Passthrough: Sendable, Equatable {
+    /// CPU per request for a per-request IOMMU mapping by a guest vIOMMU, map and unmap
+    /// each (an exit each), in ns; 0: VFIO's static mapping of the guest's memory.
+    public var iommuMapNs: UInt64 = 0
+    /// `true`: VT-d posted interrupts reach the running vCPU with no exit; `false`: each
+    /// interrupt is injected and its EOI exits.
+    public var postedInterrupts = true
+  }
+
   /// A physical device class.
   public struct Device: Sendable, Equatable {
     /// Requests the device serves at once, in FIFO order.
@@ -212,6 +222,7 @@ public struct Model: Sendable, Equatable {
   public var full = Full()
   public var para = Para()
   public var virtio = Virtio()
+  public var passthrough = Passthrough()
   public var devices = Devices()
   public var cpu = CPU()
   public var backend = Backend()

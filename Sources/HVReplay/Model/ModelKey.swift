@@ -244,6 +244,14 @@ extension Model {
         "true: VIRTIO_RING_F_EVENT_IDX's used_event / avail_event; false: every push notifies"
     ),
     ModelKey(
+      path: "passthrough.iommu_map_ns",
+      access: .integer(\.passthrough.iommuMapNs, range: 0...1_000_000_000), unit: "ns",
+      meaning: "a guest vIOMMU's per-request map and unmap, each an exit; 0: VFIO's static mapping"
+    ),
+    ModelKey(
+      path: "passthrough.posted_interrupts", access: .flag(\.passthrough.postedInterrupts),
+      unit: "", meaning: "true: VT-d posted interrupts, no exit; false: injected, the EOI exits"),
+    ModelKey(
       path: "backend.vcpus", access: .integer(\.backend.vcpus, range: 1...4096), unit: "vcpus",
       meaning: "vCPUs of the driver domain (dom0) that runs paravirtualization's backends"),
     ModelKey(

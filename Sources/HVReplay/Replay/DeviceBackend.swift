@@ -73,6 +73,8 @@ public enum BackendKind: String, CaseIterable, Sendable, CustomStringConvertible
   case virtio
   /// KVM with virtio and in-kernel vhost workers.
   case vhost
+  /// Device assignment (VFIO, SR-IOV): the guest drives the device.
+  case passthrough
 
   public var description: String { rawValue }
 
@@ -87,6 +89,7 @@ public enum BackendKind: String, CaseIterable, Sendable, CustomStringConvertible
     case .para: ParavirtualizationBackend(model: model)
     case .virtio: ParavirtualizationBackend(model: model, design: .virtio)
     case .vhost: ParavirtualizationBackend(model: model, design: .vhost)
+    case .passthrough: PassthroughBackend(model: model)
     }
   }
 
@@ -103,6 +106,8 @@ public enum BackendKind: String, CaseIterable, Sendable, CustomStringConvertible
       "virtio (KVM, QEMU backend): split virtqueues with EVENT_IDX, ioeventfd kicks, irqfd MSIs"
     case .vhost:
       "vhost (KVM, in-kernel backend): virtio's queues served by a kernel worker per queue"
+    case .passthrough:
+      "passthrough (VFIO, SR-IOV): the guest drives the device; posted interrupts, no exits"
     }
   }
 }

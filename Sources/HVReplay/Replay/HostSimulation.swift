@@ -263,6 +263,21 @@ struct NativeFairRun: SpecialisedRun {
   var run: DrivenRun<HostSimulation<NativeBackend, FairSharePolicy>>
 }
 
+/// Passthrough on CPUs of its own.
+struct PassthroughUncoupledRun: SpecialisedRun {
+  var run: DrivenRun<UncoupledBackend<PassthroughBackend>>
+}
+
+/// Passthrough on a host under credit.
+struct PassthroughCreditRun: SpecialisedRun {
+  var run: DrivenRun<HostSimulation<PassthroughBackend, CreditPolicy>>
+}
+
+/// Passthrough on a host under fair share.
+struct PassthroughFairRun: SpecialisedRun {
+  var run: DrivenRun<HostSimulation<PassthroughBackend, FairSharePolicy>>
+}
+
 /// Full virtualization on CPUs of its own.
 struct FullUncoupledRun: SpecialisedRun {
   var run: DrivenRun<UncoupledBackend<FullVirtualizationBackend>>
@@ -337,6 +352,7 @@ extension BackendKind {
   func run(model: Model, scheduler: SchedulerKind?, horizon: UInt64?) -> any ReplayRun {
     let d = rawValue
     let native = NativeBackend(model: model)
+    let assigned = PassthroughBackend(model: model)
     let full = FullVirtualizationBackend(model: model)
     let para: ParavirtualizationBackend =
       switch self {
@@ -348,6 +364,15 @@ extension BackendKind {
     let fair = FairSharePolicy()
     typealias G = GenericRun
     switch (self, scheduler) {
+    case (.passthrough, nil):
+      return PassthroughUncoupledRun(run: G.uncoupled(assigned, model: model, design: d))
+    case (.passthrough, .credit?):
+      return PassthroughCreditRun(
+        run: G.host(assigned, credit, model: model, design: d, scheduler: .credit, horizon: horizon)
+      )
+    case (.passthrough, .fair?):
+      return PassthroughFairRun(
+        run: G.host(assigned, fair, model: model, design: d, scheduler: .fair, horizon: horizon))
     case (.native, nil):
       return NativeUncoupledRun(run: G.uncoupled(native, model: model, design: d))
     case (.native, .credit?):

@@ -40,7 +40,7 @@ extension HVReplayCommand {
 
     @Option(
       help:
-        "The backends to replay through, comma-separated: native, full, para, virtio, vhost (default full,para)."
+        "The backends to replay through, comma-separated: native, full, para, virtio, vhost, passthrough (default full,para)."
     )
     var backends: String = "full,para"
 

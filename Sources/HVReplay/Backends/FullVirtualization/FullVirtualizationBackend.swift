@@ -19,7 +19,7 @@
 import DequeModule
 
 /// Trap-and-emulate device virtualization.
-struct FullVirtualizationBackend: DeviceBackend {
+struct FullVirtualizationBackend: SteppedBackend {
   private enum Step: UInt8 {
     /// F1 done: the controller has the command; it goes to the device.
     case submitted
@@ -64,13 +64,7 @@ struct FullVirtualizationBackend: DeviceBackend {
   let name = "full"
   private let model: Model
   private let costs: Model.Costs
-  /// A continuation of the backend's own (a step and request) and its channel.
-  private struct Scheduled {
-    var continuation: UInt64
-    var channel: Int32
-  }
-
-  private var pending = EventQueue<Scheduled>()
+  var pending = EventQueue<ChannelStep>()
   private var controllers: [Controller] = []
   private var devices: [DeviceQueue] = []
   private var requests = RequestPool<Request>()
@@ -88,34 +82,13 @@ struct FullVirtualizationBackend: DeviceBackend {
     metrics.channels.append(ChannelMetrics())
   }
 
-  var nextStepTime: UInt64 {
-    @inline(__always) get { pending.nextTime }
-  }
-
-  var isIdle: Bool { pending.isEmpty }
-
   mutating func finish() {}
-
-  @inline(__always)
-  mutating func runNextStep<C: CPUExecutor>(cpu: inout C) {
-    let entry = pending.pop()
-    run(entry.payload.continuation, Int(entry.payload.channel), at: entry.time, cpu: &cpu)
-  }
-
-  @inline(__always)
-  mutating func resume<C: CPUExecutor>(
-    _ continuation: UInt64, channel: Int32, at time: UInt64, cpu: inout C
-  ) {
-    run(continuation, Int(channel), at: time, cpu: &cpu)
-  }
 
   @inline(__always)
   mutating func submit<C: CPUExecutor>(
     _ event: TraceEvent, channel c: Int, at time: UInt64, tag: UInt32, cpu: inout C
   ) {
-    metrics.issue(c, at: time)
-    let service =
-      event.serviceNs != 0 ? event.serviceNs : metrics.assumed(c, model.serviceNs(for: event))
+    let service = metrics.admit(event, channel: c, at: time, model: model)
     let id = requests.allocate(
       Request(
         arrival: time, service: service, bytes: event.bytes, op: event.op, vcpu: event.vcpu,
@@ -124,7 +97,7 @@ struct FullVirtualizationBackend: DeviceBackend {
       // A packet reaches the host NIC at its time.
       let (_, done) = devices[c].serve(ready: time, service: service, ordering: false)
       pending.schedule(
-        Scheduled(continuation: Self.pack(.deviceDone, id), channel: Int32(c)), at: done)
+        ChannelStep(continuation: Self.pack(.deviceDone, id), channel: Int32(c)), at: done)
       return
     }
     if controllers[c].outstanding < model.traps(controllers[c].kind).emulatedQueueDepth {
@@ -140,16 +113,16 @@ struct FullVirtualizationBackend: DeviceBackend {
   // MARK: Steps
 
   @inline(__always)
-  private mutating func run<C: CPUExecutor>(
-    _ packed: UInt64, _ c: Int, at now: UInt64, cpu: inout C
+  mutating func step<C: CPUExecutor>(
+    _ packed: UInt64, channel c: Int, at now: UInt64, cpu: inout C
   ) {
-    let id = Int32(truncatingIfNeeded: packed)
-    switch Step(rawValue: UInt8(packed >> 56))! {
+    let (step, id) = ChannelStep.unpack(packed)
+    switch Step(rawValue: step)! {
     case .submitted:
       let r = requests[id]
       let (_, done) = devices[c].serve(ready: now, service: r.service, ordering: r.op.isOrdering)
       pending.schedule(
-        Scheduled(continuation: Self.pack(.deviceDone, id), channel: Int32(c)), at: done)
+        ChannelStep(continuation: Self.pack(.deviceDone, id), channel: Int32(c)), at: done)
     case .deviceDone: emulate(c, id, at: now, cpu: &cpu)
     case .emulated: raise(c, id, at: now, cpu: &cpu)
     case .fire: fire(c, at: now, cpu: &cpu)
@@ -175,9 +148,7 @@ struct FullVirtualizationBackend: DeviceBackend {
     let work = CPUWork(
       context: .guest(controllers[c].vm, r.vcpu), ns: cost, channel: Int32(c),
       owner: controllers[c].vm, ordered: true, continuation: Self.pack(.submitted, id))
-    if let done = cpu.run(work, at: time) {
-      pending.schedule(Scheduled(continuation: work.continuation, channel: work.channel), at: done)
-    }
+    pending.run(work, at: time, on: &cpu)
   }
 
   /// F3: the device model completes the request and raises the interrupt.
@@ -194,9 +165,7 @@ struct FullVirtualizationBackend: DeviceBackend {
     let work = CPUWork(
       context: CPUContext(domain: .deviceModel, vm: vm, vcpu: 0), ns: cost, channel: Int32(c),
       owner: vm, ordered: false, continuation: Self.pack(.emulated, id))
-    if let done = cpu.run(work, at: now) {
-      pending.schedule(Scheduled(continuation: work.continuation, channel: work.channel), at: done)
-    }
+    pending.run(work, at: now, on: &cpu)
   }
 
   /// The completion waits for the device's next interrupt (model rule "interrupt
@@ -215,7 +184,7 @@ struct FullVirtualizationBackend: DeviceBackend {
     controllers[c].irqScheduled = true
     let at = controllers[c].lastIrq.map { max(now, $0.adding(saturating: interval)) } ?? now
     pending.schedule(
-      Scheduled(continuation: Self.pack(.fire, 0), channel: Int32(c)), at: at)
+      ChannelStep(continuation: Self.pack(.fire, 0), channel: Int32(c)), at: at)
   }
 
   /// The device raises its interrupt for every completion waiting for one.
@@ -246,9 +215,7 @@ struct FullVirtualizationBackend: DeviceBackend {
     let work = CPUWork(
       context: .guest(vm, vcpu), ns: cost, channel: Int32(c), owner: vm, ordered: true,
       continuation: Self.pack(.completed, count))
-    if let done = cpu.run(work, at: now) {
-      pending.schedule(Scheduled(continuation: work.continuation, channel: work.channel), at: done)
-    }
+    pending.run(work, at: now, on: &cpu)
   }
 
   /// The request completes; its emulated slot takes the next request waiting in the guest.
@@ -281,10 +248,10 @@ struct FullVirtualizationBackend: DeviceBackend {
 
   // MARK: Requests
 
-  /// A step and its request: the step in the top byte, the request's id in the low 32 bits.
+  /// A step and its request (or count) as a continuation.
   @inline(__always)
   private static func pack(_ step: Step, _ id: Int32) -> UInt64 {
-    UInt64(step.rawValue) << 56 | UInt64(UInt32(bitPattern: id))
+    ChannelStep.pack(step.rawValue, id)
   }
 
 }

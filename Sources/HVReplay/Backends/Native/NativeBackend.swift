@@ -51,9 +51,7 @@ struct NativeBackend: DeviceBackend {
   mutating func submit<C: CPUExecutor>(
     _ event: TraceEvent, channel c: Int, at time: UInt64, tag: UInt32, cpu: inout C
   ) {
-    metrics.issue(c, at: time)
-    let service =
-      event.serviceNs != 0 ? event.serviceNs : metrics.assumed(c, model.serviceNs(for: event))
+    let service = metrics.admit(event, channel: c, at: time, model: model)
     // N1, N2: straight to the device.
     let (_, done) = devices[c].serve(ready: time, service: service, ordering: event.op.isOrdering)
     let request = Request(

@@ -238,9 +238,7 @@ struct ParavirtualizationBackend: DeviceBackend {
   mutating func submit<C: CPUExecutor>(
     _ event: TraceEvent, channel r: Int, at time: UInt64, tag: UInt32, cpu: inout C
   ) {
-    let service =
-      event.serviceNs != 0 ? event.serviceNs : metrics.assumed(r, model.serviceNs(for: event))
-    metrics.issue(r, at: time)
+    let service = metrics.admit(event, channel: r, at: time, model: model)
     let id = requests.allocate(
       Request(
         arrival: time, service: service, bytes: event.bytes, op: event.op,

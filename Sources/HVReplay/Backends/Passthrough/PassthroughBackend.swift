@@ -1,0 +1,156 @@
+// Model rules "passthrough" (docs/MODEL.md): device assignment (VFIO, an SR-IOV virtual
+// function). The guest's driver programs the device through its BARs mapped into the guest:
+// - T1: submitting takes no exit. With a per-request IOMMU mapping
+//   (`passthrough.iommu_map_ns` > 0: a guest vIOMMU whose map is an exit to the VMM), the
+//   map runs on the issuing vCPU first, one MMIO exit; else the guest's memory is mapped
+//   once, when the VM starts (VFIO's static mapping), and costs nothing per request.
+// - T2: the device serves the request under the shared device rules, as for native.
+// - T3: completions of a channel at the same instant share one interrupt. Posted
+//   (`passthrough.posted_interrupts`, VT-d posted interrupts) it reaches the running vCPU
+//   with no exit; else it is injected and the guest's EOI exits (`costs.irq_inject_ns`, one
+//   EOI exit). With a per-request IOMMU mapping each request's unmap runs in the handler
+//   (another exit each). The interrupt's work runs on `guest.irq_vcpu` (default the
+//   issuer) and completes the batch when done.
+
+import DequeModule
+
+/// Device assignment: the guest drives the device itself.
+struct PassthroughBackend: SteppedBackend {
+  private struct Request {
+    var arrival: UInt64
+    var service: UInt64
+    var bytes: UInt32
+    var op: EventOp
+    var vcpu: UInt16
+    var tag: UInt32
+  }
+
+  /// A step of the backend: the request's IOMMU map ended, the device finished, the
+  /// interrupt is taken, or its work ended (the value: how many requests it completes).
+  private enum Step: UInt8 { case mapped, deviceDone, interrupt, handled }
+
+  let name = "passthrough"
+  private let model: Model
+  private let mapNs: UInt64
+  private let posted: Bool
+  var pending = EventQueue<ChannelStep>()
+  private var devices: [DeviceQueue] = []
+  private var vms: [UInt16] = []
+  private var requests = RequestPool<Request>()
+  /// Per channel: completions of the current instant, and those whose interrupt runs.
+  private var batch: [Deque<Int32>] = []
+  private var delivering: [Deque<Int32>] = []
+  private(set) var metrics = BackendMetrics()
+  var completions = CompletionLog()
+
+  init(model: Model) {
+    self.model = model
+    mapNs = model.passthrough.iommuMapNs
+    posted = model.passthrough.postedInterrupts
+  }
+
+  mutating func addChannel(_ channel: Channel) {
+    devices.append(DeviceQueue(servers: model.device(channel.kind).queueDepth))
+    vms.append(channel.vm)
+    batch.append(Deque())
+    delivering.append(Deque())
+    metrics.channels.append(ChannelMetrics())
+  }
+
+  mutating func finish() {}
+
+  @inline(__always)
+  mutating func submit<C: CPUExecutor>(
+    _ event: TraceEvent, channel c: Int, at time: UInt64, tag: UInt32, cpu: inout C
+  ) {
+    let service = metrics.admit(event, channel: c, at: time, model: model)
+    let id = requests.allocate(
+      Request(
+        arrival: time, service: service, bytes: event.bytes, op: event.op, vcpu: event.vcpu,
+        tag: tag))
+    // T1: a received packet needs no map by the guest; a request with a per-request IOMMU
+    // mapping maps first, on its vCPU.
+    guard mapNs > 0 && event.op != .rx else {
+      device(c, id, at: time)
+      return
+    }
+    metrics.channels[c].exitsMMIO &+= 1
+    metrics.channels[c].overheadNs.add(saturating: mapNs)
+    let work = CPUWork(
+      context: .guest(vms[c], event.vcpu), ns: mapNs, channel: Int32(c), owner: vms[c],
+      ordered: true, continuation: Self.pack(.mapped, id))
+    if let done = cpu.run(work, at: time) { device(c, id, at: done) }
+  }
+
+  @inline(__always)
+  mutating func step<C: CPUExecutor>(
+    _ packed: UInt64, channel c: Int, at now: UInt64, cpu: inout C
+  ) {
+    let (step, value) = ChannelStep.unpack(packed)
+    switch Step(rawValue: step)! {
+    case .mapped: device(c, value, at: now)
+    case .deviceDone: deviceDone(c, value, at: now)
+    case .interrupt: interrupt(c, at: now, cpu: &cpu)
+    case .handled:
+      for _ in 0..<value { complete(c, delivering[c].removeFirst(), at: now) }
+    }
+  }
+
+  /// T2: the device serves the request.
+  private mutating func device(_ c: Int, _ id: Int32, at time: UInt64) {
+    let r = requests[id]
+    let (_, done) = devices[c].serve(ready: time, service: r.service, ordering: r.op.isOrdering)
+    pending.schedule(
+      ChannelStep(continuation: Self.pack(.deviceDone, id), channel: Int32(c)), at: done)
+  }
+
+  /// T3: the first completion of an instant raises the channel's interrupt; the others of
+  /// the instant share it.
+  private mutating func deviceDone(_ c: Int, _ id: Int32, at now: UInt64) {
+    let first = batch[c].isEmpty
+    batch[c].append(id)
+    guard first else { return }
+    metrics.channels[c].interrupts &+= 1
+    // The interrupt is taken once every completion of this instant has joined it.
+    pending.schedule(
+      ChannelStep(continuation: Self.pack(.interrupt, 0), channel: Int32(c)), at: now)
+  }
+
+  /// The interrupt of this instant's completions: posted, it costs nothing; injected, its
+  /// EOI exits; a per-request IOMMU mapping unmaps each request (an exit each).
+  private mutating func interrupt<C: CPUExecutor>(_ c: Int, at now: UInt64, cpu: inout C) {
+    let n = batch[c].count
+    let first = batch[c][0]
+    delivering[c].append(contentsOf: batch[c])
+    batch[c].removeAll(keepingCapacity: true)
+    var cost: UInt64 = 0
+    if !posted {
+      cost &+= model.costs.irqInjectNs
+      metrics.channels[c].exitsEOI &+= 1
+    }
+    let unmaps = delivering[c].suffix(n).filter { requests[$0].op != .rx }.count
+    if mapNs > 0 && unmaps > 0 {
+      cost &+= UInt64(unmaps) &* mapNs
+      metrics.channels[c].exitsMMIO &+= UInt64(unmaps)
+    }
+    metrics.channels[c].overheadNs.add(saturating: cost)
+    let vcpu = model.guest.irqVCPU ?? requests[first].vcpu
+    let work = CPUWork(
+      context: .guest(vms[c], vcpu), ns: cost, channel: Int32(c), owner: vms[c], ordered: true,
+      continuation: Self.pack(.handled, Int32(n)))
+    pending.run(work, at: now, on: &cpu)
+  }
+
+  private mutating func complete(_ c: Int, _ id: Int32, at now: UInt64) {
+    let r = requests[id]
+    metrics.complete(c, op: r.op, bytes: r.bytes, issued: r.arrival, done: now)
+    completions.record(r.tag, at: now)
+    requests.release(id)
+  }
+
+  /// A step and its value as a continuation.
+  @inline(__always)
+  private static func pack(_ step: Step, _ value: Int32) -> UInt64 {
+    ChannelStep.pack(step.rawValue, value)
+  }
+}

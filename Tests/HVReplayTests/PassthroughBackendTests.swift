@@ -1,0 +1,61 @@
+import Testing
+
+@testable import HVReplay
+
+/// Passthrough (docs/MODEL.md, "Passthrough"): the guest drives the device; closed forms of
+/// rules T1-T3.
+@Suite struct PassthroughBackendTests {
+  static func events() -> [TraceEvent] {
+    (0..<4 as Range<UInt64>).map {
+      TraceEvent(
+        timeNs: $0 * 1_000_000, vm: 1, op: $0 == 3 ? .rx : .read, offset: $0 == 3 ? 0 : $0 << 20,
+        bytes: 4096,
+        serviceNs: 25_000)
+    }
+  }
+
+  @Test("posted interrupts and a static IOMMU mapping: no exit, latency is the service time")
+  func posted() throws {
+    let r = try replay(Self.events(), backends: [.passthrough, .native])
+    let m = r.total("passthrough")
+    #expect(m.latencySumNs == 4 * 25_000 && r.maxLatency("passthrough") == 25_000)
+    #expect(m.exits == 0 && m.traps + m.hypercalls + m.bytesCopied + m.overheadNs == 0)
+    #expect(m.interrupts == 4)
+    #expect(m.latencySumNs == r.total("native").latencySumNs)
+  }
+
+  // Injected interrupts: each costs the EOI exit on the vCPU before the request completes.
+  @Test("without posted interrupts each interrupt's EOI exits and adds irq_inject_ns")
+  func injected() throws {
+    var model = Model()
+    model.passthrough.postedInterrupts = false
+    let m = try replay(Self.events(), model: model, backends: [.passthrough]).total("passthrough")
+    #expect(m.latencySumNs == 4 * (25_000 + model.costs.irqInjectNs))
+    #expect(m.exitsEOI == 4 && m.exits == 4 && m.interrupts == 4)
+    #expect(m.overheadNs == 4 * model.costs.irqInjectNs)
+  }
+
+  // A vIOMMU's per-request map (before the device) and unmap (in the handler), an exit
+  // each, for the three reads; the received packet maps nothing.
+  @Test("a per-request IOMMU mapping maps before the device and unmaps in the handler")
+  func iommu() throws {
+    var model = Model()
+    model.passthrough.iommuMapNs = 1_000
+    let m = try replay(Self.events(), model: model, backends: [.passthrough]).total("passthrough")
+    #expect(m.latencySumNs == 3 * (1_000 + 25_000 + 1_000) + 25_000)
+    #expect(m.exitsMMIO == 3 * 2 && m.exitsEOI == 0)
+  }
+
+  // Simultaneous completions share one interrupt (and, injected, one EOI exit).
+  @Test("completions at one instant share one interrupt")
+  func shared() throws {
+    let events = (0..<6 as Range<UInt64>).map {
+      TraceEvent(timeNs: 0, vm: 1, op: .write, offset: $0 << 20, bytes: 4096, serviceNs: 9_000)
+    }
+    var model = Model()
+    model.passthrough.postedInterrupts = false
+    let m = try replay(events, model: model, backends: [.passthrough]).total("passthrough")
+    #expect(m.interrupts == 1 && m.exitsEOI == 1)
+    #expect(m.latencySumNs == 6 * (9_000 + model.costs.irqInjectNs))
+  }
+}
