@@ -90,6 +90,12 @@ public struct Model: Sendable, Equatable {
     /// Received packets netfront's NAPI poll reads before it reposts buffers and polls
     /// again (NAPI_POLL_WEIGHT).
     public var netNAPIBudget: UInt64 = 64
+    /// Pages of each disk ring (blkif's multi-page rings, `ring-page-order`): the ring has
+    /// `ringEntries` slots per page.
+    public var ringPages: UInt64 = 1
+    /// `true`: blkif's persistent grants: the frontend copies payloads into and out of pages
+    /// granted once, and the backend maps nothing per request.
+    public var persistentGrants = false
   }
 
   /// virtio's split virtqueues (KVM with QEMU's userspace backend, and vhost).
@@ -239,7 +245,7 @@ public struct Model: Sendable, Equatable {
   /// Slots in the ring of a channel of `kind`.
   @inlinable
   public func ringEntries(for kind: EventKind) -> UInt64 {
-    kind == .net ? para.netRingEntries : para.ringEntries
+    kind == .net ? para.netRingEntries : para.ringEntries &* para.ringPages
   }
 
   /// The physical device parameters for `kind`.

@@ -252,6 +252,12 @@ extension Model {
       path: "passthrough.posted_interrupts", access: .flag(\.passthrough.postedInterrupts),
       unit: "", meaning: "true: VT-d posted interrupts, no exit; false: injected, the EOI exits"),
     ModelKey(
+      path: "para.ring_pages", access: .powerOfTwo(\.para.ringPages, range: 1...16),
+      unit: "pages", meaning: "pages of each disk ring (blkif multi-page rings: ring-page-order)"),
+    ModelKey(
+      path: "para.persistent_grants", access: .flag(\.para.persistentGrants), unit: "",
+      meaning: "true: blkif persistent grants (copies into pages granted once, no maps)"),
+    ModelKey(
       path: "backend.vcpus", access: .integer(\.backend.vcpus, range: 1...4096), unit: "vcpus",
       meaning: "vCPUs of the driver domain (dom0) that runs paravirtualization's backends"),
     ModelKey(

@@ -309,6 +309,34 @@ struct ParavirtualizationBackend: DeviceBackend {
       : VirtioRingRules.needsNotify(old: old, new: new, event: event)
   }
 
+  /// The handler's work for one response of ring `r`: reading it (rx: and reposting its
+  /// buffer), and with persistent grants a read's copy out of the granted pages (counted
+  /// when `count`).
+  @inline(__always)
+  private mutating func responseCost(_ r: Int, _ id: Int32, count: Bool) -> UInt64 {
+    var cost = rings[r].receive ? 2 &* costs.ringSlotNs : costs.ringSlotNs
+    if persistent(r) && requests[id].op == .read {
+      cost &+=
+        count ? persistentCopy(r, requests[id]) : model.copyNs(UInt64(requests[id].bytes))
+    }
+    return cost
+  }
+
+  /// Whether ring `r` uses blkif's persistent grants (Xen disks with
+  /// `para.persistent_grants`).
+  @inline(__always)
+  private func persistent(_ r: Int) -> Bool {
+    design == .xen && model.para.persistentGrants && rings[r].kind == .disk
+  }
+
+  /// The frontend's copy of `request`'s payload into or out of persistently granted
+  /// pages, counted; its cost.
+  @inline(__always)
+  private mutating func persistentCopy(_ r: Int, _ request: Request) -> UInt64 {
+    metrics.channels[r].bytesCopied.add(saturating: UInt64(request.bytes))
+    return model.copyNs(UInt64(request.bytes))
+  }
+
   /// The guest notifies the backend: an event-channel hypercall (Xen) or a kick, the
   /// notify-register write whose exit ioeventfd catches in the kernel (virtio, vhost).
   /// Returns its cost on the guest's vCPU.
@@ -344,7 +372,12 @@ struct ParavirtualizationBackend: DeviceBackend {
         rings[r].written.append(id)
         rings[r].outstanding &+= 1
       }
-      let cost = UInt64(n) &* costs.ringSlotNs
+      var cost = UInt64(n) &* costs.ringSlotNs
+      // Persistent grants: blkfront copies each write's payload into its granted pages.
+      for k in 0..<n where persistent(r) {
+        let w = requests[rings[r].written[rings[r].written.count - n + k]]
+        if w.op == .write { cost &+= persistentCopy(r, w) }
+      }
       metrics.channels[r].overheadNs.add(saturating: cost)
       work(
         guest(r, vcpu), cost, ordered: true,
@@ -449,12 +482,22 @@ struct ParavirtualizationBackend: DeviceBackend {
       cost &+= model.copyNs(header)
       metrics.channels[r].bytesCopied.add(saturating: header)
       mappedBytes = bytes - header
-    } else if request.op == .discard {
+    } else if request.op == .discard || persistent(r) {
+      // A discard carries no data; with persistent grants the pages are mapped already.
       mappedBytes = 0
     }
-    let pages = (mappedBytes &+ 4095) >> 12
+    var pages = (mappedBytes &+ 4095) >> 12
+    // Indirect descriptors: beyond blkif's 11 segments a request's segments are in indirect
+    // pages of 512 descriptors each, which the backend maps too.
+    if pages > XenRingRules.directSegments && !rings[r].receive && rings[r].kind == .disk {
+      pages &+= (pages &+ XenRingRules.indirectPerPage &- 1) / XenRingRules.indirectPerPage
+    }
     cost &+= pages &* costs.grantMapNs
     metrics.channels[r].grantsMapped &+= pages
+    if pages > 0 {
+      // Unmapping the grants flushes the other driver-domain vCPUs' TLBs: an IPI each.
+      cost &+= (model.backend.vcpus &- 1) &* costs.backendWakeupNs
+    }
     if mappedBytes > 0 && design == .xen {
       metrics.channels[r].copiesAvoided &+= 1
       metrics.channels[r].bytesCopyAvoided.add(saturating: mappedBytes)
@@ -593,8 +636,8 @@ struct ParavirtualizationBackend: DeviceBackend {
       return
     }
     rings[r].rspCons &+= n
-    let perResponse = rings[r].receive ? 2 &* costs.ringSlotNs : costs.ringSlotNs
-    let cost = UInt64(n) &* perResponse
+    var cost: UInt64 = 0
+    for k in 0..<Int(n) { cost &+= responseCost(r, rings[r].responses[k], count: true) }
     metrics.channels[r].overheadNs.add(saturating: cost)
     work(
       guest(r, vcpu), cost, ordered: true,
@@ -609,11 +652,15 @@ struct ParavirtualizationBackend: DeviceBackend {
     _ r: Int, _ n: UInt32, _ vcpu: UInt16, _ now: UInt64, cpu: inout C
   ) {
     let receive = rings[r].receive
-    let perResponse = receive ? 2 &* costs.ringSlotNs : costs.ringSlotNs
-    for k in 1...n {
+    var total: UInt64 = 0
+    for k in 0..<Int(n) { total &+= responseCost(r, rings[r].responses[k], count: false) }
+    var elapsed: UInt64 = 0
+    for _ in 1...n {
       let id = rings[r].responses.removeFirst()
-      // Reading the response ends the request's latency (rx: then the buffer is reposted).
-      var t = now &- UInt64(n &- k) &* perResponse
+      // Reading the response ends the request's latency (rx: then the buffer is reposted);
+      // each read is dated by the handler's work up to it.
+      elapsed &+= responseCost(r, id, count: false)
+      var t = now &- (total &- elapsed)
       if receive { t &-= costs.ringSlotNs }
       let request = requests[id]
       metrics.complete(r, op: request.op, bytes: request.bytes, issued: request.arrival, done: t)

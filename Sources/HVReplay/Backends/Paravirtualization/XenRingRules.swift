@@ -20,4 +20,11 @@ enum XenRingRules {
 
   /// The event index `SHARED_RING_INIT` sets: 1, so the first message always notifies.
   static let initialEvent: UInt32 = 1
+
+  /// blkif.h: segments (4 KiB grants) a request carries in its slot
+  /// (`BLKIF_MAX_SEGMENTS_PER_REQUEST`).
+  static let directSegments: UInt64 = 11
+
+  /// Segment descriptors per indirect page: 4,096 / 8-byte `blkif_request_segment`.
+  static let indirectPerPage: UInt64 = 512
 }
