@@ -14,9 +14,10 @@ struct ReplayCommandTests {
     let result = try HVReplay.run([trace], in: dir.path)
     #expect(result.status == 0, "\(result.stderr)")
     // Each design under each scheduler is one host; the verdict compares each with the
-    // baseline (full) under the same scheduler.
-    #expect(result.stdout.hasPrefix("para/credit vs full/credit: "))
-    #expect(result.stdout.contains("; para/fair vs full/fair: "))
+    // baseline (native, replayed by default) under the same scheduler.
+    #expect(result.stdout.hasPrefix("full/credit vs native/credit: "))
+    #expect(result.stdout.contains("; para/fair vs native/fair: "))
+    #expect(result.stdout.contains("; passthrough/fair vs native/fair: "))
     #expect(
       result.stdout.contains(
         "wrote Reports/rpc/report.md, Reports/rpc/summary.csv, Reports/rpc/cpu.csv, "
@@ -25,8 +26,11 @@ struct ReplayCommandTests {
           + "and Reports/rpc/report.json"))
     let csv = try String(contentsOfFile: dir.file("Reports/rpc/summary.csv"), encoding: .utf8)
     #expect(csv.hasPrefix("backend,vm,device,metric,value,unit\n"))
-    for host in ["full/credit", "full/fair", "para/credit", "para/fair"] {
-      #expect(csv.contains("\(host),all,all,requests,2000,count\n"), "\(host)")
+    for design in BackendKind.allCases {
+      for scheduler in ["credit", "fair"] {
+        let host = "\(design)/\(scheduler)"
+        #expect(csv.contains("\(host),all,all,requests,2000,count\n"), "\(host)")
+      }
     }
     for metric in [
       "requests", "traps", "hypercalls", "interrupts", "notifications_sent",
@@ -42,7 +46,7 @@ struct ReplayCommandTests {
       #expect(csv.contains("para/credit,1,net0,\(metric),"), "\(metric)")
     }
     let md = try String(contentsOfFile: dir.file("Reports/rpc/report.md"), encoding: .utf8)
-    #expect(md.contains("**Verdict**: para/credit vs full/credit: "))
+    #expect(md.contains("**Verdict**: full/credit vs native/credit: "))
     #expect(md.contains("| `para.ring_entries` | 32 entries |"))
 
     // The same trace and options give byte-identical reports.
@@ -100,6 +104,29 @@ struct ReplayCommandTests {
       #expect(summary.contains("native/credit,all,all,traps,0,count"))
       #expect(!summary.contains("native/credit,all,all,ring_full_stalls"))
     }
+  }
+
+  // Issue 12's "done when": all six designs side by side in one report of the mixed sample.
+  @Test("the mixed sample through all six designs writes one report with all of them")
+  func sixDesigns() throws {
+    let dir = Scratch()
+    let mixed = HVReplay.repositoryRoot.appendingPathComponent("Traces/mixed.hvt.zst").path
+    let result = try HVReplay.run([
+      "replay", mixed, "--out", dir.file("r"), "--backends",
+      "native,full,para,virtio,vhost,passthrough", "--quiet",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    let md = try String(contentsOfFile: dir.file("r/report.md"), encoding: .utf8)
+    let summary = try String(contentsOfFile: dir.file("r/summary.csv"), encoding: .utf8)
+    for design in ["native", "full", "para", "virtio", "vhost", "passthrough"] {
+      for scheduler in ["credit", "fair"] {
+        #expect(md.contains("| \(design)/\(scheduler) | "), "\(design)/\(scheduler)")
+        #expect(summary.contains("\n\(design)/\(scheduler),all,all,exits,"))
+      }
+    }
+    #expect(md.contains("## Exits by reason"))
+    // The verdict compares each with native, the default baseline when replayed.
+    #expect(result.stdout.hasPrefix("full/credit vs native/credit: "))
   }
 
   @Test("hvreplay model prints JSON that reads back as the same model")

@@ -31,7 +31,7 @@ import Testing
 
   /// `events` replayed open loop, coupled, through `backends` with a horizon.
   static func replay(
-    _ events: [TraceEvent], model: Model, backends: [BackendKind] = BackendKind.defaults,
+    _ events: [TraceEvent], model: Model, backends: [BackendKind] = [.full, .para],
     horizon: UInt64?
   ) throws -> ReplayResult {
     var model = model

@@ -80,7 +80,7 @@ import Testing
     let report = ReplayReport(r)
     #expect(report.baselineDesign == "native")
     #expect(report.verdict.hasPrefix("full/credit vs native/credit: "))
-    #expect(report.verdict.contains("traps and hypercalls against none"))
+    #expect(report.verdict.contains("VM exits against none"))
     #expect(report.verdict.contains("of CPU on virtualization against none"))
   }
 }

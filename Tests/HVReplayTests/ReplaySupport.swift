@@ -5,7 +5,7 @@
 /// uncoupled unless `coupled` (the backend suites' hand-worked figures are each design's
 /// I/O path on CPUs of its own; the host suites couple).
 func replay(
-  _ events: [TraceEvent], model: Model = Model(), backends: [BackendKind] = BackendKind.defaults,
+  _ events: [TraceEvent], model: Model = Model(), backends: [BackendKind] = [.full, .para],
   loop: Model.Loop = .open, coupled: Bool = false
 ) throws -> ReplayResult {
   var model = model
@@ -18,12 +18,13 @@ func replay(
   return try ReplayEngine(model: model, backends: backends).run(&reader)
 }
 
-/// A model with every cost set to 0.
+/// A model with every cost set to 0 (virtio's kick too).
 func zeroCostModel() -> Model {
   var m = Model()
   m.costs = Model.Costs(
     trapNs: 0, hypercallNs: 0, irqInjectNs: 0, copyNsPerKiB: 0, grantMapNs: 0, ringSlotNs: 0,
     backendWakeupNs: 0, grantCopyRxNs: 0)
+  m.virtio.kickNs = 0
   return m
 }
 

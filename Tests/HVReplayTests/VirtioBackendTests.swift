@@ -194,3 +194,66 @@ import Testing
     #expect(r.total("native/credit").bytesCopied == 0)
   }
 }
+
+/// vhost's busy polling (docs/MODEL.md, rule V7).
+@Suite struct VhostPollingTests {
+  static func reads(every gap: UInt64, count: UInt64) -> [TraceEvent] {
+    (0..<count).map {
+      TraceEvent(
+        timeNs: $0 * gap, vm: 1, op: .read, offset: $0 << 20, bytes: 4096, serviceNs: 5_000)
+    }
+  }
+
+  // Requests 1 ms apart: each poll times out, so each request kicks and wakes the worker
+  // as without polling, and the worker burns 50 us per request polling.
+  @Test("a poll that times out burns poll_ns and saves nothing")
+  func timeout() throws {
+    var model = Model()
+    model.vhost.pollNs = 50_000
+    let m = try replay(Self.reads(every: 1_000_000, count: 5), model: model, backends: [.vhost])
+      .total("vhost")
+    #expect(m.submitTraps == 5 && m.backendWakeups == 5)
+    #expect(m.pollNs == 5 * 50_000)
+  }
+
+  // Requests 20 us apart with a 50 us poll: the first kicks (published at 2 ns, the kick
+  // ends at 369) and wakes the worker (1,233 + a slot, no grant: free at 1,604); every
+  // later one is seen by the polling worker at its publish, with no kick and no wake-up.
+  // The polls last 20,002 - 1,604, then 20,000 - 2 for each later gap, then the timeout.
+  @Test("while the worker polls, kicks and wake-ups are saved and the poll burns CPU")
+  func saves() throws {
+    var model = Model()
+    model.vhost.pollNs = 50_000
+    let n: UInt64 = 5
+    let events = Self.reads(every: 20_000, count: n)
+    let polled = try replay(events, model: model, backends: [.vhost]).total("vhost")
+    #expect(polled.submitTraps == 1 && polled.backendWakeups == 1)
+    #expect(polled.pollNs == 18_398 + (n - 2) * 19_998 + 50_000)
+    let plain = try replay(events, backends: [.vhost]).total("vhost")
+    #expect(plain.submitTraps == n && plain.pollNs == 0)
+    // Each later request saves its kick and the worker's wake-up.
+    let c = model.costs
+    #expect(
+      plain.latencySumNs - polled.latencySumNs == (n - 1)
+        * (model.virtio.kickNs + c.backendWakeupNs))
+  }
+
+  // On the net-rpc sample, polling saves kicks: vhost with a 50 us poll exits less per
+  // request than virtio, and spends the poll's CPU on the host.
+  @Test("on net-rpc, a polling vhost exits less than virtio and burns CPU polling")
+  func onSample() throws {
+    let path = MetricRegistryTests.root.appendingPathComponent("Traces/net-rpc.hvt.zst").path
+    var reader = try TraceReader(path: path)
+    var model = Model()
+    model.vhost.pollNs = 50_000
+    let r = try ReplayEngine(model: model, backends: [.virtio, .vhost], schedulers: [.credit])
+      .run(&reader)
+    let virtio = r.total("virtio/credit")
+    let vhost = r.total("vhost/credit")
+    #expect(
+      Double(vhost.exits) / Double(vhost.requests) < Double(virtio.exits) / Double(virtio.requests))
+    #expect(vhost.pollNs > 0)
+    let host = r.schedulers.first { $0.name == "vhost/credit" }!
+    #expect(host.virtCPUNs > r.schedulers.first { $0.name == "virtio/credit" }!.virtCPUNs)
+  }
+}

@@ -45,6 +45,8 @@ public struct ChannelMetrics: Sendable {
   public var ringFullNs: UInt64 = 0
   /// Hypervisor and guest CPU time spent on virtualization overhead, in ns.
   public var overheadNs: UInt64 = 0
+  /// Of that, the time vhost's workers busy-polled, in ns.
+  public var pollNs: UInt64 = 0
   /// Sum of latencies in ns (for the exact mean).
   public var latencySumNs: UInt64 = 0
   /// Latencies above ``highestLatencyNs``, recorded (in the histograms and the sum) at that
@@ -132,12 +134,13 @@ public struct ChannelMetrics: Sendable {
     ("overhead_cpu_ns", \.overheadNs), ("latency_sum_ns", \.latencySumNs),
     ("latency_clamped", \.latencyClamped), ("requests_assumed_service", \.assumedService),
     ("exits_mmio", \.exitsMMIO), ("exits_io_instruction", \.exitsPIO), ("exits_eoi", \.exitsEOI),
-    ("exits_vmcall", \.exitsVMCALL),
+    ("exits_vmcall", \.exitsVMCALL), ("backend_poll_ns", \.pollNs),
   ]
 
   /// Counters report.json files of earlier versions lack; read as 0 when absent.
   static let laterCounters: Set<String> = [
     "requests_assumed_service", "exits_mmio", "exits_io_instruction", "exits_eoi", "exits_vmcall",
+    "backend_poll_ns",
   ]
 
   /// VM exits of every reason.

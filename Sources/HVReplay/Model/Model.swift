@@ -112,6 +112,13 @@ public struct Model: Sendable, Equatable {
     public var eventIdx = true
   }
 
+  /// vhost's in-kernel workers.
+  public struct Vhost: Sendable, Equatable {
+    /// How long a worker busy-polls its queue before sleeping, in ns
+    /// (`VHOST_SET_VRING_BUSYLOOP_TIMEOUT`, QEMU's `poll-us`); 0: no polling.
+    public var pollNs: UInt64 = 0
+  }
+
   /// Device assignment (VFIO, SR-IOV).
   public struct Passthrough: Sendable, Equatable {
     /// CPU per request for a per-request IOMMU mapping by a guest vIOMMU, map and unmap
@@ -229,6 +236,7 @@ public struct Model: Sendable, Equatable {
   public var para = Para()
   public var virtio = Virtio()
   public var passthrough = Passthrough()
+  public var vhost = Vhost()
   public var devices = Devices()
   public var cpu = CPU()
   public var backend = Backend()

@@ -258,6 +258,9 @@ extension Model {
       path: "para.persistent_grants", access: .flag(\.para.persistentGrants), unit: "",
       meaning: "true: blkif persistent grants (copies into pages granted once, no maps)"),
     ModelKey(
+      path: "vhost.poll_ns", access: .integer(\.vhost.pollNs, range: 0...1_000_000_000),
+      unit: "ns", meaning: "how long a vhost worker busy-polls before sleeping; 0: no polling"),
+    ModelKey(
       path: "backend.vcpus", access: .integer(\.backend.vcpus, range: 1...4096), unit: "vcpus",
       meaning: "vCPUs of the driver domain (dom0) that runs paravirtualization's backends"),
     ModelKey(

@@ -78,8 +78,9 @@ public enum BackendKind: String, CaseIterable, Sendable, CustomStringConvertible
 
   public var description: String { rawValue }
 
-  /// The designs replayed when `--backends` is not given.
-  public static let defaults: [BackendKind] = [.full, .para]
+  /// The designs replayed when `--backends` is not given: all of them, bare metal first,
+  /// so that one report frames every design against native (the default baseline).
+  public static let defaults: [BackendKind] = allCases
 
   /// A backend of this kind for `model`.
   func make(model: Model) -> any DeviceBackend {

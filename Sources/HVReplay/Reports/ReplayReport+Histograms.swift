@@ -79,9 +79,9 @@ extension ReplayReport {
           m.requests > 0 ? Double(f(m)) / Double(m.requests) / scale : 0, 2)
       }.joined(separator: ", ")
     }
-    md += "\n```mermaid\nxychart-beta\n  title \"VM exits (traps and hypercalls) per request\"\n"
+    md += "\n```mermaid\nxychart-beta\n  title \"VM exits per request (every reason)\"\n"
     md += "  x-axis [\(names)]\n  y-axis \"exits per request\"\n"
-    md += "  bar [\(perRequest({ $0.traps + $0.hypercalls }, 1))]\n```\n"
+    md += "  bar [\(perRequest({ $0.exits }, 1))]\n```\n"
     md += "\n```mermaid\nxychart-beta\n  title \"KiB copied per request\"\n"
     md += "  x-axis [\(names)]\n  y-axis \"KiB per request\"\n"
     md += "  bar [\(perRequest({ $0.bytesCopied }, 1024))]\n```\n"

@@ -40,9 +40,9 @@ extension HVReplayCommand {
 
     @Option(
       help:
-        "The backends to replay through, comma-separated: native, full, para, virtio, vhost, passthrough (default full,para)."
+        "The backends to replay through, comma-separated: native, full, para, virtio, vhost, passthrough (default all)."
     )
-    var backends: String = "full,para"
+    var backends: String = "native,full,para,virtio,vhost,passthrough"
 
     @Option(help: "The CPU schedulers to replay through, comma-separated: credit, fair.")
     var schedulers: String = "credit,fair"

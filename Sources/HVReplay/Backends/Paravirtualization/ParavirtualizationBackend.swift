@@ -49,6 +49,8 @@ struct ParavirtualizationBackend: DeviceBackend {
     case deviceDone, respond, publishResponses, guestHandler, handled, guestCheck
     /// rx: the guest's notification that it posted buffers reached netback.
     case refilled
+    /// vhost: a busy poll's timeout (the value: the poll's number).
+    case pollEnd
     /// Work whose end starts nothing (an interrupt the running handler absorbs).
     case none
   }
@@ -81,7 +83,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     }
   }
 
-  private enum Side: UInt8 { case asleep, waking, running }
+  private enum Side: UInt8 { case asleep, waking, running, polling }
 
   /// The state of one ring and the two ends that share it.
   private struct Ring {
@@ -120,6 +122,9 @@ struct ParavirtualizationBackend: DeviceBackend {
     var respondScheduled = false
     var backendSide = Side.asleep
     var handler = Side.asleep
+    /// vhost's busy poll: when the current one began, and its number.
+    var pollSince: UInt64 = 0
+    var polls: Int32 = 0
     /// The occupancy as its changes are dated: slots written and not read back (rx: filled
     /// buffers not yet read).
     var occupied: UInt32 = 0
@@ -153,6 +158,8 @@ struct ParavirtualizationBackend: DeviceBackend {
   private let costs: Model.Costs
   private let suppression: Bool
   private let napiBudget: UInt32
+  /// vhost's busy-poll timeout (0: none).
+  private let pollNs: UInt64
   private var pending = EventQueue<Scheduled>()
   private var rings: [Ring] = []
   private var devices: [DeviceQueue] = []
@@ -176,6 +183,7 @@ struct ParavirtualizationBackend: DeviceBackend {
       suppression = model.virtio.eventIdx
     }
     napiBudget = UInt32(truncatingIfNeeded: model.para.netNAPIBudget)
+    pollNs = design == .vhost ? model.vhost.pollNs : 0
   }
 
   mutating func addChannel(_ channel: Channel) {
@@ -274,6 +282,15 @@ struct ParavirtualizationBackend: DeviceBackend {
     case .handled: handled(r, UInt32(s.value), s.vcpu, now, cpu: &cpu)
     case .guestCheck: guestCheck(r, s.vcpu, now, cpu: &cpu)
     case .refilled: refilled(r, now, cpu: &cpu)
+    case .pollEnd:
+      if rings[r].backendSide == .polling && rings[r].polls == s.value {
+        endPoll(r, now, cpu: &cpu)
+        if rings[r].receive {
+          rings[r].backendSide = .asleep
+        } else {
+          backendSleep(r, now, cpu: &cpu)
+        }
+      }
     case .none: break
     }
   }
@@ -429,6 +446,11 @@ struct ParavirtualizationBackend: DeviceBackend {
     rings[r].reqProd = new
     guard needsNotify(old: old, new: new, event: rings[r].reqEvent) else {
       metrics.channels[r].notificationsSuppressed &+= 1
+      // V7: the polling worker sees the request at once, with no kick and no wake-up.
+      if rings[r].backendSide == .polling {
+        endPoll(r, now, cpu: &cpu)
+        backendRun(r, now, wakeup: false, cpu: &cpu)
+      }
       return
     }
     // The guest makes an event-channel hypercall or kicks; the backend wakes if it sleeps.
@@ -440,6 +462,12 @@ struct ParavirtualizationBackend: DeviceBackend {
 
   /// The hypercall is made: a sleeping backend wakes.
   private mutating func notified<C: CPUExecutor>(_ r: Int, _ now: UInt64, cpu: inout C) {
+    if rings[r].backendSide == .polling {
+      // Without EVENT_IDX a kick reaches a polling worker too; it was looking already.
+      endPoll(r, now, cpu: &cpu)
+      backendRun(r, now, wakeup: false, cpu: &cpu)
+      return
+    }
     guard rings[r].backendSide == .asleep else { return }
     rings[r].backendSide = .waking
     metrics.channels[r].backendWakeups &+= 1
@@ -526,12 +554,46 @@ struct ParavirtualizationBackend: DeviceBackend {
       backendRun(r, now, wakeup: false, cpu: &cpu)
       return
     }
+    // V7: a polling vhost worker keeps notifications off and looks again until its timeout.
+    if design == .vhost && pollNs > 0 {
+      startPoll(r, now)
+      return
+    }
+    backendSleep(r, now, cpu: &cpu)
+  }
+
+  /// RING_FINAL_CHECK_FOR_REQUESTS' second half: arm req_event, look again, sleep.
+  private mutating func backendSleep<C: CPUExecutor>(_ r: Int, _ now: UInt64, cpu: inout C) {
     rings[r].reqEvent = XenRingRules.armedEvent(consumer: rings[r].reqCons)
     if rings[r].reqProd != rings[r].reqCons {
       backendRun(r, now, wakeup: false, cpu: &cpu)
       return
     }
     rings[r].backendSide = .asleep
+  }
+
+  /// V7: the worker busy-polls its queue (rx: its socket) for up to `vhost.poll_ns`.
+  private mutating func startPoll(_ r: Int, _ now: UInt64) {
+    rings[r].backendSide = .polling
+    rings[r].pollSince = now
+    rings[r].polls &+= 1
+    pending.schedule(
+      Scheduled(step: .pollEnd, ring: Int32(r), value: rings[r].polls),
+      at: now.adding(saturating: pollNs))
+  }
+
+  /// The poll ends (work arrived, or its timeout): its CPU, the time it lasted, runs on the
+  /// worker's poll context, beside the worker (model rule V7).
+  private mutating func endPoll<C: CPUExecutor>(_ r: Int, _ now: UInt64, cpu: inout C) {
+    rings[r].backendSide = .running
+    let ns = now - rings[r].pollSince
+    guard ns > 0 else { return }
+    metrics.channels[r].pollNs.add(saturating: ns)
+    metrics.channels[r].overheadNs.add(saturating: ns)
+    let b = rings[r].backend
+    work(
+      CPUContext(domain: b.domain, vm: b.vm, vcpu: b.vcpu | 0x8000), ns, ordered: false,
+      then: Scheduled(step: .none, ring: Int32(r)), at: now, cpu: &cpu)
   }
 
   /// The device finished a request: it joins this instant's response push.
@@ -577,7 +639,10 @@ struct ParavirtualizationBackend: DeviceBackend {
     rings[r].completedNow = 0
     cost &+= UInt64(k) &* costs.ringSlotNs
     metrics.channels[r].overheadNs.add(saturating: cost)
-    if rings[r].receive && rings[r].backendSide == .asleep {
+    if rings[r].receive && rings[r].backendSide == .polling {
+      // V7: the polling worker sees the packet at once.
+      endPoll(r, now, cpu: &cpu)
+    } else if rings[r].receive && rings[r].backendSide == .asleep {
       // netback sleeps between packets: the packet's arrival wakes it.
       rings[r].backendSide = .running
       metrics.channels[r].backendWakeups &+= 1
@@ -599,8 +664,15 @@ struct ParavirtualizationBackend: DeviceBackend {
   ) {
     if rings[r].receive {
       occupy(r, k, every: 0, endingAt: now)
-      // netback sleeps again unless more packets wait for their response push.
-      if !rings[r].respondScheduled { rings[r].backendSide = .asleep }
+      // netback sleeps again unless more packets wait for their response push (a polling
+      // vhost worker polls its socket first).
+      if !rings[r].respondScheduled {
+        if design == .vhost && pollNs > 0 {
+          startPoll(r, now)
+        } else {
+          rings[r].backendSide = .asleep
+        }
+      }
     }
     let old = rings[r].rspProd
     let new = old &+ k
