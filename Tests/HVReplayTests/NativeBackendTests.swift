@@ -89,3 +89,28 @@ extension ReplayResult {
   /// Backend `name`'s exact largest latency.
   func maxLatency(_ name: String) -> UInt64 { ReplayReport(self).backend(name)!.total.latencyMaxNs }
 }
+
+/// A host whose design runs no CPU work is the bursts alone (model rule "One host": the
+/// host's scheduling decisions are the bursts' where no I/O work joins them).
+@Suite struct NoIOWorkHostTests {
+  // The mixed sample overloads its 2 pCPUs with 4 VMs' bursts: native's and passthrough's
+  // hosts must schedule them exactly as the bursts-alone schedule does, switch for switch.
+  @Test("native's host schedules the mixed sample's bursts exactly as the bursts alone")
+  func sameAsBurstsAlone() throws {
+    let r = MetricRegistryTests.mixed
+    for scheduler in ["credit", "fair"] {
+      let alone = r.schedulers.first { $0.name == scheduler }!
+      for design in ["native", "passthrough"] {
+        let host = r.schedulers.first { $0.name == "\(design)/\(scheduler)" }!
+        #expect(host.windowEnd == alone.windowEnd, "\(design)/\(scheduler)")
+        #expect(host.switchingNs == alone.switchingNs, "\(design)/\(scheduler)")
+        for vm in alone.vms {
+          let same = host.vms.first { $0.domain == .guest && $0.vm == vm.vm }!
+          #expect(same.cpuNs == vm.cpuNs && same.contextSwitches == vm.contextSwitches)
+          #expect(same.burstResponseNs == vm.burstResponseNs, "vm \(vm.vm)")
+          #expect(same.burstSlowdown == 1, "vm \(vm.vm)")
+        }
+      }
+    }
+  }
+}

@@ -92,6 +92,8 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   private var lastPCPU: [Int] = []
   /// While the host hands continuations back: arrivals wake vCPUs but dispatch nothing.
   private var settling = false
+  /// Whether a vCPU woke while settling: its dispatch and preemption wait for ``settle()``.
+  private var wokeWhileSettling = false
   /// The pCPU whose vCPU finished I/O work and waits for ``settle()``.
   private var unsettled = -1
   /// No vCPU has work and an accounting pass has run since: ticks and passes change
@@ -370,7 +372,10 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
       return
     }
     makeRunnable(v, reason: .wake)
-    guard !settling else { return }
+    guard !settling else {
+      wokeWhileSettling = true
+      return
+    }
     dispatchIdle()
     preemptWhereOutranked()
   }
@@ -482,27 +487,33 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     settling = false
     let p = unsettled
     unsettled = -1
-    if p >= 0 {
-      let v = pcpus[p].vcpu
-      if vcpus[v].remaining == 0 {
-        release(p)
-        block(v)
-        dispatch(p)
-      } else if now >= pcpus[p].sliceEnd {
-        release(p)
-        vcpus[v].queuedSince = now
-        makeRunnable(v, reason: .requeue)
-        dispatch(p)
-      } else {
-        pcpus[p].generation += 1
-        let start = max(now, pcpus[p].accruedUntil)
-        steps.schedule(
-          .pcpu(p, generation: pcpus[p].generation),
-          at: min(pcpus[p].sliceEnd, Self.add(start, segment(v))))
-      }
+    // A step that was not a chain made its own scheduling decisions, as the bursts alone
+    // make them: nothing is left to decide.
+    guard p >= 0 else { return }
+    let v = pcpus[p].vcpu
+    if vcpus[v].remaining == 0 {
+      release(p)
+      block(v)
+      dispatch(p)
+    } else if now >= pcpus[p].sliceEnd {
+      release(p)
+      vcpus[v].queuedSince = now
+      makeRunnable(v, reason: .requeue)
+      dispatch(p)
+    } else {
+      pcpus[p].generation += 1
+      let start = max(now, pcpus[p].accruedUntil)
+      steps.schedule(
+        .pcpu(p, generation: pcpus[p].generation),
+        at: min(pcpus[p].sliceEnd, Self.add(start, segment(v))))
     }
+    // As a pCPU whose vCPU finished (``pcpuDone(_:)``): idle pCPUs take queued vCPUs; a
+    // vCPU woken by the continuations is dispatched as any wake-up is.
     dispatchIdle()
-    preemptWhereOutranked()
+    if wokeWhileSettling {
+      wokeWhileSettling = false
+      preemptWhereOutranked()
+    }
   }
 
   /// A cpu burst arrives at `time` (scaled) in a host simulation.
