@@ -252,7 +252,7 @@ extension Model {
       path: "passthrough.posted_interrupts", access: .flag(\.passthrough.postedInterrupts),
       unit: "", meaning: "true: VT-d posted interrupts, no exit; false: injected, the EOI exits"),
     ModelKey(
-      path: "para.ring_pages", access: .powerOfTwo(\.para.ringPages, range: 1...16),
+      path: "para.ring_pages", access: .powerOfTwo(\.para.ringPages, range: 1...256),
       unit: "pages", meaning: "pages of each disk ring (blkif multi-page rings: ring-page-order)"),
     ModelKey(
       path: "para.persistent_grants", access: .flag(\.para.persistentGrants), unit: "",

@@ -232,7 +232,7 @@ extension Metric {
       },
       count("grants_mapped") { $0.grantsMapped },
       count("backend_wakeups") { $0.backendWakeups },
-      count("backend_poll_ns", unit: "ns") { $0.pollNs },
+      count("backend_poll_ns", unit: "ns", swept: true) { $0.pollNs },
       ring("ring_full_stalls", unit: "count", threshold: 5, swept: true) {
         Double($0.metrics.ringFullStalls)
       },

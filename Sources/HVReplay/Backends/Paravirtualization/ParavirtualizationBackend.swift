@@ -167,8 +167,9 @@ struct ParavirtualizationBackend: DeviceBackend {
   var completions = CompletionLog()
   private var requests = RequestPool<Request>()
 
-  /// Rings per VM so far: a vhost worker per queue.
+  /// vhost: workers per VM so far, and each device's worker (by VM, kind and device).
   private var queuesOfVM: [UInt16: UInt16] = [:]
+  private var workers: [UInt64: UInt16] = [:]
 
   init(model: Model, design: Design = .xen) {
     self.model = model
@@ -200,10 +201,18 @@ struct ParavirtualizationBackend: DeviceBackend {
       backend = CPUContext(domain: .deviceModel, vm: channel.vm, vcpu: 0)
     case .vhost:
       size = channel.kind == .net ? model.virtio.netQueueSize : model.virtio.queueSize
-      // A vhost worker per queue, beside the guest's QEMU thread (vcpu 0).
-      let q = queuesOfVM[channel.vm, default: 0]
-      queuesOfVM[channel.vm] = q &+ 1
-      backend = CPUContext(domain: .deviceModel, vm: channel.vm, vcpu: q &+ 1)
+      // A vhost worker per device (vhost-net's serves the NIC's tx and rx queues), beside
+      // the guest's QEMU thread (vcpu 0).
+      let key =
+        UInt64(channel.vm) << 32 | UInt64(channel.kind.rawValue) << 16
+        | UInt64(channel.device)
+      let known = workers[key]
+      let w = known ?? (queuesOfVM[channel.vm, default: 0] &+ 1)
+      if known == nil {
+        workers[key] = w
+        queuesOfVM[channel.vm] = w
+      }
+      backend = CPUContext(domain: .deviceModel, vm: channel.vm, vcpu: w)
     }
     rings.append(Ring(size: UInt32(size), channel: channel, backend: backend))
     devices.append(DeviceQueue(servers: model.device(channel.kind).queueDepth))
@@ -284,7 +293,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     case .refilled: refilled(r, now, cpu: &cpu)
     case .pollEnd:
       if rings[r].backendSide == .polling && rings[r].polls == s.value {
-        endPoll(r, now, cpu: &cpu)
+        endPoll(r, now)
         if rings[r].receive {
           rings[r].backendSide = .asleep
         } else {
@@ -444,11 +453,14 @@ struct ParavirtualizationBackend: DeviceBackend {
     let old = rings[r].reqProd
     let new = old &+ n
     rings[r].reqProd = new
-    guard needsNotify(old: old, new: new, event: rings[r].reqEvent) else {
+    // A polling worker has notifications off (with or without EVENT_IDX: the used ring's
+    // VRING_USED_F_NO_NOTIFY flag), so the publish does not kick.
+    let polling = rings[r].backendSide == .polling
+    guard !polling && needsNotify(old: old, new: new, event: rings[r].reqEvent) else {
       metrics.channels[r].notificationsSuppressed &+= 1
       // V7: the polling worker sees the request at once, with no kick and no wake-up.
       if rings[r].backendSide == .polling {
-        endPoll(r, now, cpu: &cpu)
+        endPoll(r, now)
         backendRun(r, now, wakeup: false, cpu: &cpu)
       }
       return
@@ -462,12 +474,6 @@ struct ParavirtualizationBackend: DeviceBackend {
 
   /// The hypercall is made: a sleeping backend wakes.
   private mutating func notified<C: CPUExecutor>(_ r: Int, _ now: UInt64, cpu: inout C) {
-    if rings[r].backendSide == .polling {
-      // Without EVENT_IDX a kick reaches a polling worker too; it was looking already.
-      endPoll(r, now, cpu: &cpu)
-      backendRun(r, now, wakeup: false, cpu: &cpu)
-      return
-    }
     guard rings[r].backendSide == .asleep else { return }
     rings[r].backendSide = .waking
     metrics.channels[r].backendWakeups &+= 1
@@ -574,6 +580,8 @@ struct ParavirtualizationBackend: DeviceBackend {
 
   /// V7: the worker busy-polls its queue (rx: its socket) for up to `vhost.poll_ns`.
   private mutating func startPoll(_ r: Int, _ now: UInt64) {
+    // A poll in progress goes on (rx: a second response push while it polls).
+    guard rings[r].backendSide != .polling else { return }
     rings[r].backendSide = .polling
     rings[r].pollSince = now
     rings[r].polls &+= 1
@@ -582,18 +590,13 @@ struct ParavirtualizationBackend: DeviceBackend {
       at: now.adding(saturating: pollNs))
   }
 
-  /// The poll ends (work arrived, or its timeout): its CPU, the time it lasted, runs on the
-  /// worker's poll context, beside the worker (model rule V7).
-  private mutating func endPoll<C: CPUExecutor>(_ r: Int, _ now: UInt64, cpu: inout C) {
+  /// The poll ends (work arrived, or its timeout): the time it lasted is counted
+  /// (`backend_poll_ns`), not scheduled (model rule V7: vhost's busy loop yields whenever
+  /// another task wants the CPU, so it takes only CPU time the host would leave idle).
+  private mutating func endPoll(_ r: Int, _ now: UInt64) {
     rings[r].backendSide = .running
     let ns = now - rings[r].pollSince
-    guard ns > 0 else { return }
     metrics.channels[r].pollNs.add(saturating: ns)
-    metrics.channels[r].overheadNs.add(saturating: ns)
-    let b = rings[r].backend
-    work(
-      CPUContext(domain: b.domain, vm: b.vm, vcpu: b.vcpu | 0x8000), ns, ordered: false,
-      then: Scheduled(step: .none, ring: Int32(r)), at: now, cpu: &cpu)
   }
 
   /// The device finished a request: it joins this instant's response push.
@@ -641,7 +644,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     metrics.channels[r].overheadNs.add(saturating: cost)
     if rings[r].receive && rings[r].backendSide == .polling {
       // V7: the polling worker sees the packet at once.
-      endPoll(r, now, cpu: &cpu)
+      endPoll(r, now)
     } else if rings[r].receive && rings[r].backendSide == .asleep {
       // netback sleeps between packets: the packet's arrival wakes it.
       rings[r].backendSide = .running

@@ -68,9 +68,10 @@ struct PassthroughBackend: SteppedBackend {
       Request(
         arrival: time, service: service, bytes: event.bytes, op: event.op, vcpu: event.vcpu,
         tag: tag))
-    // T1: a received packet needs no map by the guest; a request with a per-request IOMMU
-    // mapping maps first, on its vCPU.
-    guard mapNs > 0 && event.op != .rx else {
+    // T1: with a per-request IOMMU mapping a request with a payload maps it first, on its
+    // vCPU (a received packet's buffer was mapped when it was posted; flushes, barriers
+    // and discards carry none).
+    guard mapNs > 0 && Self.maps(event.op, event.bytes) && event.op != .rx else {
       device(c, id, at: time)
       return
     }
@@ -128,7 +129,12 @@ struct PassthroughBackend: SteppedBackend {
       cost &+= model.costs.irqInjectNs
       metrics.channels[c].exitsEOI &+= 1
     }
-    let unmaps = delivering[c].suffix(n).filter { requests[$0].op != .rx }.count
+    // Each payload's unmap; a received packet's buffer is unmapped and a fresh one mapped
+    // and posted in its place.
+    let unmaps = delivering[c].suffix(n).reduce(0) { sum, id in
+      let r = requests[id]
+      return sum + (Self.maps(r.op, r.bytes) ? (r.op == .rx ? 2 : 1) : 0)
+    }
     if mapNs > 0 && unmaps > 0 {
       cost &+= UInt64(unmaps) &* mapNs
       metrics.channels[c].exitsMMIO &+= UInt64(unmaps)
@@ -146,6 +152,13 @@ struct PassthroughBackend: SteppedBackend {
     metrics.complete(c, op: r.op, bytes: r.bytes, issued: r.arrival, done: now)
     completions.record(r.tag, at: now)
     requests.release(id)
+  }
+
+  /// Whether a request of `op` with `bytes` of payload has DMA to map: flushes, barriers
+  /// and discards carry no data (shared rules 3 and 8).
+  @inline(__always)
+  private static func maps(_ op: EventOp, _ bytes: UInt32) -> Bool {
+    bytes > 0 && op != .flush && op != .barrier && op != .discard
   }
 
   /// A step and its value as a continuation.
