@@ -66,3 +66,23 @@ import Testing
     #expect(m.latencySumNs == 6 * (9_000 + model.costs.irqInjectNs))
   }
 }
+
+extension PassthroughBackendTests {
+  // Completions 100 ns apart while the first one's injected interrupt (503 ns of EOI exit)
+  // is taken: they are read by the same handler run, with no interrupt of their own, as a
+  // pending MSI coalesces with the ones after it.
+  @Test("completions while an interrupt is taken join its handler")
+  func coalesced() throws {
+    let events = (0..<4 as Range<UInt64>).map {
+      TraceEvent(
+        timeNs: $0 * 100, vm: 1, op: .write, offset: $0 << 20, bytes: 4096, serviceNs: 9_000)
+    }
+    var model = Model()
+    model.passthrough.postedInterrupts = false
+    let m = try replay(events, model: model, backends: [.passthrough]).total("passthrough")
+    #expect(m.interrupts == 1 && m.exitsEOI == 1 && m.requests == 4)
+    // All complete at the end of the one interrupt: 9,000 + 503 after the first.
+    let end: UInt64 = 9_000 + model.costs.irqInjectNs
+    #expect(m.latencySumNs == (end - 0) + (end - 100) + (end - 200) + (end - 300))
+  }
+}

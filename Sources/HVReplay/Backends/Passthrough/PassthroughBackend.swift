@@ -40,6 +40,8 @@ struct PassthroughBackend: SteppedBackend {
   /// Per channel: completions of the current instant, and those whose interrupt runs.
   private var batch: [Deque<Int32>] = []
   private var delivering: [Deque<Int32>] = []
+  /// Per channel: whether an interrupt is being taken (raised and its work not done).
+  private var taking: [Bool] = []
   private(set) var metrics = BackendMetrics()
   var completions = CompletionLog()
 
@@ -54,6 +56,7 @@ struct PassthroughBackend: SteppedBackend {
     vms.append(channel.vm)
     batch.append(Deque())
     delivering.append(Deque())
+    taking.append(false)
     metrics.channels.append(ChannelMetrics())
   }
 
@@ -91,9 +94,16 @@ struct PassthroughBackend: SteppedBackend {
     switch Step(rawValue: step)! {
     case .mapped: device(c, value, at: now)
     case .deviceDone: deviceDone(c, value, at: now)
-    case .interrupt: interrupt(c, at: now, cpu: &cpu)
+    case .interrupt: interrupt(c, at: now, raised: true, cpu: &cpu)
     case .handled:
       for _ in 0..<value { complete(c, delivering[c].removeFirst(), at: now) }
+      // The handler reads the completion queue until it is empty: completions posted while
+      // the interrupt was taken are handled in the same run, with no interrupt of their own.
+      if batch[c].isEmpty {
+        taking[c] = false
+      } else {
+        interrupt(c, at: now, raised: false, cpu: &cpu)
+      }
     }
   }
 
@@ -108,7 +118,8 @@ struct PassthroughBackend: SteppedBackend {
   /// T3: the first completion of an instant raises the channel's interrupt; the others of
   /// the instant share it.
   private mutating func deviceDone(_ c: Int, _ id: Int32, at now: UInt64) {
-    let first = batch[c].isEmpty
+    // An interrupt already being taken covers it (its handler reads the queue to the end).
+    let first = batch[c].isEmpty && !taking[c]
     batch[c].append(id)
     guard first else { return }
     metrics.channels[c].interrupts &+= 1
@@ -119,13 +130,16 @@ struct PassthroughBackend: SteppedBackend {
 
   /// The interrupt of this instant's completions: posted, it costs nothing; injected, its
   /// EOI exits; a per-request IOMMU mapping unmaps each request (an exit each).
-  private mutating func interrupt<C: CPUExecutor>(_ c: Int, at now: UInt64, cpu: inout C) {
+  private mutating func interrupt<C: CPUExecutor>(
+    _ c: Int, at now: UInt64, raised: Bool, cpu: inout C
+  ) {
+    taking[c] = true
     let n = batch[c].count
     let first = batch[c][0]
     delivering[c].append(contentsOf: batch[c])
     batch[c].removeAll(keepingCapacity: true)
     var cost: UInt64 = 0
-    if !posted {
+    if raised && !posted {
       cost &+= model.costs.irqInjectNs
       metrics.channels[c].exitsEOI &+= 1
     }
