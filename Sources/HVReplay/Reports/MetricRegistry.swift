@@ -362,12 +362,6 @@ extension Metric {
 
   /// Every metric, device figures first.
   public static let all: [Metric] = deviceMetrics + cpuMetrics
-
-  /// The metric named `name` (a device figure first where both tables have the name).
-  public static func named(_ name: String) -> Metric? { byName[name] }
-
-  private static let byName: [String: Metric] = Dictionary(
-    all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
 }
 
 extension Metric {

@@ -348,6 +348,18 @@ struct ParavirtualizationBackend: DeviceBackend {
     return cost
   }
 
+  /// The handler's work for the first `n` published responses of ring `r`: a slot each
+  /// (rx: two), and with persistent grants each read's copy (counted when `count`).
+  @inline(__always)
+  private mutating func handlerCost(_ r: Int, _ n: UInt32, count: Bool) -> UInt64 {
+    guard persistent(r) else {
+      return UInt64(n) &* (rings[r].receive ? 2 &* costs.ringSlotNs : costs.ringSlotNs)
+    }
+    var cost: UInt64 = 0
+    for k in 0..<Int(n) { cost &+= responseCost(r, rings[r].responses[k], count: count) }
+    return cost
+  }
+
   /// Whether ring `r` uses blkif's persistent grants (Xen disks with
   /// `para.persistent_grants`).
   @inline(__always)
@@ -400,9 +412,11 @@ struct ParavirtualizationBackend: DeviceBackend {
       }
       var cost = UInt64(n) &* costs.ringSlotNs
       // Persistent grants: blkfront copies each write's payload into its granted pages.
-      for k in 0..<n where persistent(r) {
-        let w = requests[rings[r].written[rings[r].written.count - n + k]]
-        if w.op == .write { cost &+= persistentCopy(r, w) }
+      if persistent(r) {
+        for k in 0..<n {
+          let w = requests[rings[r].written[rings[r].written.count - n + k]]
+          if w.op == .write { cost &+= persistentCopy(r, w) }
+        }
       }
       metrics.channels[r].overheadNs.add(saturating: cost)
       work(
@@ -711,8 +725,7 @@ struct ParavirtualizationBackend: DeviceBackend {
       return
     }
     rings[r].rspCons &+= n
-    var cost: UInt64 = 0
-    for k in 0..<Int(n) { cost &+= responseCost(r, rings[r].responses[k], count: true) }
+    let cost = handlerCost(r, n, count: true)
     metrics.channels[r].overheadNs.add(saturating: cost)
     work(
       guest(r, vcpu), cost, ordered: true,
@@ -727,14 +740,15 @@ struct ParavirtualizationBackend: DeviceBackend {
     _ r: Int, _ n: UInt32, _ vcpu: UInt16, _ now: UInt64, cpu: inout C
   ) {
     let receive = rings[r].receive
-    var total: UInt64 = 0
-    for k in 0..<Int(n) { total &+= responseCost(r, rings[r].responses[k], count: false) }
+    let total = handlerCost(r, n, count: false)
+    let uniform = !persistent(r)
+    let perResponse = receive ? 2 &* costs.ringSlotNs : costs.ringSlotNs
     var elapsed: UInt64 = 0
     for _ in 1...n {
       let id = rings[r].responses.removeFirst()
       // Reading the response ends the request's latency (rx: then the buffer is reposted);
       // each read is dated by the handler's work up to it.
-      elapsed &+= responseCost(r, id, count: false)
+      elapsed &+= uniform ? perResponse : responseCost(r, id, count: false)
       var t = now &- (total &- elapsed)
       if receive { t &-= costs.ringSlotNs }
       let request = requests[id]
