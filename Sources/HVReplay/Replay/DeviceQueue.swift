@@ -26,7 +26,7 @@ public struct DeviceQueue {
     start: UInt64, done: UInt64
   ) {
     if ordering {
-      let start = max(ready, lastDone, lastStart)
+      let start = max(ready, max(lastDone, lastStart))
       let done = start.adding(saturating: service)
       for i in serverFree.indices { serverFree[i] = done }
       lastStart = start
@@ -41,7 +41,7 @@ public struct DeviceQueue {
         best = i
       }
     }
-    let start = max(ready, serverFree[best], lastStart)
+    let start = max(ready, max(serverFree[best], lastStart))
     let done = start.adding(saturating: service)
     serverFree[best] = done
     lastStart = start

@@ -107,6 +107,8 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   private var pastWindow = DedicatedCPUs()
   private var vms: [VMState] = []
   private var vmIndex: [UInt32: Int] = [:]
+  /// Guest VMs' indices by VM id (-1: not seen yet), sparing the owner's lookup a hash.
+  private var guestVMs: [Int32] = []
   /// Each VM's weight, by VM index (kept beside `vms` for the accounting pass).
   private var weights: [UInt64] = []
   private var metrics: [VMCPUMetrics] = []
@@ -240,11 +242,17 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   static var defaultBaseSteps: UInt64 { 20_000_000 }
   static var defaultStepsPerBurst: UInt64 { 1_000 }
 
+  /// The time of the next pCPU or cap step, tick or pass (two-argument `min`s: the
+  /// variadic one allocates its rest array).
+  private var nextScheduled: UInt64 {
+    @inline(__always) get { min(steps.nextTime, min(nextTick, nextPass)) }
+  }
+
   /// Runs every scheduling step before `time`.
   private mutating func run(until time: UInt64) throws(HVReplayError) {
     while true {
       skipIdleStretch(until: time)
-      let next = min(steps.nextTime, nextTick, nextPass)
+      let next = nextScheduled
       guard next < time else { return }
       try step(at: next)
     }
@@ -253,7 +261,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   /// Runs scheduling steps until no vCPU has work left (within the work budget).
   private mutating func runUntilDone() throws(HVReplayError) {
     while busyCount > 0 {
-      let next = min(steps.nextTime, nextTick, nextPass)
+      let next = nextScheduled
       guard next < .max else { return }
       try step(at: next)
     }
@@ -470,14 +478,14 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   var hostNextStepTime: UInt64 {
     @inline(__always) get {
       if quiet && busyCount == 0 && steps.isEmpty { return .max }
-      return min(steps.nextTime, nextTick, nextPass)
+      return nextScheduled
     }
   }
 
   /// Takes the next scheduling step of a host simulation. The work it completed is in
   /// ``finished``; the host hands it back to the backend, then calls ``settle()``.
   mutating func hostStep() throws(HVReplayError) {
-    try step(at: min(steps.nextTime, nextTick, nextPass))
+    try step(at: nextScheduled)
   }
 
   /// After the continuations of ``finished`` ran: the vCPU whose work finished blocks,
@@ -650,6 +658,14 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     return v
   }
 
+  /// The index of guest VM `id`, created on first sight.
+  @inline(__always)
+  private mutating func guestVM(_ id: UInt16) -> Int {
+    let i = Int(id)
+    if i < guestVMs.count, guestVMs[i] >= 0 { return Int(guestVMs[i]) }
+    return vmIndex(.guest, id)
+  }
+
   /// The index of VM `id` of `domain`, created on first sight: a guest has the model's
   /// `vms.<id>` parameters, the driver domain `backend.*`, a device model
   /// `full.device_model_weight` and no cap (docs/MODEL.md, "One host").
@@ -658,6 +674,12 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     if let found = vmIndex[key] { return found }
     let vm = vms.count
     vmIndex[key] = vm
+    if domain == .guest {
+      if Int(id) >= guestVMs.count {
+        guestVMs.append(contentsOf: repeatElement(-1, count: Int(id) + 1 - guestVMs.count))
+      }
+      guestVMs[Int(id)] = Int32(vm)
+    }
     let config =
       switch domain {
       case .guest: model.vm(id)
@@ -866,7 +888,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
       // Rounded down: never past the budget.
       let t = origin.adding(saturating: left.adding(saturating: sum) / n)
       if k + 1 == starts.count || t <= starts[k + 1] {
-        at = max(t, a, now)
+        at = max(max(t, a), now)
         break
       }
     }
@@ -893,7 +915,7 @@ extension SchedulerSimulation: CPUExecutor {
     advanceClock(to: time)
     let v = vcpu(work.context)
     let vm = vcpus[v].vm
-    let owner = work.context.domain == .guest ? vm : vmIndex(.guest, work.owner)
+    let owner = work.context.domain == .guest ? vm : guestVM(work.owner)
     workBudget = workBudget.adding(saturating: stepsPerItem)
     metrics[vm].demandNs = Self.add(metrics[vm].demandNs, work.ns)
     if closed == nil { self.work &+= entitlement.arrive(v, at: time, ns: work.ns) }
