@@ -119,4 +119,22 @@ enum Bytes {
     }
     return nil
   }
+
+  /// The first `limit` lines of `prefix` (without their `\n` or `\r\n`), each with whether
+  /// it is the last line the prefix holds (perhaps cut short).
+  static func lines(of prefix: UnsafeRawBufferPointer, limit: Int)
+    -> [(line: UnsafeRawBufferPointer, last: Bool)]
+  {
+    var result: [(UnsafeRawBufferPointer, Bool)] = []
+    var start = 0
+    while start < prefix.count && result.count < limit {
+      var stop = start
+      while stop < prefix.count && prefix[stop] != 0x0A { stop += 1 }
+      var line = UnsafeRawBufferPointer(rebasing: prefix[start..<stop])
+      if line.last == 0x0D { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
+      start = stop + 1
+      result.append((line, stop >= prefix.count))
+    }
+    return result
+  }
 }

@@ -22,21 +22,22 @@ extension TraceReader {
     if BlktraceFile.sniff(prefix) != nil { return .blktrace }
     if VSCSIDecoder.sniff(prefix) != nil { return .vscsi }
     // Text: look at the first lines that are not blank or comments.
-    var lines = 0
-    var start = 0
-    while start < prefix.count && lines < 50 {
-      var stop = start
-      while stop < prefix.count && prefix[stop] != 0x0A { stop += 1 }
-      var line = UnsafeRawBufferPointer(rebasing: prefix[start..<stop])
-      if line.last == 0x0D { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
-      start = stop + 1
-      lines += 1
+    var tracerHeader = false
+    for (index, (line, last)) in Bytes.lines(of: prefix, limit: 200).enumerated() {
+      let lines = index + 1
       if Bytes.hasPrefix(line, "\u{FEFF}time_ns,") || Bytes.hasPrefix(line, "time_ns,") {
         return .csv
       }
       if Bytes.hasPrefix(line, "fio version ") { return .fio }
+      // ftrace's header: its events tell a scheduler trace from a KVM recording.
+      if Bytes.hasPrefix(line, "# tracer:") {
+        tracerHeader = true
+        continue
+      }
       if SchedTraceDecoder.matches(line) { return .ftrace }
-      if line.isEmpty || line.first == UInt8(ascii: "#") { continue }
+      if line.isEmpty || line.first == UInt8(ascii: "#") || Bytes.hasPrefix(line, "cpus=") {
+        continue
+      }
       if BlockCSVDecoder.dialect(of: line) != nil {
         switch BlockCSVDecoder.dialect(of: line)! {
         case .msr: return .msr
@@ -46,8 +47,19 @@ extension TraceReader {
         }
       }
       if BlkparseDecoder.matches(line) { return .blkparse }
-      if lines == 1 || stop >= prefix.count { break }
+      // trace-cmd report, the kernel's trace file or perf script, by their line prefix.
+      if let event = KVMTraceLine.split(line) {
+        guard KVMEventKind.named(event.event) == nil else {
+          throw HVReplayError(
+            .badData, file: input.name, location: .line(lines),
+            "a KVM exit recording (kvm tracepoints), not a trace to replay: read it with `hvreplay exits \(input.name)`"
+          )
+        }
+        return .ftrace
+      }
+      if (lines == 1 && !tracerHeader) || last { break }
     }
+    if tracerHeader { return .ftrace }
     return .csv  // whose decoder explains what the header should be
   }
 

@@ -15,7 +15,9 @@ public enum ReportWriter {
   /// folder holding only these (or nothing) may be replaced.
   public static let reportFileNames: Set<String> = [
     "report.md", "summary.csv", "cpu.csv", "histograms.csv", "latency-cdf.svg", "occupancy.csv",
-    "ring-occupancy.svg", "report.json", "sweep.csv", "sweep.md", "sweep-cpu.csv",
+    "ring-occupancy.svg", "report.json", "sweep.csv", "sweep.md", "sweep-cpu.csv", "exits.md",
+    "exits.csv",
+    "exits.json", "exits-timeseries.csv", "exits.svg",
   ]
 
   /// Makes `directory` hold exactly `files` (name and contents).
