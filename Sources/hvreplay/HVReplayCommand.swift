@@ -22,7 +22,8 @@ struct HVReplayCommand: ParsableCommand {
       """,
     version: HVReplayVersion.current,
     subcommands: [
-      Replay.self, Compare.self, Sweep.self, Merge.self, Inspect.self, Exits.self, Synth.self,
+      Replay.self, Compare.self, Sweep.self, Merge.self, Inspect.self, Exits.self, Calibrate.self,
+      Synth.self,
       Convert.self, Formats.self, ModelCommand.self,
     ],
     defaultSubcommand: Replay.self

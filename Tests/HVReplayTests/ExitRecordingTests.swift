@@ -304,4 +304,84 @@ struct ExitRecordingTests {
     let events = try readAll(dir.write("sched.txt", sched))
     #expect(events.map(\.serviceNs) == [200_000, 600_000])
   }
+
+  /// A recording whose exits take known times: port writes handled in userspace, fast
+  /// MMIO kicks in the kernel, EOI and VMCALL exits, each with durations around a centre.
+  private func calibrationRecording(
+    trap: UInt64, kick: UInt64, eoi: UInt64, hypercall: UInt64, userspaceEvents: Bool = true
+  ) -> String {
+    var lines = ["cpus=1"]
+    var t: UInt64 = 1_000_000_000
+    func st(_ ns: UInt64) -> String {
+      let f = String(ns % 1_000_000_000)
+      return "\(ns / 1_000_000_000).\(String(repeating: "0", count: 9 - f.count))\(f)"
+    }
+    let p = " qemu-1 [000] d..1."
+    for i in 0..<501 {
+      // Durations centre +- up to 50 ns, symmetric: the median is the centre.
+      let jitter = UInt64((i * 7) % 101)
+      for (reason, centre) in [
+        ("IO_INSTRUCTION", trap), ("EPT_MISCONFIG", kick), ("EOI_INDUCED", eoi),
+        ("VMCALL", hypercall),
+      ] {
+        let d = centre - 50 + jitter
+        lines.append(
+          "\(p) \(st(t)): kvm_exit: vcpu 0 reason \(reason) rip 0x1 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0"
+        )
+        if reason == "IO_INSTRUCTION" {
+          lines.append("\(p) \(st(t + 5)): kvm_pio: pio_write at 0x1f7 size 1 count 1 val 0x20")
+          if userspaceEvents {
+            lines.append("\(p) \(st(t + 10)): kvm_userspace_exit: reason KVM_EXIT_IO (2)")
+          }
+        }
+        lines.append("\(p) \(st(t + d)): kvm_entry: vcpu 0, rip 0x1")
+        t += 20_000
+      }
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  @Test("calibrate recovers the costs a recording was made with, each with its provenance")
+  func calibration() throws {
+    let r = try exits(calibrationRecording(trap: 4_000, kick: 300, eoi: 700, hypercall: 900))
+    let keys = Dictionary(uniqueKeysWithValues: r.calibration.map { ($0.key, $0) })
+    // The median of 501 symmetric durations is the centre; HdrHistogram's two-digit
+    // bucket answers within 0.78% above it.
+    for (key, centre) in [
+      ("costs.trap_ns", 4_000.0), ("virtio.kick_ns", 300), ("costs.irq_inject_ns", 700),
+      ("costs.hypercall_ns", 900),
+    ] {
+      let k = try #require(keys[key], "\(key)")
+      #expect(Double(k.value) >= centre && Double(k.value) <= centre * 1.0079, "\(key)")
+      #expect(k.provenance.contains("median of 501"))
+    }
+    #expect(keys["costs.trap_ns"]!.provenance.contains("IO_INSTRUCTION exits handled in userspace"))
+    #expect(
+      keys["virtio.kick_ns"]!.provenance.contains("EPT_MISCONFIG exits handled in the kernel"))
+    // Without kvm_userspace_exit, kernel and userspace cannot be told apart: one trap cost
+    // from every I/O exit, no kick.
+    let mixed = try exits(
+      calibrationRecording(trap: 4_000, kick: 300, eoi: 700, hypercall: 900, userspaceEvents: false)
+    )
+    let m = Dictionary(uniqueKeysWithValues: mixed.calibration.map { ($0.key, $0) })
+    #expect(m["virtio.kick_ns"] == nil)
+    #expect(m["costs.trap_ns"]!.provenance.contains("no kvm_userspace_exit"))
+    // The model file keeps the values and their sources; a replay's model marks them.
+    var model = Model()
+    for k in r.calibration {
+      try model.set("\(k.key)=\(k.value)")
+      model.calibration[k.key] = k.provenance
+    }
+    var back = Model()
+    try back.apply(
+      json: try JSONParser.parse(model.json.serialized(), file: "m.json"), file: "m.json")
+    #expect(back == model)
+    #expect(back.calibration.count == 4)
+    var bad = Model()
+    #expect(throws: HVReplayError.self) {
+      try bad.apply(
+        json: try JSONParser.parse(#"{"calibration": {"costs.trap": "x"}}"#, file: "m.json"),
+        file: "m.json")
+    }
+  }
 }

@@ -11,6 +11,10 @@ extension Model {
       return (String(id), .object([("weight", .uint(v.weight)), ("cap_pct", .uint(v.capPercent))]))
     }
     root.append(("vms", .object(guests)))
+    if !calibration.isEmpty {
+      root.append(
+        ("calibration", .object(calibration.keys.sorted().map { ($0, .string(calibration[$0]!)) })))
+    }
     return .object(root)
   }
 
@@ -49,6 +53,10 @@ extension Model {
     }
     for (name, member) in members {
       let path = prefix.isEmpty ? name : "\(prefix).\(name)"
+      if path == "calibration" {
+        try applyCalibration(member, file: file)
+        continue
+      }
       if path == "vms" || prefix == "vms" {
         try apply(member, prefix: path, file: file)
         continue
@@ -69,6 +77,31 @@ extension Model {
         throw HVReplayError(
           .badData, file: file, "unknown model key \"\(path)\"\(Self.suggestion(for: path))")
       }
+    }
+  }
+
+  /// The `calibration` member: each measured key's provenance (model rule "calibrated
+  /// keys", docs/MODEL.md).
+  private mutating func applyCalibration(_ value: JSONValue, file: String)
+    throws(HVReplayError)
+  {
+    guard case .object(let members) = value else {
+      throw HVReplayError(
+        .badData, file: file, "calibration must be an object of model keys and their sources")
+    }
+    for (key, provenance) in members {
+      guard Self.key(key) != nil else {
+        throw HVReplayError(
+          .badData, file: file,
+          "calibration names unknown model key \"\(key)\"\(Self.suggestion(for: key))")
+      }
+      guard case .string(let text) = provenance, text.utf8.count <= 1_000 else {
+        throw HVReplayError(
+          .badData, file: file,
+          "calibration.\(key) must be a string of at most 1,000 bytes saying what it was measured from"
+        )
+      }
+      calibration[key] = text
     }
   }
 

@@ -243,6 +243,9 @@ public struct Model: Sendable, Equatable {
   public var guest = Guest()
   /// Per-guest parameters, by VM id; VMs not listed have ``VM/init(weight:capPercent:)``'s defaults.
   public var vms: [UInt16: VM] = [:]
+  /// Keys whose values were measured (`hvreplay calibrate`): each key's provenance, what
+  /// it was measured from. Reports mark them.
+  public var calibration: [String: String] = [:]
 
   /// The scheduling parameters of guest `vm`.
   public func vm(_ vm: UInt16) -> VM { vms[vm] ?? VM() }

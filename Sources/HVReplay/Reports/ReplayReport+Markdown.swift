@@ -127,14 +127,19 @@ extension ReplayReport {
   private var modelMarkdown: String {
     var md = "\n## Model\n\n"
     md += "Every key, its value and its meaning; `*` marks a value changed from the default. "
-    md += "docs/MODEL.md gives each default's source.\n\n"
+    md += "docs/MODEL.md gives each default's source"
+    md +=
+      result.model.calibration.isEmpty
+      ? ".\n\n" : "; `†` marks a value measured by `hvreplay calibrate`.\n\n"
     md += "| key | value | meaning |\n|---|--:|---|\n"
     let defaults = Model()
     for key in Model.keys {
       let value = key.value(in: result.model).serialized(pretty: false)
       let changed = value != key.value(in: defaults).serialized(pretty: false)
       let unit = key.unit.isEmpty ? "" : " \(key.unit)"
-      md += "| `\(key.path)` | \(value)\(unit)\(changed ? " *" : "") | \(key.meaning) |\n"
+      let measured = result.model.calibration[key.path].map { " (calibrated: \($0))" } ?? ""
+      md +=
+        "| `\(key.path)` | \(value)\(unit)\(changed ? " *" : "")\(measured.isEmpty ? "" : " †") | \(key.meaning)\(MarkdownEscaping.text(measured)) |\n"
     }
     for id in result.model.vms.keys.sorted() {
       let vm = result.model.vms[id]!
