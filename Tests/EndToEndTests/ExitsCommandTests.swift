@@ -5,7 +5,7 @@ import Testing
 struct ExitsCommandTests {
   /// A trace-cmd report of one vCPU thread: port writes handled in QEMU (4.7 us) and
   /// kicks handled in the kernel (0.4 us), alternating every 10 us.
-  static func recording(_ n: Int) -> String {
+  static func recording(_ n: Int, ioNs: UInt64 = 5_000) -> String {
     var text = "cpus=1\n"
     var t: UInt64 = 5_000_000_000
     func st(_ ns: UInt64) -> String {
@@ -22,7 +22,7 @@ struct ExitsCommandTests {
           "\(p) \(st(t / 1000 * 1000 + 1000)): kvm_pio:              pio_write at 0x1f7 size 1 count 1 val 0x20\n"
         text += "\(p) \(st(t / 1000 * 1000 + 2000)): kvm_userspace_exit:   reason KVM_EXIT_IO (2)\n"
       }
-      let d: UInt64 = io ? 5_000 : 1_000
+      let d: UInt64 = io ? ioNs : 1_000
       text += "\(p) \(st(t / 1000 * 1000 + d)): kvm_entry:            vcpu 0, rip 0x1\n"
       t += 10_000
     }
@@ -81,5 +81,37 @@ struct ExitsCommandTests {
     #expect(missing.status == 66)
     let usage = try HVReplay.run(["exits", "k.txt", "--interval", "0"], in: dir.path)
     #expect(usage.status == 64)
+  }
+
+  @Test("compare gates on two exits.json: longer exits regress (exit 1), the same report does not")
+  func compareExits() throws {
+    let dir = Scratch()
+    try Self.recording(200).write(toFile: dir.file("a.txt"), atomically: true, encoding: .utf8)
+    try Self.recording(200, ioNs: 6_000).write(
+      toFile: dir.file("b.txt"), atomically: true, encoding: .utf8)
+    for name in ["a", "b"] {
+      let r = try HVReplay.run(["exits", "\(name).txt", "--out", name, "--quiet"], in: dir.path)
+      #expect(r.status == 0, "\(r.stderr)")
+    }
+    let same = try HVReplay.run(["compare", "a/exits.json", "a/exits.json"], in: dir.path)
+    #expect(same.status == 0)
+    #expect(same.stdout.contains("no regression"))
+    let slower = try HVReplay.run(["compare", "a/exits.json", "b/exits.json"], in: dir.path)
+    #expect(slower.status == 1)
+    // IO_INSTRUCTION's median went from 5 us to 6 us: +20%, beyond p50's 5%.
+    #expect(
+      slower.stdout.contains(
+        "| ❌ | exits | all | all IO_INSTRUCTION | exits.p50 | 5000 | 6000 | +20.00% | 5.0% |"))
+    // EPT_MISCONFIG did not change.
+    #expect(!slower.stdout.contains("| ❌ | exits | all | all EPT_MISCONFIG |"))
+    let loose = try HVReplay.run(
+      [
+        "compare", "a/exits.json", "b/exits.json", "--threshold", "exits.p50=25", "--threshold",
+        "exits.p90=25",
+        "--threshold", "exits.p99=25", "--threshold", "exits.p99.9=25", "--threshold",
+        "exits.max=25",
+        "--threshold", "exits.mean=25", "--threshold", "exits.total=25",
+      ], in: dir.path)
+    #expect(loose.status == 0, "\(loose.stdout)")
   }
 }

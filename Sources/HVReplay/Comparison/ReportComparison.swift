@@ -60,6 +60,12 @@ public struct ReportComparison: Sendable {
   public let baseName: String
   public let newName: String
 
+  init(rows: [Row], baseName: String, newName: String) {
+    self.rows = rows
+    self.baseName = baseName
+    self.newName = newName
+  }
+
   /// Compares `new` with `base`.
   ///
   /// - Parameter thresholds: percent per metric, over the defaults.

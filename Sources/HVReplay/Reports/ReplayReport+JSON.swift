@@ -595,6 +595,11 @@ extension TraceIdentity {
 
 /// Reads a report.json file (at most 256 MiB).
 public func readReport(_ path: String) throws(HVReplayError) -> ReplayResult {
+  try ReplayResult(reportJSON: readReportJSON(path), file: path)
+}
+
+/// The JSON of a report file (report.json or exits.json), at most 256 MiB.
+public func readReportJSON(_ path: String) throws(HVReplayError) -> JSONValue {
   let input = try ByteInput(path: path)
   if let size = input.fileSize, size > 256 << 20 {
     throw HVReplayError(.badData, file: path, "the report is larger than 256 MiB")
@@ -608,6 +613,5 @@ public func readReport(_ path: String) throws(HVReplayError) -> ReplayResult {
       throw HVReplayError(.badData, file: path, "the report is larger than 256 MiB")
     }
   }
-  return try ReplayResult(
-    reportJSON: JSONParser.parse(String(decoding: bytes, as: UTF8.self), file: path), file: path)
+  return try JSONParser.parse(String(decoding: bytes, as: UTF8.self), file: path)
 }

@@ -37,17 +37,37 @@ extension HVReplayCommand {
         guard parts.count == 2, let pct = Double(parts[1].replacingAll("%", "")), pct >= 0 else {
           throw ValidationError("--threshold expects metric=PERCENT, found \"\(t)\"")
         }
-        guard ReportComparison.knownMetrics.contains(parts[0]) else {
+        let known = ReportComparison.knownMetrics.union(ReportComparison.knownExitMetrics)
+        guard known.contains(parts[0]) else {
           throw ValidationError(
-            "--threshold: unknown metric \"\(parts[0])\"; metrics: \(ReportComparison.knownMetrics.sorted().joined(separator: ", "))"
+            "--threshold: unknown metric \"\(parts[0])\"; metrics: \(known.sorted().joined(separator: ", "))"
           )
         }
         limits[parts[0]] = pct
       }
       var regressed = false
       try reportingErrors { () throws(HVReplayError) in
-        let a = try readReport(base)
-        let b = try readReport(new)
+        let ja = try readReportJSON(base)
+        let jb = try readReportJSON(new)
+        let exitsA = ReportComparison.isExitReport(ja)
+        let exitsB = ReportComparison.isExitReport(jb)
+        if exitsA || exitsB {
+          guard exitsA && exitsB else {
+            throw HVReplayError(
+              .badData,
+              "\(exitsA ? new : base) is not an exits.json like \(exitsA ? base : new): compare two replay reports or two exit reports"
+            )
+          }
+          let comparison = ReportComparison(
+            exitsBase: ja, exitsNew: jb, baseName: base, newName: new, thresholds: limits)
+          regressed = comparison.hasRegression
+          do { try writeStandardOutput(comparison.markdown) } catch {
+            throw HVReplayError(.ioError, "cannot write to standard output")
+          }
+          return
+        }
+        let a = try ReplayResult(reportJSON: ja, file: base)
+        let b = try ReplayResult(reportJSON: jb, file: new)
         if !allowDifferent {
           if a.trace.statistics.contentHash != b.trace.statistics.contentHash {
             throw HVReplayError(
