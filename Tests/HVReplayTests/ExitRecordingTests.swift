@@ -384,4 +384,59 @@ struct ExitRecordingTests {
         file: "m.json")
     }
   }
+
+  @Test(
+    "review fixes: ftrace's unknown tgid, names with brackets, order, perf sections, long exits, shared vCPU ids, folders"
+  )
+  func reviewFixes() throws {
+    // `(-------)`: ftrace knows no thread group for the task.
+    let ft = try exits(
+      "# tracer: nop\n CPU 1/KVM-2002    (-------) [002] d..2.   100.000200: kvm_exit: vcpu 1 reason HLT rip 0x1\n"
+    )
+    #expect(try #require(row(ft, "HLT")).figures.count == 1)
+    // A name holding ` [12] ` before the CPU field.
+    let b = try exits(
+      "cpus=1\n worker [12] x-7 [003] 1.000000: kvm_exit: reason HLT rip 0x1 info 0 0\n worker [12] x-7 [003] 1.000010: kvm_entry: vcpu 0\n"
+    )
+    #expect(try #require(row(b, vm: "host", vcpu: "pcpu 3", "HLT")).figures.totalNs == 10_000)
+    // Any step back in time is refused, not only one before the first line.
+    #expect(throws: HVReplayError.self) {
+      try exits(
+        "cpus=1\n a-1 [000] 1.0: kvm_entry: vcpu 0\n b-2 [000] 3.0: kvm_entry: vcpu 0\n a-1 [000] 2.0: kvm_entry: vcpu 0\n"
+      )
+    }
+    // Two VCPU sections of perf kvm stat: rows per vCPU and their sum.
+    let section = { (v: Int, n: Int) in
+      "Analyze events for pid(s) 1234, VCPU \(v):\n\n             VM-EXIT    Samples  Samples%     Time%    Min Time    Max Time         Avg time\n\n           MSR_WRITE       \(n)   100.00%   100.00%      1.00us     10.00us      2.00us ( +-  1.00% )\n\nTotal Samples:\(n), Total events handled time:1.00us.\n\n"
+    }
+    let p = try exits(section(0, 100) + section(1, 10))
+    #expect(try #require(row(p, vcpu: "0", "MSR_WRITE")).figures.count == 100)
+    #expect(try #require(row(p, vcpu: "1", "MSR_WRITE")).figures.count == 10)
+    #expect(try #require(row(p, "MSR_WRITE")).figures.count == 110)
+    #expect(p.summaryLine.hasPrefix("exits: 110"))
+    // An exit longer than the histogram's hour keeps its exact max.
+    let long = try exits(
+      "cpus=1\n a-1 [000] 1.000000: kvm_exit: reason HLT rip 0 info 0 0\n a-1 [000] 7201.000000: kvm_entry: vcpu 0\n"
+    )
+    #expect(try #require(row(long, "HLT")).figures.maxNs == 7_200_000_000_000)
+    // --group-by comm: two threads named alike with vCPU 0 stay apart.
+    var o = ExitOptions()
+    o.grouping = .comm
+    let c = try exits(
+      "cpus=1\n q-1 [000] 1.0: kvm_exit: vcpu 0 reason HLT rip 0\n q-2 [000] 1.5: kvm_exit: vcpu 0 reason HLT rip 0\n",
+      o)
+    #expect(row(c, vm: "q", vcpu: "0 (tid 1)", "HLT") != nil)
+    #expect(row(c, vm: "q", vcpu: "0 (tid 2)", "HLT") != nil)
+    // An exit report never replaces a replay's report folder, nor a replay an exit report's.
+    let dir = TemporaryDirectory()
+    let out = dir.file("r")
+    try ReportWriter.write([("report.md", "1"), ("summary.csv", "1")], into: out)
+    #expect(throws: HVReplayError.self) {
+      try ReportWriter.write(b.files, into: out, replacing: ReportWriter.exitFileNames)
+    }
+    let ex = dir.file("e")
+    try ReportWriter.write(b.files, into: ex, replacing: ReportWriter.exitFileNames)
+    try ReportWriter.write(b.files, into: ex, replacing: ReportWriter.exitFileNames)
+    #expect(throws: HVReplayError.self) { try ReportWriter.write([("report.md", "1")], into: ex) }
+  }
 }

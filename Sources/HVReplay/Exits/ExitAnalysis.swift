@@ -30,9 +30,15 @@ public struct ExitFigures: Sendable, Equatable {
 
   public init() {}
 
+  /// The smallest and largest durations recorded, exact (the histogram holds up to an hour).
+  var exactMin: UInt64?
+  var exactMax: UInt64?
+
   mutating func record(_ durationNs: UInt64?) {
     count &+= 1
     guard let d = durationNs else { return }
+    exactMin = exactMin.map { Swift.min($0, d) } ?? d
+    exactMax = exactMax.map { Swift.max($0, d) } ?? d
     timed &+= 1
     totalNs = totalNs.adding(saturating: d)
     histogram.record(min(d, ChannelMetrics.highestLatencyNs))
@@ -43,13 +49,15 @@ public struct ExitFigures: Sendable, Equatable {
     timed &+= other.timed
     totalNs = totalNs.adding(saturating: other.totalNs)
     histogram.add(other.histogram)
+    if let m = other.exactMin { exactMin = exactMin.map { Swift.min($0, m) } ?? m }
+    if let m = other.exactMax { exactMax = exactMax.map { Swift.max($0, m) } ?? m }
     if let m = other.summaryMinNs { summaryMinNs = summaryMinNs.map { Swift.min($0, m) } ?? m }
     if let m = other.summaryMaxNs { summaryMaxNs = summaryMaxNs.map { Swift.max($0, m) } ?? m }
   }
 
   /// The smallest and largest durations, exact.
-  public var minNs: UInt64? { histogram.totalCount > 0 ? histogram.min : summaryMinNs }
-  public var maxNs: UInt64? { histogram.totalCount > 0 ? histogram.maxRecorded : summaryMaxNs }
+  public var minNs: UInt64? { exactMin ?? summaryMinNs }
+  public var maxNs: UInt64? { exactMax ?? summaryMaxNs }
   /// The mean duration.
   public var meanNs: Double? { timed > 0 ? Double(totalNs) / Double(timed) : nil }
   /// Whether percentiles can be given (durations one by one).
@@ -167,9 +175,10 @@ struct ExitAnalysis {
       note(time: line.timeNs)
       return
     }
-    if let f = firstTime, line.timeNs < f {
+    if firstTime != nil, line.timeNs < lastTime {
       throw ExitLineError(
-        "the timestamp is earlier than the first event's; the lines are not in time order")
+        "the timestamp is earlier than the line before's; the lines are not in time order (sort them, e.g. `trace-cmd report` prints them in order)"
+      )
     }
     note(time: line.timeNs)
     eventCounts[Int(kind.rawValue)] &+= 1
@@ -272,9 +281,17 @@ struct ExitAnalysis {
     current[key] = (c.count &+ 1, c.ns.adding(saturating: ns))
   }
 
+  /// The most time-series rows kept (about 40 MiB); later intervals are left out, noted.
+  static let maximumSeriesRows = 1_000_000
+  private(set) var seriesCut = false
+
   private mutating func flushInterval() {
     guard let s = intervalStart else { return }
     for (key, value) in current.sorted(by: { $0.key < $1.key }) {
+      guard series.count < Self.maximumSeriesRows else {
+        seriesCut = true
+        break
+      }
       series.append((s, key >> 16, key & 0xFFFF, value.count, value.ns))
     }
     current.removeAll(keepingCapacity: true)

@@ -75,14 +75,20 @@ extension ExitReport {
 
   /// Exits per second over time, for the most frequent reasons (the rest as `other`).
   public var chart: String {
-    let interval = Double(intervalNs ?? 1)
+    // At most about 2,000 points a line: longer series merge neighbouring intervals.
+    let step = max(intervalNs ?? 1, 1)
+    let intervals = (series.last?.startNs ?? 0) / step + 1
+    let merge = (intervals + 1_999) / 2_000
+    let width = step.multipliedReportingOverflow(by: merge).overflow ? step : step * merge
+    let interval = Double(width)
     let top = Array(totals.prefix(6).map(\.reason))
     var perReason: [String: [UInt64: UInt64]] = [:]
     var starts = Set<UInt64>()
     for s in series {
       let name = top.contains(s.reason) ? s.reason : "other"
-      perReason[name, default: [:]][s.startNs, default: 0] += s.count
-      starts.insert(s.startNs)
+      let start = s.startNs / width * width
+      perReason[name, default: [:]][start, default: 0] += s.count
+      starts.insert(start)
     }
     let xs = starts.sorted()
     let names = top + (perReason["other"] != nil ? ["other"] : [])
@@ -220,7 +226,9 @@ extension ExitReport {
 
   /// One line for the terminal: exits, reasons, the top reason and its median duration.
   public var summaryLine: String {
-    let all = rows.first { $0.vm == "all" && $0.vcpu == "all" && $0.reason == "all" }
+    let all =
+      rows.first { $0.vm == "all" && $0.vcpu == "all" && $0.reason == "all" }
+      ?? rows.first { $0.vm == "all" && $0.reason == "all" }
     guard let all else { return "exits: none" }
     var s = "exits: \(all.figures.count) (\(totals.count) reasons)"
     if let r = rate(all.figures) { s += ", \(TraceInspection.fixed(r, 1)) per s" }

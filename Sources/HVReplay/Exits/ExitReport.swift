@@ -56,11 +56,19 @@ public struct ExitReport: Sendable {
     }
     let reasons = a.reasons
     var total: [Int: ExitFigures] = [:]
+    var threadsOf = [[Int]](repeating: [], count: a.vmLabels.count)
+    for t in a.threads.indices where perThread[t] != nil { threadsOf[a.threadVM[t]].append(t) }
     for vm in a.vmLabels.indices {
       var vmFigures: [Int: ExitFigures] = [:]
-      let threads = a.threads.indices.filter { a.threadVM[$0] == vm && perThread[$0] != nil }
+      let threads = threadsOf[vm]
+      // A vCPU id two threads of one VM share (--group-by comm) keeps its thread's id.
+      var idCount: [UInt32: Int] = [:]
+      for t in threads { if let v = a.threads[t].vcpu { idCount[v, default: 0] += 1 } }
       for t in threads.sorted(by: { Self.vcpuOrder(a.threads[$0], a.threads[$1]) }) {
-        let label = a.threads[t].vcpu.map { "\($0)" } ?? "tid \(a.threads[t].pid)"
+        let pid = a.threads[t].pid
+        let label =
+          a.threads[t].vcpu.map { idCount[$0]! > 1 ? "\($0) (tid \(pid))" : "\($0)" }
+          ?? "tid \(pid)"
         rows += Self.rows(vm: a.vmLabels[vm], vcpu: label, perThread[t]!, reasons)
         for (r, f) in perThread[t]! { vmFigures[r, default: ExitFigures()].add(f) }
       }
@@ -103,13 +111,18 @@ public struct ExitReport: Sendable {
       notes.append("VMs grouped by \(a.grouping.rawValue)")
     } else {
       notes.append(
-        "the recording shows no thread groups, so each vCPU thread is its own VM (record with ftrace's record-tgid option, or `perf script -F comm,pid,tid,cpu,time,event,trace`, to group a VM's threads; or pass --group-by comm)"
+        "the recording shows no thread groups, so each vCPU thread is its own VM (record with ftrace's record-tgid option, or `perf script -F comm,pid,tid,cpu,time,event,trace`, to group a VM's threads)"
       )
     }
     let unpaired = a.unpairedByExit + a.unpairedByLoss + a.openAtEnd
     if hasDurations && unpaired > 0 {
       notes.append(
         "\(unpaired) exits have no duration: \(a.unpairedByExit) followed by another exit of their thread, \(a.unpairedByLoss) cut by lost events, \(a.openAtEnd) open at the end"
+      )
+    }
+    if a.seriesCut {
+      notes.append(
+        "the time series stops at \(ExitAnalysis.maximumSeriesRows) rows: choose a longer --interval for the rest"
       )
     }
     if a.lostEventLines > 0 {
@@ -126,25 +139,49 @@ public struct ExitReport: Sendable {
   init(table: PerfKVMStatTable, file: String, skipped: UInt64) {
     self.file = file
     layout = .perfKVMStat
-    let vcpu = table.vcpu.map { "\($0)" } ?? "all"
-    var exits: [String: ExitFigures] = [:]
-    var order: [String] = []
-    var accesses: [(String, ExitFigures)] = []
+    // One set of rows per `Analyze events for ...` section's vCPU, in order; per-vCPU
+    // sections without an all-vCPU one also sum to `all`.
+    var sections: [String] = []
+    var exits: [String: [String: ExitFigures]] = [:]
+    var order: [String: [String]] = [:]
+    var accesses: [(String, String, ExitFigures)] = []
     for row in table.rows {
+      let vcpu = row.vcpu.map { "\($0)" } ?? "all"
+      if exits[vcpu] == nil {
+        sections.append(vcpu)
+        exits[vcpu] = [:]
+      }
       switch row.kind {
       case .exits:
-        if exits[row.name] == nil { order.append(row.name) }
-        exits[row.name, default: ExitFigures()].add(row.figures)
-      case .mmio: accesses.append(("mmio:" + row.name, row.figures))
-      case .ioport: accesses.append(("pio:" + row.name, row.figures))
+        if exits[vcpu]![row.name] == nil { order[vcpu, default: []].append(row.name) }
+        exits[vcpu]![row.name, default: ExitFigures()].add(row.figures)
+      case .mmio: accesses.append((vcpu, "mmio:" + row.name, row.figures))
+      case .ioport: accesses.append((vcpu, "pio:" + row.name, row.figures))
       }
     }
-    let indexed = Dictionary(
-      uniqueKeysWithValues: order.enumerated().map { ($0.offset, exits[$0.element]!) })
-    rows = Self.rows(vm: "all", vcpu: vcpu, indexed, order)
-    let accessTotal = accesses.reduce(into: ExitFigures()) { $0.add($1.1) }
-    accessRows = accesses.map {
-      Self.row(vm: "all", vcpu: vcpu, reason: $0.0, $0.1, of: accessTotal)
+    if !sections.contains("all") && sections.count > 1 {
+      var all: [String: ExitFigures] = [:]
+      var allOrder: [String] = []
+      for v in sections {
+        for name in order[v] ?? [] {
+          if all[name] == nil { allOrder.append(name) }
+          all[name, default: ExitFigures()].add(exits[v]![name]!)
+        }
+      }
+      sections.append("all")
+      exits["all"] = all
+      order["all"] = allOrder
+    }
+    for v in sections {
+      let names = order[v] ?? []
+      let indexed = Dictionary(
+        uniqueKeysWithValues: names.enumerated().map { ($0.offset, exits[v]![$0.element]!) })
+      rows += Self.rows(vm: "all", vcpu: v, indexed, names)
+    }
+    for v in Set(accesses.map(\.0)).sorted() {
+      let mine = accesses.filter { $0.0 == v }
+      let total = mine.reduce(into: ExitFigures()) { $0.add($1.2) }
+      accessRows += mine.map { Self.row(vm: "all", vcpu: v, reason: $0.1, $0.2, of: total) }
     }
     notes.append(
       "read as perf kvm stat report: counts and min, max and mean durations per reason as perf measured them (from each exit to its entry); no percentiles, per-VM or per-pCPU split, or time series (those need the recording itself: `perf script` or `trace-cmd report` of kvm events)"
@@ -183,7 +220,10 @@ public struct ExitReport: Sendable {
   }
 
   /// The exits of every VM, by reason (vm `all`), most first, without `all`.
-  public var totals: [Row] { rows.filter { $0.vm == "all" && $0.reason != "all" } }
+  public var totals: [Row] {
+    let scope = rows.contains { $0.vm == "all" && $0.vcpu == "all" } ? "all" : rows.first?.vcpu
+    return rows.filter { $0.vm == "all" && $0.vcpu == scope && $0.reason != "all" }
+  }
 
   /// Exits per second over the span, or nil without one.
   public func rate(_ f: ExitFigures) -> Double? {

@@ -119,7 +119,7 @@ struct PerfKVMStatTable {
   var kind = Kind.exits
   /// The vCPU the tables are of (`VCPU n:`), or nil for all.
   var vcpu: UInt32?
-  var rows: [(kind: Kind, name: String, figures: ExitFigures)] = []
+  var rows: [(kind: Kind, vcpu: UInt32?, name: String, figures: ExitFigures)] = []
   /// The histogram layout's columns (`Time (ns)` present), else the classic one.
   private var nanosecondColumns = false
   private var inTable = false
@@ -187,7 +187,7 @@ struct PerfKVMStatTable {
       // The table gives the mean to 10 ns: the total is the mean times the count.
       f.totalNs = avgNs.multipliedReportingOverflow(by: count).overflow ? .max : avgNs * count
     }
-    rows.append((kind, fields[0], f))
+    rows.append((kind, vcpu, fields[0], f))
   }
 
   /// `12.34us` as nanoseconds.

@@ -53,31 +53,43 @@ struct KVMTraceLine {
   /// Splits `line`, or returns `nil` when it is no event line in any of the three layouts.
   /// Throws nothing: the caller decides whether an unreadable line is bad.
   static func split(_ line: UnsafeRawBufferPointer) -> KVMTraceLine? {
-    // The CPU field: the first `[digits]` after the task.
+    // The CPU field: the first `[digits]` after the task that the rest of a prefix follows
+    // (a task's name may hold one too).
+    // At most 8 candidates are tried, so a hostile line costs linear time.
     var i = 1
-    var open = -1
-    var close = -1
-    while i < line.count {
+    var tried = 0
+    while i < line.count && tried < 8 {
       if line[i] == UInt8(ascii: "["), line[i - 1] == 0x20 {
         var j = i + 1
         while j < line.count, line[j] &- 0x30 < 10 { j += 1 }
         if j > i + 1, j < line.count, line[j] == UInt8(ascii: "]") {
-          open = i
-          close = j
-          break
+          tried += 1
+          if let parsed = split(line, cpuFieldAt: i, closing: j) { return parsed }
         }
       }
       i += 1
     }
-    guard open > 0, let cpu = Bytes.uint(slice(line, open + 1, close)), cpu <= UInt32.max
+    return nil
+  }
+
+  /// `line` split with its CPU field at `open...close`, or `nil`.
+  private static func split(
+    _ line: UnsafeRawBufferPointer, cpuFieldAt open: Int, closing close: Int
+  )
+    -> KVMTraceLine?
+  {
+    guard let cpu = Bytes.uint(slice(line, open + 1, close)), cpu <= UInt32.max
     else { return nil }
     // The task: `comm-pid`, optionally `(tgid)` after it; or perf's `comm pid[/tid]`.
     var task = Bytes.trim(slice(line, 0, open))
     var tgid: UInt32?
     if task.last == UInt8(ascii: ")"), let lp = task.lastIndex(of: UInt8(ascii: "(")) {
-      guard let g = Bytes.uint(Bytes.trim(slice(task, lp + 1, task.count - 1))), g <= UInt32.max
-      else { return nil }
-      tgid = UInt32(g)
+      let inside = Bytes.trim(slice(task, lp + 1, task.count - 1))
+      if let g = Bytes.uint(inside), g <= UInt32.max {
+        tgid = UInt32(g)
+      } else if inside.isEmpty || !inside.allSatisfy({ $0 == UInt8(ascii: "-") }) {
+        return nil
+      }  // `(-------)`: ftrace has no thread group cached for the task
       task = Bytes.trim(slice(task, 0, lp))
     }
     var digitsStart = task.count

@@ -13,11 +13,15 @@ public enum ReportWriter {
 
   /// The files hvreplay writes into report folders (`replay`, `merge` and `sweep`): a
   /// folder holding only these (or nothing) may be replaced.
+  /// The files `hvreplay exits` writes: a folder of them (or nothing) may be replaced by
+  /// another exit report, and only by one.
+  public static let exitFileNames: Set<String> = [
+    "exits.md", "exits.csv", "exits.json", "exits-timeseries.csv", "exits.svg",
+  ]
+
   public static let reportFileNames: Set<String> = [
     "report.md", "summary.csv", "cpu.csv", "histograms.csv", "latency-cdf.svg", "occupancy.csv",
-    "ring-occupancy.svg", "report.json", "sweep.csv", "sweep.md", "sweep-cpu.csv", "exits.md",
-    "exits.csv",
-    "exits.json", "exits-timeseries.csv", "exits.svg",
+    "ring-occupancy.svg", "report.json", "sweep.csv", "sweep.md", "sweep-cpu.csv",
   ]
 
   /// Makes `directory` hold exactly `files` (name and contents).
@@ -35,7 +39,10 @@ public enum ReportWriter {
   /// - Throws: ``HVReplayError`` `.usage` for an empty path; `.cannotCreateOutput` when
   ///   `directory` is a file, `.` or `..`, or holds anything other than the files hvreplay
   ///   writes in reports (``reportFileNames``): a user's own folder is never replaced.
-  public static func write(_ files: [(name: String, contents: String)], into directory: String)
+  public static func write(
+    _ files: [(name: String, contents: String)], into directory: String,
+    replacing family: Set<String> = reportFileNames
+  )
     throws(HVReplayError)
   {
     func failure(_ why: String) -> HVReplayError {
@@ -49,7 +56,7 @@ public enum ReportWriter {
     guard let last = FilePath(target).lastComponent?.string, last != ".", last != ".." else {
       throw failure("cannot replace: name the report folder itself, not \(target)")
     }
-    let allowed = reportFileNames.union(files.map(\.name))
+    let allowed = family.union(files.map(\.name))
     switch destination.kind {
     case .replace(let permissions) where permissions == nil:
       let parent = FilePath(target).removingLastComponent().string
@@ -87,7 +94,7 @@ public enum ReportWriter {
       let more = foreign.count > 3 ? " and \(foreign.count - 3) more" : ""
       throw HVReplayError(
         .cannotCreateOutput, file: name,
-        "cannot replace: it holds \(shown)\(more), which hvreplay did not write; remove \(foreign.count == 1 ? "it" : "them") or choose another directory"
+        "cannot replace: it holds \(shown)\(more), \(foreign.allSatisfy(reportFileNames.union(exitFileNames).contains) ? "another kind of hvreplay report" : "which hvreplay did not write"); remove \(foreign.count == 1 ? "it" : "them") or choose another directory"
       )
     }
   }

@@ -45,7 +45,12 @@ extension HVReplayCommand {
           )
         }
         for k in keys {
-          try base.set("\(k.key)=\(k.value)")
+          do throws(HVReplayError) { try base.set("\(k.key)=\(k.value)") } catch {
+            throw HVReplayError(
+              .badData, file: recording,
+              "the measured \(k.key) (\(k.value) ns, the \(k.provenance)) is not a value the model takes: \(error.message.hasPrefix("--set: ") ? String(error.message.dropFirst(7)) : error.message)"
+            )
+          }
           base.calibration[k.key] = k.provenance
         }
         let out = try ByteOutput(path: output, compression: .none)

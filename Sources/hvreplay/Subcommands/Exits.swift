@@ -40,7 +40,7 @@ extension HVReplayCommand {
       try requireNonEmpty(out, "--out")
       guard let ns = Duration.parseNanoseconds(interval), ns >= 1_000, ns <= 1 << 50 else {
         throw ValidationError(
-          "--interval must be a duration of at least 1us, such as 100ms or 1s; found \"\(interval)\""
+          "--interval must be a duration from 1us to 13 days, such as 100ms or 1s; found \"\(interval)\""
         )
       }
       guard ExitGrouping(rawValue: groupBy) != nil else {
@@ -57,7 +57,8 @@ extension HVReplayCommand {
         let report = try ExitReport.read(path: recording, options: options)
         let directory = out ?? "Reports/\(ExitReport.name(of: recording))-exits"
         let files = report.files
-        try ReportWriter.write(files, into: directory)
+        try ReportWriter.write(
+          files, into: directory, replacing: ReportWriter.exitFileNames)
         guard !quiet else { return }
         let shown = directory.escapingControlCharacters
         let names = files.map { "\(shown)/\($0.name)" }
