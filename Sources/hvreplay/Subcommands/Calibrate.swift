@@ -6,10 +6,10 @@ extension HVReplayCommand {
     static let configuration = CommandConfiguration(
       abstract: "Turn a KVM recording into a model file whose costs are measured.",
       discussion: """
-        Reads the recording as `hvreplay exits` does and writes a model file (the shape
-        `hvreplay model` prints) with costs.trap_ns, virtio.kick_ns, costs.irq_inject_ns
-        and costs.hypercall_ns measured from the exits' durations where the recording has
-        them; each measured key's source is in the file's `calibration` member, and a
+        Reads the recording as `hvreplay exits` does and writes a model file (the shape \
+        `hvreplay model` prints) with costs.trap_ns, virtio.kick_ns, costs.irq_inject_ns \
+        and costs.hypercall_ns measured from the exits' durations where the recording has \
+        them; each measured key's source is in the file's `calibration` member, and a \
         replay with `--model FILE` marks those keys in report.md.
         """)
 

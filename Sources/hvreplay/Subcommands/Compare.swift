@@ -4,7 +4,8 @@ import HVReplay
 extension HVReplayCommand {
   struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Compare two report.json files figure by figure; exit 1 on a regression.",
+      abstract:
+        "Compare two report.json (or two exits.json) files figure by figure; exit 1 on a regression.",
       discussion: """
         Prints a Markdown table of every figure with its change, marking those that cross their
         regression threshold (❌ worse, ✅ better). Exits 0 when nothing regressed, 1 when a

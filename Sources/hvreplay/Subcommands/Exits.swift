@@ -6,10 +6,10 @@ extension HVReplayCommand {
     static let configuration = CommandConfiguration(
       abstract: "Report the VM exits a KVM host recorded: per VM, vCPU, host CPU and reason.",
       discussion: """
-        Reads `trace-cmd report` text of kvm events (`trace-cmd record -e kvm`), the
-        kernel's trace file (/sys/kernel/tracing/trace), `perf script` output of kvm
-        events, or `perf kvm stat report` output, plain or zstd- or gzip-compressed; the
-        layout is detected from the content. Writes exits.md, exits.csv, exits.json,
+        Reads `trace-cmd report` text of kvm events (`trace-cmd record -e kvm`), the \
+        kernel's trace file (/sys/kernel/tracing/trace), `perf script` output of kvm \
+        events, or `perf kvm stat report` output, plain or zstd- or gzip-compressed; the \
+        layout is detected from the content. Writes exits.md, exits.csv, exits.json, \
         exits-timeseries.csv and exits.svg into Reports/<recording name>-exits/ (or --out).
         """)
 
