@@ -414,6 +414,12 @@ struct ExitRecordingTests {
     #expect(try #require(row(p, vcpu: "1", "MSR_WRITE")).figures.count == 10)
     #expect(try #require(row(p, "MSR_WRITE")).figures.count == 110)
     #expect(p.summaryLine.hasPrefix("exits: 110"))
+    // Calibrating from the sections counts each exit once: the sum, not sum plus parts.
+    let calls = try exits(
+      (section(0, 100) + section(1, 10)).replacing("MSR_WRITE", with: "   VMCALL"))
+    let hypercall = try #require(calls.calibration.first { $0.key == "costs.hypercall_ns" })
+    #expect(hypercall.provenance.hasPrefix("mean of 110 VMCALL exits"))
+    #expect(hypercall.value == 2_000)
     // An exit longer than the histogram's hour keeps its exact max.
     let long = try exits(
       "cpus=1\n a-1 [000] 1.000000: kvm_exit: reason HLT rip 0 info 0 0\n a-1 [000] 7201.000000: kvm_entry: vcpu 0\n"

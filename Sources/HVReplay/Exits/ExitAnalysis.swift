@@ -23,22 +23,18 @@ public struct ExitFigures: Sendable, Equatable {
   public var totalNs: UInt64 = 0
   /// The durations, when the source has them one by one (a recording).
   var histogram = ChannelHistogram()
-  /// A summary's smallest and largest duration (perf kvm stat report), when the durations
-  /// are not there one by one.
-  var summaryMinNs: UInt64?
-  var summaryMaxNs: UInt64?
+  /// The smallest and largest durations, exact: recorded (the histogram holds up to an
+  /// hour), or a summary's (perf kvm stat report).
+  public internal(set) var minNs: UInt64?
+  public internal(set) var maxNs: UInt64?
 
   public init() {}
-
-  /// The smallest and largest durations recorded, exact (the histogram holds up to an hour).
-  var exactMin: UInt64?
-  var exactMax: UInt64?
 
   mutating func record(_ durationNs: UInt64?) {
     count &+= 1
     guard let d = durationNs else { return }
-    exactMin = exactMin.map { Swift.min($0, d) } ?? d
-    exactMax = exactMax.map { Swift.max($0, d) } ?? d
+    minNs = minNs.map { Swift.min($0, d) } ?? d
+    maxNs = maxNs.map { Swift.max($0, d) } ?? d
     timed &+= 1
     totalNs = totalNs.adding(saturating: d)
     histogram.record(min(d, ChannelMetrics.highestLatencyNs))
@@ -49,15 +45,10 @@ public struct ExitFigures: Sendable, Equatable {
     timed &+= other.timed
     totalNs = totalNs.adding(saturating: other.totalNs)
     histogram.add(other.histogram)
-    if let m = other.exactMin { exactMin = exactMin.map { Swift.min($0, m) } ?? m }
-    if let m = other.exactMax { exactMax = exactMax.map { Swift.max($0, m) } ?? m }
-    if let m = other.summaryMinNs { summaryMinNs = summaryMinNs.map { Swift.min($0, m) } ?? m }
-    if let m = other.summaryMaxNs { summaryMaxNs = summaryMaxNs.map { Swift.max($0, m) } ?? m }
+    if let m = other.minNs { minNs = minNs.map { Swift.min($0, m) } ?? m }
+    if let m = other.maxNs { maxNs = maxNs.map { Swift.max($0, m) } ?? m }
   }
 
-  /// The smallest and largest durations, exact.
-  public var minNs: UInt64? { exactMin ?? summaryMinNs }
-  public var maxNs: UInt64? { exactMax ?? summaryMaxNs }
   /// The mean duration.
   public var meanNs: Double? { timed > 0 ? Double(totalNs) / Double(timed) : nil }
   /// Whether percentiles can be given (durations one by one).
@@ -102,6 +93,8 @@ struct ExitAnalysis {
     var comm: String
     var vcpu: UInt32?
     var open: Open?
+    /// Whether the thread is in ``mayBeOpen``.
+    var listed = false
   }
 
   /// What an exit accessed (rule E2): MMIO or port I/O, the address, read or write.
@@ -133,6 +126,8 @@ struct ExitAnalysis {
   let intervalNs: UInt64
   private(set) var threads: [Thread] = []
   private var threadIndex: [UInt32: Int] = [:]
+  /// Threads that opened an exit since open exits were last closed (lost events).
+  private var mayBeOpen: [Int] = []
   private(set) var reasons: [String] = []
   private var reasonBytes: [[UInt8]] = []
   private var lastReason = 0
@@ -175,7 +170,7 @@ struct ExitAnalysis {
       note(time: line.timeNs)
       return
     }
-    if firstTime != nil, line.timeNs < lastTime {
+    if line.timeNs < lastTime {
       throw ExitLineError(
         "the timestamp is earlier than the line before's; the lines are not in time order (sort them, e.g. `trace-cmd report` prints them in order)"
       )
@@ -195,6 +190,10 @@ struct ExitAnalysis {
         close(t, open, duration: nil, at: line.timeNs)
       }
       threads[t].open = Open(time: line.timeNs, reason: reason, cpu: line.cpu)
+      if !threads[t].listed {
+        threads[t].listed = true
+        mayBeOpen.append(t)
+      }
     case .entry:
       if let v = KVMPayload.vcpu(line.payload) { threads[t].vcpu = v }
       guard let open = threads[t].open else {
@@ -220,23 +219,29 @@ struct ExitAnalysis {
   /// A `[LOST n EVENTS]` line: every open exit loses its duration (rule E1).
   mutating func lost(at time: UInt64) {
     lostEventLines &+= 1
-    for t in threads.indices {
-      if let open = threads[t].open {
-        unpairedByLoss &+= 1
-        close(t, open, duration: nil, at: time)
-      }
-    }
+    unpairedByLoss &+= closeOpenExits(at: time)
   }
 
   /// Ends the recording: open exits have no duration; the last interval closes.
   mutating func finish() {
-    for t in threads.indices {
+    openAtEnd &+= closeOpenExits(at: lastTime)
+    flushInterval()
+  }
+
+  /// Closes every open exit without a duration, visiting only the threads that opened one
+  /// since the last such pass (each exit lists its thread once: linear work in all); returns
+  /// how many were open.
+  private mutating func closeOpenExits(at time: UInt64) -> UInt64 {
+    var closed: UInt64 = 0
+    for t in mayBeOpen {
+      threads[t].listed = false
       if let open = threads[t].open {
-        openAtEnd &+= 1
-        close(t, open, duration: nil, at: lastTime)
+        closed &+= 1
+        close(t, open, duration: nil, at: time)
       }
     }
-    flushInterval()
+    mayBeOpen.removeAll(keepingCapacity: true)
+    return closed
   }
 
   /// Exits still open when the recording ended.

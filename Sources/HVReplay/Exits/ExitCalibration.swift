@@ -27,7 +27,9 @@ extension ExitReport {
   /// The keys this recording measures (model rule "calibrated keys").
   public var calibration: [CalibratedKey] {
     var keys: [CalibratedKey] = []
-    let allRows = rows.filter { $0.vm == "all" && $0.reason != "all" }
+    // Every VM's exits by reason, once (a perf kvm stat report's per-vCPU sections are in
+    // their sum).
+    let allRows = totals
     let userspace = handlerRows.filter { $0.vcpu == "userspace" }
     let kernel = handlerRows.filter { $0.vcpu == "kernel" }
     let split = events.contains { $0.name == KVMEventKind.userspaceExit.name }

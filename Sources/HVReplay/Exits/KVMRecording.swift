@@ -54,11 +54,12 @@ extension ExitReport {
     var analysis = ExitAnalysis(grouping: options.grouping, intervalNs: options.intervalNs)
     while let line = try lines.next() {
       if line.isEmpty || line.first == UInt8(ascii: "#") || isHeader(line) { continue }
-      if Bytes.find("[LOST ", in: line) != nil || Bytes.find("LOST EVENTS", in: line) != nil {
-        analysis.lost(at: analysis.lastTime)
-        continue
-      }
       guard let event = KVMTraceLine.split(line) else {
+        // `CPU:2 [LOST 120 EVENTS]` is no event line.
+        if Bytes.find("LOST ", in: line) != nil && Bytes.find(" EVENTS", in: line) != nil {
+          analysis.lost(at: analysis.lastTime)
+          continue
+        }
         try budget.skip(
           bad(
             "expected an event line `comm-pid [cpu] seconds: event: fields` (trace-cmd report, ftrace) or `comm pid [cpu] seconds: kvm:event: fields` (perf script)"
@@ -176,14 +177,14 @@ struct PerfKVMStatTable {
         let minNs = UInt64(fields[6])
       else { throw ExitLineError("expected whole nanoseconds in the time columns") }
       f.totalNs = total
-      f.summaryMaxNs = maxNs
-      f.summaryMinNs = minNs
+      f.maxNs = maxNs
+      f.minNs = minNs
     } else {
       guard let minNs = Self.microseconds(fields[4]), let maxNs = Self.microseconds(fields[5]),
         let avgNs = Self.microseconds(fields[6])
       else { throw ExitLineError("expected times as `12.34us` in the time columns") }
-      f.summaryMinNs = minNs
-      f.summaryMaxNs = maxNs
+      f.minNs = minNs
+      f.maxNs = maxNs
       // The table gives the mean to 10 ns: the total is the mean times the count.
       f.totalNs = avgNs.multipliedReportingOverflow(by: count).overflow ? .max : avgNs * count
     }

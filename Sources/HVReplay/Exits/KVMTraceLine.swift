@@ -30,7 +30,7 @@ enum KVMEventKind: UInt8, CaseIterable, Sendable {
   static func named(_ name: UnsafeRawBufferPointer) -> KVMEventKind? {
     guard Bytes.hasPrefix(name, "kvm_") else { return nil }
     for kind in allCases
-    where Bytes.hasPrefix(name, kind.name) && name.count == kind.name.utf8.count {
+    where name.count == kind.name.utf8.count && Bytes.hasPrefix(name, kind.name) {
       return kind
     }
     return nil
