@@ -32,7 +32,7 @@ extension ReportComparison {
     for (k, v) in thresholds where k.hasPrefix("exits.") { limits[k] = v }
     func figures(_ json: JSONValue) -> [(key: String, row: Row)] {
       var out: [(String, Row)] = []
-      for section in ["exits", "pcpus", "handlers", "accesses"] {
+      for section in ExitReport.sectionNames {
         for item in json[section]?.array ?? [] {
           guard case .object(let members) = item else { continue }
           let vm = item["vm"]?.string ?? ""

@@ -2,10 +2,12 @@
 // - E1: an exit lasts from its kvm_exit to the next kvm_entry of the same thread (the vCPU's
 //   thread); an exit followed by another exit of the thread, or cut by the end of the
 //   recording or by lost events, is counted without a duration.
-// - E2: a kvm_mmio, kvm_fast_mmio or kvm_pio of a thread with an open exit names what the
-//   exit accessed (address or port, read or write); the exit's duration is the access's.
+// - E2: every kvm_mmio, kvm_fast_mmio and kvm_pio counts as an access of its address or
+//   port (read or write); the first of a thread's open exit names what the exit accessed,
+//   and the exit's duration is the access's.
 // - E3: a kvm_userspace_exit of a thread with an open exit marks it handled in userspace
-//   (the VMM, e.g. QEMU); others were handled in the kernel.
+//   (the VMM, e.g. QEMU); others were handled in the kernel. Every kvm_userspace_exit also
+//   counts under its own reason (KVM_EXIT_IO, KVM_EXIT_MMIO, ...), with or without kvm_exit.
 // - E4: a VM is the thread group (the VMM process) where the line shows it (ftrace's
 //   record-tgid `(tgid)`, perf script's `pid/tid`), else the thread itself, unless
 //   `--group-by comm` groups threads by name. A vCPU is the thread; its id is the `vcpu N`
@@ -114,7 +116,7 @@ struct ExitAnalysis {
   }
 
   /// Which figures a key holds.
-  enum Scope: UInt8 { case thread, pcpu, access, handler }
+  enum Scope: UInt8 { case thread, pcpu, access, handler, userspace }
 
   struct Key: Hashable {
     var scope: Scope
@@ -206,11 +208,22 @@ struct ExitAnalysis {
       }
       close(t, open, duration: line.timeNs - open.time, at: line.timeNs)
     case .mmio, .fastMMIO, .pio:
-      let access = try parseAccess(kind, line.payload)
-      guard threads[t].open != nil, threads[t].open!.access < 0 else { return }
-      threads[t].open!.access = index(of: access)
+      let access = index(of: try parseAccess(kind, line.payload))
+      if threads[t].open != nil, threads[t].open!.access < 0, access >= 0 {
+        threads[t].open!.access = access
+      } else if access >= 0 {
+        // Counted now; an exit's access is counted with the exit's duration when it closes.
+        figures[Key(scope: .access, index: UInt64(access), reason: -1), default: ExitFigures()]
+          .record(nil)
+      }
     case .userspaceExit:
       if threads[t].open != nil { threads[t].open!.userspace = true }
+      // `reason KVM_EXIT_IO (2)`
+      guard let token = KVMPayload.token(after: "reason", in: line.payload) else {
+        throw ExitLineError("expected `reason KVM_EXIT_NAME (N)` in kvm_userspace_exit")
+      }
+      figures[Key(scope: .userspace, index: 0, reason: try intern(token)), default: ExitFigures()]
+        .record(nil)
     case .msiSetIRQ, .setIRQ, .injectVIRQ, .hypercall:
       break
     }

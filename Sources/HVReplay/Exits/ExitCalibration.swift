@@ -15,6 +15,8 @@ public struct CalibratedKey: Sendable, Equatable {
   public var value: UInt64
   /// What it was measured from: exits, reasons, count, statistic, file.
   public var provenance: String
+  /// The value's unit: `ns`, or `traps` for trap counts.
+  public var unit = "ns"
 }
 
 extension ExitReport {
@@ -64,5 +66,159 @@ extension ExitReport {
     measure("costs.irq_inject_ns", allRows, Self.eoiReasons, "")
     measure("costs.hypercall_ns", allRows, Self.hypercallReasons, "")
     return keys
+  }
+}
+
+// Model rule "calibrated traps per request" (docs/MODEL.md): with the number of I/O
+// requests the recorded exits served (`--io TRACE` or `--requests`), the emulated devices'
+// trap counts are measured from the accesses to their registers (rule E2):
+// - full.<kind>.submit_traps: register writes (POUT, W) per submitted request (disk: every
+//   request; net: every transmitted packet);
+// - full.<kind>.completion_traps: register reads (PIN, R) per request, where the base model
+//   gives each completion its own interrupt (full.<kind>.irq_interval_ns = 0), so that per
+//   request is per interrupt; under interrupt throttling the recording cannot tell which
+//   interrupt served which request, and the key is left as it is.
+// Each is rounded to the nearest whole trap; the provenance gives the exact ratio.
+
+/// A range of emulated device registers: ports (`pio:0x1f0-0x1f7`) or guest physical
+/// addresses (`mmio:0xfebc0000-0xfebdffff`).
+public struct RegisterRange: Sendable, Equatable, CustomStringConvertible {
+  public var mmio: Bool
+  public var low: UInt64
+  public var high: UInt64
+
+  /// The legacy ATA ports of an emulated IDE controller (primary and secondary channels'
+  /// command blocks and device control registers): the default disk registers.
+  public static let ideDefaults: [RegisterRange] = [
+    RegisterRange(mmio: false, low: 0x1f0, high: 0x1f7),
+    RegisterRange(mmio: false, low: 0x3f6, high: 0x3f6),
+    RegisterRange(mmio: false, low: 0x170, high: 0x177),
+    RegisterRange(mmio: false, low: 0x376, high: 0x376),
+  ]
+
+  public init(mmio: Bool, low: UInt64, high: UInt64) {
+    (self.mmio, self.low, self.high) = (mmio, low, high)
+  }
+
+  /// Parses `pio:LOW[-HIGH]` or `mmio:LOW[-HIGH]` (hexadecimal with `0x`, or decimal),
+  /// several separated by commas.
+  public static func parseList(_ text: String) -> [RegisterRange]? {
+    var out: [RegisterRange] = []
+    for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+      let parts = item.split(separator: ":", maxSplits: 1)
+      guard parts.count == 2, parts[0] == "pio" || parts[0] == "mmio" else { return nil }
+      let bounds = parts[1].split(separator: "-", omittingEmptySubsequences: false)
+      guard bounds.count <= 2, let low = number(bounds[0]),
+        let high = bounds.count == 2 ? number(bounds[1]) : low, low <= high
+      else { return nil }
+      out.append(RegisterRange(mmio: parts[0] == "mmio", low: low, high: high))
+    }
+    return out.isEmpty ? nil : out
+  }
+
+  private static func number(_ s: Substring) -> UInt64? {
+    s.hasPrefix("0x") ? UInt64(s.dropFirst(2), radix: 16) : UInt64(s)
+  }
+
+  public var description: String {
+    (mmio ? "mmio:" : "pio:") + "0x" + String(low, radix: 16)
+      + (high == low ? "" : "-0x" + String(high, radix: 16))
+  }
+
+  /// Whether an access row's label (`pio:0x1f7:POUT`, `mmio:0xfebc0038:W`) is in the range,
+  /// and whether it is a write.
+  static func access(_ label: String) -> (mmio: Bool, address: UInt64, write: Bool)? {
+    let parts = label.split(separator: ":")
+    guard parts.count == 3, parts[0] == "pio" || parts[0] == "mmio", parts[1].hasPrefix("0x"),
+      let address = UInt64(parts[1].dropFirst(2), radix: 16)
+    else { return nil }
+    return (parts[0] == "mmio", address, parts[2] == "POUT" || parts[2] == "W")
+  }
+}
+
+/// How many I/O requests a recording's exits served, and where the counts come from.
+public struct IORequestCounts: Sendable, Equatable {
+  /// Disk requests (every op), transmitted and received packets.
+  public var disk: UInt64 = 0
+  public var tx: UInt64 = 0
+  public var rx: UInt64 = 0
+  /// Where the counts come from (`an I/O trace io.csv`, `--requests`).
+  public var source: String
+
+  public init(source: String) { self.source = source }
+
+  /// Counts the requests of an I/O trace in one streaming pass.
+  public init(trace path: String, options: TraceReadOptions) throws(HVReplayError) {
+    self.init(source: "the I/O trace \(path)")
+    var reader = try TraceReader(paths: [path], options: options)
+    while let e = try reader.next() {
+      switch e.op {
+      case .tx: tx &+= 1
+      case .rx: rx &+= 1
+      default: if e.kind == .disk { disk &+= 1 }
+      }
+    }
+  }
+}
+
+extension ExitReport {
+  /// The trap counts measured from register accesses per request (model rule "calibrated
+  /// traps per request"), and, for each key left alone, why.
+  public func trapCalibration(
+    requests: IORequestCounts, registers: [EventKind: [RegisterRange]], base: Model
+  ) -> (keys: [CalibratedKey], skipped: [String]) {
+    // Every VM's accesses once: a perf kvm stat report's sum over vCPUs where it has one.
+    let rows =
+      accessRows.contains { $0.vcpu == "all" } ? accessRows.filter { $0.vcpu == "all" } : accessRows
+    var keys: [CalibratedKey] = []
+    var skipped: [String] = []
+    for kind in [EventKind.disk, .net] {
+      guard let ranges = registers[kind], !ranges.isEmpty else { continue }
+      var writes: UInt64 = 0
+      var reads: UInt64 = 0
+      for r in rows {
+        guard let a = RegisterRange.access(r.reason),
+          ranges.contains(where: { $0.mmio == a.mmio && (($0.low)...($0.high)).contains(a.address) }
+          )
+        else { continue }
+        if a.write { writes &+= r.figures.count } else { reads &+= r.figures.count }
+      }
+      let shown = ranges.map(\.description).joined(separator: ",")
+      guard writes + reads > 0 else {
+        skipped.append("full.\(kind) traps: no accesses to \(shown) in \(file)")
+        continue
+      }
+      let submitted = kind == .disk ? requests.disk : requests.tx
+      let completed = kind == .disk ? requests.disk : requests.tx &+ requests.rx
+      func key(_ name: String, _ accesses: UInt64, _ what: String, per n: UInt64, _ unit: String) {
+        let ratio = Double(accesses) / Double(n)
+        keys.append(
+          CalibratedKey(
+            key: "full.\(kind).\(name)", value: UInt64(ratio.rounded()),
+            provenance:
+              "\(accesses) register \(what) of \(shown) in \(file) per \(n) \(unit) in \(requests.source) = \(TraceInspection.fixed(ratio, 3)), rounded",
+            unit: "traps"))
+      }
+      let unit = kind == .disk ? "requests" : "packets"
+      if submitted > 0 {
+        key(
+          "submit_traps", writes, "writes", per: submitted,
+          kind == .disk ? unit : "transmitted packets")
+      } else {
+        skipped.append(
+          "full.\(kind).submit_traps: \(requests.source) has no \(kind == .disk ? "disk requests" : "transmitted packets")"
+        )
+      }
+      if base.traps(kind).irqIntervalNs != 0 {
+        skipped.append(
+          "full.\(kind).completion_traps: the model throttles \(kind) interrupts (full.\(kind).irq_interval_ns = \(base.traps(kind).irqIntervalNs)), so reads per request are not reads per interrupt"
+        )
+      } else if completed > 0 {
+        key("completion_traps", reads, "reads", per: completed, unit)
+      } else {
+        skipped.append("full.\(kind).completion_traps: \(requests.source) has no \(kind) requests")
+      }
+    }
+    return (keys, skipped)
   }
 }

@@ -13,14 +13,14 @@ extension ExitReport {
   }
 
   /// The figures of a row as (metric, value, unit), those the source has.
-  func metrics(_ r: Row) -> [(String, String, String)] {
+  func metrics(_ r: Row, counting unit: String = "exits") -> [(String, String, String)] {
     let f = r.figures
-    var m: [(String, String, String)] = [("count", "\(f.count)", "exits")]
+    var m: [(String, String, String)] = [("count", "\(f.count)", unit)]
     if let rate = rate(f) { m.append(("rate", TraceInspection.fixed(rate, 3), "per_s")) }
     m.append(("share", TraceInspection.fixed(r.sharePercent, 3), "pct"))
     if let t = r.timeSharePercent { m.append(("time_share", TraceInspection.fixed(t, 3), "pct")) }
     guard f.timed > 0 else { return m }
-    m.append(("timed", "\(f.timed)", "exits"))
+    m.append(("timed", "\(f.timed)", unit))
     m.append(("total", "\(f.totalNs)", "ns"))
     if let mean = f.meanNs { m.append(("mean", TraceInspection.fixed(mean, 1), "ns")) }
     if let v = f.minNs { m.append(("min", "\(v)", "ns")) }
@@ -38,13 +38,26 @@ extension ExitReport {
   /// `vm,vcpu,reason,metric,value,unit`: every scope and reason, totals with `all`.
   public var csv: String {
     var out = "vm,vcpu,reason,metric,value,unit\n"
-    for r in rows + pcpuRows + handlerRows + accessRows {
-      let prefix = [r.vm, r.vcpu, r.reason].map(CSVField.quote).joined(separator: ",")
-      for (metric, value, unit) in metrics(r) {
-        out += "\(prefix),\(metric),\(value),\(unit)\n"
+    for (section, rows) in zip(Self.sectionNames, sections) {
+      let counting = Self.countUnit(section)
+      for r in rows {
+        let prefix = [r.vm, r.vcpu, r.reason].map(CSVField.quote).joined(separator: ",")
+        for (metric, value, unit) in metrics(r, counting: counting) {
+          out += "\(prefix),\(metric),\(value),\(unit)\n"
+        }
       }
     }
     return out
+  }
+
+  /// What a section's rows count: exits, accesses (kvm_mmio, kvm_pio) or returns to
+  /// userspace (kvm_userspace_exit).
+  static func countUnit(_ section: String) -> String {
+    switch section {
+    case "accesses": "accesses"
+    case "userspace": "returns"
+    default: "exits"
+    }
   }
 
   /// `vm,reason,interval_start_ns,metric,value,unit`: exits and their time per interval,
@@ -117,7 +130,11 @@ extension ExitReport {
     if !events.isEmpty {
       md += "- events: " + events.map { "\($0.name) \($0.count)" }.joined(separator: ", ") + "\n"
     }
-    md += "\n## Every VM\n\n" + table(rows.filter { $0.vm == "all" }, scope: false)
+    let everyVM = rows.filter { $0.vm == "all" }
+    md += "\n## Every VM\n\n"
+    md +=
+      everyVM.contains { $0.figures.count > 0 }
+      ? table(everyVM, scope: false) : "No exits were recorded (see the notes above).\n"
     let top = totals.prefix(8)
     if !top.isEmpty {
       md += "\n```mermaid\npie showData title Exits by reason\n"
@@ -134,17 +151,23 @@ extension ExitReport {
     }
     if !accessRows.isEmpty {
       md +=
-        "\n## I/O exits by address or port\n\n"
-        + table(Array(accessRows.prefix(50)), scope: false)
+        "\n## I/O accesses by address or port\n\n"
+        + "Every kvm_mmio and kvm_pio counts; durations are those of the exits that made them.\n\n"
+        + table(Array(accessRows.prefix(50)), scope: false, counting: Self.countUnit("accesses"))
       if accessRows.count > 50 { md += "\n(\(accessRows.count - 50) more in exits.csv)\n" }
+    }
+    if !userspaceRows.isEmpty {
+      md +=
+        "\n## Returns to userspace (kvm_userspace_exit) by reason\n\n"
+        + table(userspaceRows, scope: false, counting: Self.countUnit("userspace"))
     }
     if intervalNs != nil { md += "\n![Exits over time](exits.svg)\n" }
     return md
   }
 
-  private func table(_ rows: [Row], scope: Bool) -> String {
+  private func table(_ rows: [Row], scope: Bool, counting: String = "exits") -> String {
     var head = scope ? "| VM | vCPU | reason |" : "| reason |"
-    head += " exits | per s | share | time share | mean | p50 | p99 | p99.9 | max |\n"
+    head += " \(counting) | per s | share | time share | mean | p50 | p99 | p99.9 | max |\n"
     head += "|" + String(repeating: "---|", count: scope ? 12 : 10) + "\n"
     var out = head
     func ns(_ v: UInt64?) -> String { v.map { SVGChart.nanoseconds(Double($0)) } ?? "-" }
@@ -181,6 +204,10 @@ extension ExitReport {
               members.append((metric, .double(d)))
             }
           }
+          // The durations themselves, so that reports merge exactly (`hvreplay merge`).
+          if r.figures.hasDistribution {
+            members.append(("histogram", ReplayReport.histogramJSON(r.figures.histogram)))
+          }
           return .object(members)
         })
     }
@@ -192,10 +219,7 @@ extension ExitReport {
     if let i = intervalNs { top.append(("interval_ns", .uint(i))) }
     top.append(("events", .object(events.map { ($0.name, .uint($0.count)) })))
     top.append(("notes", .array(notes.map { .string($0) })))
-    top.append(("exits", rowsJSON(rows)))
-    top.append(("pcpus", rowsJSON(pcpuRows)))
-    top.append(("handlers", rowsJSON(handlerRows)))
-    top.append(("accesses", rowsJSON(accessRows)))
+    for (name, rows) in zip(Self.sectionNames, sections) { top.append((name, rowsJSON(rows))) }
     return .object(top)
   }
 }
@@ -229,7 +253,15 @@ extension ExitReport {
     let all =
       rows.first { $0.vm == "all" && $0.vcpu == "all" && $0.reason == "all" }
       ?? rows.first { $0.vm == "all" && $0.reason == "all" }
-    guard let all else { return "exits: none" }
+    guard let all, all.figures.count > 0 else {
+      // A recording without kvm_exit (rule E2, E3) still says what it counted.
+      var s = "exits: none"
+      for (what, rows) in [("accesses", accessRows), ("returns to userspace", userspaceRows)] {
+        let n = rows.reduce(0) { $0 + $1.figures.count }
+        if n > 0 { s += "; \(n) \(what)" }
+      }
+      return s
+    }
     var s = "exits: \(all.figures.count) (\(totals.count) reasons)"
     if let r = rate(all.figures) { s += ", \(TraceInspection.fixed(r, 1)) per s" }
     if let top = totals.first {

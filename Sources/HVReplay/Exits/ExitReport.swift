@@ -26,6 +26,22 @@ public struct ExitReport: Sendable {
   public var accessRows: [Row] = []
   /// Exits handled in the kernel and in userspace (rule E3), per reason.
   public var handlerRows: [Row] = []
+  /// kvm_userspace_exit events by their reason (`KVM_EXIT_IO`; rule E3), vcpu
+  /// `kvm_userspace_exit`.
+  public var userspaceRows: [Row] = []
+
+  /// exits.json's sections of rows, by name.
+  public static let sectionNames = ["exits", "pcpus", "handlers", "accesses", "userspace"]
+
+  /// The rows of each section, in ``sectionNames``' order.
+  public var sections: [[Row]] {
+    get { [rows, pcpuRows, handlerRows, accessRows, userspaceRows] }
+    set {
+      (rows, pcpuRows, handlerRows, accessRows, userspaceRows) = (
+        newValue[0], newValue[1], newValue[2], newValue[3], newValue[4]
+      )
+    }
+  }
   /// The time series: interval start (from the first event), VM, reason, count, time.
   public var series: [(startNs: UInt64, vm: String, reason: String, count: UInt64, ns: UInt64)] =
     []
@@ -46,12 +62,14 @@ public struct ExitReport: Sendable {
     var perPCPU: [UInt64: [Int: ExitFigures]] = [:]
     var handler: [UInt64: [Int: ExitFigures]] = [:]
     var access: [(Int, ExitFigures)] = []
+    var userspace: [Int: ExitFigures] = [:]
     for (key, f) in a.figures {
       switch key.scope {
       case .thread: perThread[Int(key.index), default: [:]][key.reason] = f
       case .pcpu: perPCPU[key.index, default: [:]][key.reason] = f
       case .handler: handler[key.index, default: [:]][key.reason] = f
       case .access: access.append((Int(key.index), f))
+      case .userspace: userspace[key.reason] = f
       }
     }
     let reasons = a.reasons
@@ -85,6 +103,8 @@ public struct ExitReport: Sendable {
         handlerRows += Self.rows(vm: "all", vcpu: name, h, reasons, withAll: false)
       }
     }
+    userspaceRows = Self.rows(
+      vm: "all", vcpu: "kvm_userspace_exit", userspace, reasons, withAll: false)
     let accessTotal = access.reduce(into: ExitFigures()) { $0.add($1.1) }
     for (i, f) in access.sorted(by: { ($0.1.count, $1.0) > ($1.1.count, $0.0) }) {
       accessRows.append(
@@ -102,11 +122,18 @@ public struct ExitReport: Sendable {
     notes.append(
       "read as \(layout.rawValue): \(a.eventCounts.reduce(0, &+)) kvm events, \(a.otherEvents) lines of other events ignored"
     )
-    notes.append(
-      hasDurations
-        ? "an exit lasts from its kvm_exit to the next kvm_entry of the same thread (percentiles: HdrHistogram's buckets at two significant digits, within 0.78%; min and max exact)"
-        : "the recording has no kvm_entry lines: counts and rates only; exit durations need kvm_entry (`trace-cmd record -e kvm:kvm_exit -e kvm:kvm_entry`, or `-e kvm`)"
-    )
+    let exitLines = a.eventCounts[Int(KVMEventKind.exit.rawValue)]
+    if exitLines == 0 {
+      notes.append(
+        "the recording has no kvm_exit lines, so no exits: only accesses (kvm_mmio, kvm_pio) and returns to userspace (kvm_userspace_exit) are counted (record `trace-cmd record -e kvm`; a host without hardware virtualization, such as KVM's PVM, emulates its guests' instructions and logs no kvm_exit)"
+      )
+    } else {
+      notes.append(
+        hasDurations
+          ? "an exit lasts from its kvm_exit to the next kvm_entry of the same thread (percentiles: HdrHistogram's buckets at two significant digits, within 0.78%; min and max exact)"
+          : "the recording has no kvm_entry lines: counts and rates only; exit durations need kvm_entry (`trace-cmd record -e kvm:kvm_exit -e kvm:kvm_entry`, or `-e kvm`)"
+      )
+    }
     if a.sawGroups || a.grouping != .tgid {
       notes.append("VMs grouped by \(a.grouping.rawValue)")
     } else {
@@ -210,7 +237,7 @@ public struct ExitReport: Sendable {
     return result
   }
 
-  private static func row(
+  static func row(
     vm: String, vcpu: String, reason: String, _ f: ExitFigures, of all: ExitFigures
   ) -> Row {
     Row(

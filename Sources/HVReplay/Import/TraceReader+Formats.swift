@@ -23,6 +23,7 @@ extension TraceReader {
     if VSCSIDecoder.sniff(prefix) != nil { return .vscsi }
     // Text: look at the first lines that are not blank or comments.
     var tracerHeader = false
+    var kvmLine: Int?
     for (index, (line, last)) in Bytes.lines(of: prefix, limit: 200).enumerated() {
       let lines = index + 1
       if Bytes.hasPrefix(line, "\u{FEFF}time_ns,") || Bytes.hasPrefix(line, "time_ns,") {
@@ -48,16 +49,24 @@ extension TraceReader {
       }
       if BlkparseDecoder.matches(line) { return .blkparse }
       // trace-cmd report, the kernel's trace file or perf script, by their line prefix.
+      // kvm events alone make a KVM recording; with scheduler events (later in the
+      // prefix) a scheduler trace.
       if let event = KVMTraceLine.split(line) {
-        guard KVMEventKind.named(event.event) == nil else {
-          throw HVReplayError(
-            .badData, file: input.name, location: .line(lines),
-            "a KVM exit recording (kvm tracepoints), not a trace to replay: read it with `hvreplay exits \(input.name)`"
-          )
-        }
-        return .ftrace
+        guard
+          KVMEventKind.named(event.event) != nil || Bytes.hasPrefix(event.event, "kvm_")
+            || Bytes.hasPrefix(event.event, "kvm:")
+        else { return .ftrace }
+        kvmLine = kvmLine ?? lines
+        if last { break }
+        continue
       }
       if (lines == 1 && !tracerHeader) || last { break }
+    }
+    if let kvmLine {
+      throw HVReplayError(
+        .badData, file: input.name, location: .line(kvmLine),
+        "a KVM exit recording (kvm tracepoints), not a trace to replay: read it with `hvreplay exits \(input.name)`"
+      )
     }
     if tracerHeader { return .ftrace }
     return .csv  // whose decoder explains what the header should be

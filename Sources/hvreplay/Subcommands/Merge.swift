@@ -4,16 +4,22 @@ import HVReplay
 extension HVReplayCommand {
   struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Merge the report.json files of shards of one trace set into one report folder.",
+      abstract:
+        "Merge the report.json files of shards of one trace set, or several hosts' exits.json, into one report folder.",
       discussion: """
         Counts add up, latency and wait histograms merge exactly, and percentiles are recomputed
         from the merged histograms. Reports of different models are refused. CPU figures treat
         the shards as separate hosts (their pCPUs add). docs/SCALING.md shows sharding a fleet's
         traces over a batch system and merging the results.
+
+        exits.json files (hvreplay exits of several hosts) merge into one exit report: each
+        host's VMs and CPUs keep their rows under the host's name (its recording's name, or
+        its report folder's when two recordings share a name), the rows of every VM add up,
+        and durations merge exactly.
         """
     )
 
-    @Argument(help: "The shards' report.json files.")
+    @Argument(help: "The shards' report.json files, or exits.json files.")
     var reports: [String]
 
     @Option(name: .shortAndLong, help: "The report directory to write.")
@@ -26,8 +32,23 @@ extension HVReplayCommand {
 
     func run() throws {
       try reportingErrors { () throws(HVReplayError) in
+        var documents: [JSONValue] = []
+        for path in reports { documents.append(try readReportJSON(path)) }
+        let exits = documents.map(ReportComparison.isExitReport)
+        if exits.contains(true) {
+          guard !exits.contains(false) else {
+            let i = exits.firstIndex(of: false)!
+            throw HVReplayError(
+              .badData, file: reports[i],
+              "a replay's report.json cannot be merged with exits.json files: merge each kind on its own"
+            )
+          }
+          return try mergeExits(documents)
+        }
         var parts: [ReplayResult] = []
-        for path in reports { parts.append(try readReport(path)) }
+        for (path, json) in zip(reports, documents) {
+          parts.append(try ReplayResult(reportJSON: json, file: path))
+        }
         let merged = try ReplayResult.merge(parts, names: reports)
         let report = ReplayReport(merged)
         try ReportWriter.write(report.files, into: output)
@@ -38,6 +59,24 @@ extension HVReplayCommand {
         } catch {
           throw HVReplayError(.ioError, "cannot write to standard output")
         }
+      }
+    }
+
+    /// Merges exits.json files (several hosts' exit reports) into one exit report folder.
+    private func mergeExits(_ documents: [JSONValue]) throws(HVReplayError) {
+      var parts: [ExitReport] = []
+      for (path, json) in zip(reports, documents) {
+        parts.append(try ExitReport(json: json, file: path))
+      }
+      let merged = try ExitReport.merge(parts, names: ExitReport.partNames(parts, reports))
+      try ReportWriter.write(merged.files, into: output, replacing: ReportWriter.exitFileNames)
+      do {
+        try writeStandardOutput(
+          merged.summaryLine
+            + "\nmerged \(reports.count) exit report\(reports.count == 1 ? "" : "s") into \(output.escapingControlCharacters)\n"
+        )
+      } catch {
+        throw HVReplayError(.ioError, "cannot write to standard output")
       }
     }
   }

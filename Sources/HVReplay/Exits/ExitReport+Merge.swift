@@ -1,0 +1,182 @@
+/// Reading exits.json back and merging the exit reports of several hosts
+/// (`hvreplay merge`; docs/REPORT-FORMAT.md, "Exit reports").
+extension ExitReport {
+  /// An exits.json read back: every section's rows with their figures, each duration
+  /// histogram exact (its `[value, count]` pairs).
+  ///
+  /// - Throws: ``HVReplayError`` (`.badData`) naming `file` and the member that is wrong.
+  public init(json: JSONValue, file path: String) throws(HVReplayError) {
+    let top = JSONFields(value: json, path: "", file: path)
+    guard try top.string("format") == "hvreplay-exits" else {
+      throw top.fail("\"format\" must be \"hvreplay-exits\"")
+    }
+    guard try top.uint("version") == 1 else { throw top.fail("only version 1 can be read") }
+    let layoutName = try top.string("layout")
+    guard let layout = KVMRecordingLayout(rawValue: layoutName) else {
+      throw top.fail("unknown \"layout\" \"\(layoutName)\"")
+    }
+    self.init(file: try top.string("file"), layout: layout)
+    spanNs = json["span_ns"] == nil ? nil : try top.uint("span_ns")
+    if case .object(let members) = try top.child("events").value {
+      for (name, value) in members {
+        guard let n = value.uint else { throw top.fail("events.\(name) must be a whole number") }
+        events.append((name, n))
+      }
+    }
+    notes = try top.array("notes").map { (n) throws(HVReplayError) in
+      guard let s = n.value.string else { throw n.fail("a note is a string") }
+      return s
+    }
+    var read: [[Row]] = []
+    for section in Self.sectionNames {
+      read.append(
+        json[section] == nil ? [] : try top.array(section).map(Self.row(fromJSON:)))
+    }
+    sections = read
+    hasDurations = read.joined().contains { $0.figures.hasDistribution }
+  }
+
+  init(file: String, layout: KVMRecordingLayout) {
+    self.file = file
+    self.layout = layout
+  }
+
+  private static func row(fromJSON r: JSONFields) throws(HVReplayError) -> Row {
+    var f = ExitFigures()
+    f.count = try r.uint("count")
+    if r.value["timed"] != nil {
+      f.timed = try r.uint("timed")
+      f.totalNs = try r.uint("total")
+      f.minNs = r.value["min"] == nil ? nil : try r.uint("min")
+      f.maxNs = r.value["max"] == nil ? nil : try r.uint("max")
+    }
+    if r.value["histogram"] != nil {
+      for (value, count) in try ReplayResult.histogramPairs(r.child("histogram")) {
+        f.histogram.record(value, count: count)
+      }
+      guard f.histogram.totalCount == f.timed else {
+        throw r.fail(
+          "the histogram holds \(f.histogram.totalCount) durations, \"timed\" says \(f.timed)")
+      }
+    }
+    guard f.timed <= f.count else { throw r.fail("\"timed\" exceeds \"count\"") }
+    return Row(
+      vm: try r.string("vm"), vcpu: try r.string("vcpu"), reason: try r.string("reason"),
+      figures: f, sharePercent: r.value["share"]?.double ?? 0,
+      timeSharePercent: r.value["time_share"]?.double)
+  }
+
+  /// The exit reports of several hosts as one (rule E6, docs/MODEL.md): each part's VMs
+  /// and host CPUs keep their rows under the part's name (`host1:qemu-1234`, `host1`,
+  /// `pcpu 3`), the rows of every VM (vm `all`) add up, shares are recomputed from the
+  /// sums, and durations merge exactly (histograms add). Rates are over the longest part's
+  /// span, as if the parts were recorded at once; time series are not merged.
+  ///
+  /// - Parameter names: each part's name, unique (``ExitReport/name(of:)`` of its folder).
+  /// - Throws: ``HVReplayError`` (`.badData`) when perf kvm stat summaries are mixed
+  ///   with recordings, whose figures are not alike.
+  public static func merge(_ parts: [ExitReport], names: [String]) throws(HVReplayError)
+    -> ExitReport
+  {
+    let summaries = parts.filter { $0.layout == .perfKVMStat }.count
+    guard summaries == 0 || summaries == parts.count else {
+      throw HVReplayError(
+        .badData,
+        "cannot merge perf kvm stat reports with recordings: a summary has no durations one by one; merge each kind on its own"
+      )
+    }
+    var merged = ExitReport(
+      file: names.joined(separator: " + "), layout: parts.first?.layout ?? .traceCmd)
+    merged.spanNs = parts.compactMap(\.spanNs).max()
+    merged.hasDurations = parts.contains { $0.hasDurations }
+    var eventIndex: [String: Int] = [:]
+    for part in parts {
+      for (name, n) in part.events {
+        if let i = eventIndex[name] {
+          merged.events[i].count &+= n
+        } else {
+          eventIndex[name] = merged.events.count
+          merged.events.append((name, n))
+        }
+      }
+    }
+    merged.notes.append(
+      "merged \(parts.count) exit report\(parts.count == 1 ? "" : "s") (\(zip(names, parts).map { "\($0) from \($1.file)" }.joined(separator: ", "))): each part's VMs and host CPUs under its name, the rows of every VM summed; rates over the longest span, as if the parts were recorded at once; no time series (see each part's exits-timeseries.csv)"
+    )
+    for (name, part) in zip(names, parts) {
+      merged.notes += part.notes.map { "\(name): \($0)" }
+    }
+    var sections: [[Row]] = []
+    for s in Self.sectionNames.indices {
+      var groups = MergedGroups()
+      for (name, part) in zip(names, parts) {
+        for r in part.sections[s] {
+          // A part's own VMs and host CPUs keep their name; every VM's rows add up.
+          let vm = r.vm == "all" ? "all" : r.vm == "host" ? name : "\(name):\(r.vm)"
+          groups.add(vm: vm, vcpu: r.vcpu, reason: r.reason, r.figures)
+        }
+      }
+      sections.append(groups.rows)
+    }
+    merged.sections = sections
+    return merged
+  }
+
+  /// Each part's name in a merge: its recording's name (``name(of:)``); where two
+  /// recordings share one, the name of each exits.json's folder (without `-exits`); names
+  /// still alike get `-2`, `-3`.
+  public static func partNames(_ parts: [ExitReport], _ paths: [String]) -> [String] {
+    var names = parts.map { name(of: $0.file) }
+    if Set(names).count < names.count {
+      names = paths.map { path in
+        let folder = path.split(separator: "/").dropLast().last.map(String.init) ?? "."
+        let base = name(of: folder)
+        return base.hasSuffix("-exits") && base.count > 6 ? String(base.dropLast(6)) : base
+      }
+    }
+    var seen: [String: Int] = [:]
+    return names.map { n in
+      seen[n, default: 0] += 1
+      return seen[n]! == 1 ? n : "\(n)-\(seen[n]!)"
+    }
+  }
+
+  /// Rows keyed by (vm, vcpu) group and reason, in first-appearance order, their figures
+  /// added.
+  private struct MergedGroups {
+    var order: [String] = []
+    var groups:
+      [String: (vm: String, vcpu: String, reasons: [String], figures: [String: ExitFigures])] = [:]
+
+    mutating func add(vm: String, vcpu: String, reason: String, _ f: ExitFigures) {
+      let key = vm + "\u{0}" + vcpu
+      if groups[key] == nil {
+        order.append(key)
+        groups[key] = (vm, vcpu, [], [:])
+      }
+      if groups[key]!.figures[reason] == nil { groups[key]!.reasons.append(reason) }
+      groups[key]!.figures[reason, default: ExitFigures()].add(f)
+    }
+
+    /// Each group's reasons, most first (ties in first-appearance order), its `all` row
+    /// last, with shares of the group's total.
+    var rows: [Row] {
+      var out: [Row] = []
+      for key in order {
+        let g = groups[key]!
+        let reasons = g.reasons.enumerated().filter { $0.element != "all" }
+          .sorted {
+            (g.figures[$0.element]!.count, $1.offset) > (g.figures[$1.element]!.count, $0.offset)
+          }
+          .map(\.element)
+        let total =
+          g.figures["all"]
+          ?? reasons.reduce(into: ExitFigures()) { $0.add(g.figures[$1]!) }
+        for reason in reasons + (g.figures["all"] == nil ? [] : ["all"]) {
+          out.append(row(vm: g.vm, vcpu: g.vcpu, reason: reason, g.figures[reason]!, of: total))
+        }
+      }
+      return out
+    }
+  }
+}
