@@ -16,8 +16,14 @@ struct HVReplayCommand: ParsableCommand {
     abstract:
       "Replay guest I/O and CPU traces through virtualization designs and measure their cost.",
     discussion: """
-      Traces are CSV or hvreplay's native binary format, either of them plain or
-      zstd-compressed; the format is detected from the content. `-` reads standard
+      Traces are hvreplay's CSV or native binary (.hvt) format, or what your systems \
+      record: blktrace binary and blkparse text, fio iologs, the MSR Cambridge, SYSTOR '17, \
+      Alibaba 2020 and Tencent CBS block-trace CSVs, VMware vscsi traces, and \
+      sched_switch text from ftrace, perf script or trace-cmd report; plain, zstd- or \
+      gzip-compressed. The format is detected from the content (`--from FORMAT` names it \
+      where the content does not tell; `hvreplay formats` lists them). KVM hosts' exit \
+      recordings (trace-cmd report, ftrace, perf script, perf kvm stat report of kvm \
+      events) are read by `hvreplay exits` and `hvreplay calibrate`. `-` reads standard \
       input or writes standard output.
       """,
     version: HVReplayVersion.current,

@@ -28,6 +28,24 @@ struct CompareSweepMergeCommandTests {
     ])
     #expect(worse.status == 1)
     #expect(worse.stdout.contains("❌"))
+    // The closing line counts every figure; --changed-only leaves the unchanged ones out.
+    let counts = try #require(worse.stdout.split(separator: "\n").last)
+    let numbers = counts.split(separator: " ").compactMap {
+      Int(String($0).filter(\.isNumber))
+    }
+    let tableRows = worse.stdout.split(separator: "\n").filter { $0.hasPrefix("| ") }.count - 1
+    #expect(numbers.count == 4 && numbers.reduce(0, +) == tableRows, "\(counts)")
+    #expect(
+      counts.hasPrefix("\(worse.stdout.components(separatedBy: "| ❌ |").count - 1) regressed, "))
+    let changed = try HVReplay.run([
+      "compare", dir.file("a/report.json"), dir.file("b/report.json"), "--allow-different",
+      "--changed-only",
+    ])
+    #expect(changed.status == 1)
+    let shown = changed.stdout.split(separator: "\n").filter { $0.hasPrefix("| ") }.count - 1
+    #expect(shown == numbers[0] + numbers[1] + numbers[2] && shown < tableRows)
+    #expect(changed.stdout.hasSuffix(" unchanged (not shown: --changed-only).\n"))
+    #expect(!changed.stdout.contains(" | 0% | "))
     let lenient = try HVReplay.run([
       "compare", dir.file("a/report.json"), dir.file("b/report.json"), "--allow-different",
       "--threshold", "latency_mean_ns=100", "--threshold", "latency_p50_ns=100", "--threshold",
@@ -99,6 +117,22 @@ struct CompareSweepMergeCommandTests {
     }
     let md = try String(contentsOfFile: dir.file("s/sweep.md"), encoding: .utf8)
     #expect(md.contains("xychart-beta"))
+    #expect(md.contains("](sweep.svg)"))
+    // sweep.svg: one line per backend and queue depth (4), over ring entries 2 and 8.
+    let svg = try String(contentsOfFile: dir.file("s/sweep.svg"), encoding: .utf8)
+    #expect(svg.contains("<svg") && svg.contains("latency_p99_ns against para.ring_entries"))
+    for backend in ["full/credit", "para/fair"] {
+      for depth in [1, 4] {
+        #expect(
+          svg.contains(">\(backend) devices.disk.queue_depth=\(depth)<"), "\(backend) \(depth)")
+      }
+    }
+    #expect(sweep.stdout.hasPrefix("replayed 4 combinations; wrote "))
+    let quiet = try HVReplay.run([
+      "sweep", trace, "--set", "para.ring_entries=2,8", "--backends", "para", "--out",
+      dir.file("q"), "--quiet",
+    ])
+    #expect(quiet.status == 0 && quiet.stdout.isEmpty && quiet.stderr.isEmpty)
   }
 
   // sweep.md divides each design's figure by the baseline's under the same scheduler and

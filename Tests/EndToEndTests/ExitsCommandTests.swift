@@ -98,6 +98,13 @@ struct ExitsCommandTests {
       ],
       in: dir.path)
     #expect(badRange.status == 64 && badRange.stderr.contains("--net-registers takes pio:LOW-HIGH"))
+    let alone = try HVReplay.run(
+      ["calibrate", "host.txt", "--disk-registers", "pio:0x1f0", "-o", "m.json"], in: dir.path)
+    #expect(
+      alone.status == 64 && alone.stderr.contains("--disk-registers needs --io or --requests"))
+    let kvmAsIO = try HVReplay.run(
+      ["calibrate", "host.txt", "--io", "host.txt", "-o", "m.json"], in: dir.path)
+    #expect(kvmAsIO.status == 65 && kvmAsIO.stderr.contains("a KVM recording, not an I/O trace"))
   }
 
   @Test(
@@ -126,6 +133,9 @@ struct ExitsCommandTests {
     let same = try HVReplay.run(["compare", "fleet/exits.json", "fleet/exits.json"], in: dir.path)
     #expect(same.status == 0, "\(same.stderr)")
     let replay = HVReplay.repositoryRoot.path + "/Reports/mixed/report.json"
+    let twice = try HVReplay.run(
+      ["merge", "h1/exits.json", "./h1/exits.json", "-o", "x"], in: dir.path)
+    #expect(twice.status == 64 && twice.stderr.contains("./h1/exits.json is h1/exits.json again"))
     let mixed = try HVReplay.run(["merge", "h1/exits.json", replay, "-o", "x"], in: dir.path)
     #expect(mixed.status == 65)
     #expect(

@@ -199,7 +199,7 @@ struct OutputSafetyCommandTests {
         .status == 0)
     #expect(
       try FileManager.default.contentsOfDirectory(atPath: dir.file("a")).sorted() == [
-        "sweep-cpu.csv", "sweep.csv", "sweep.md",
+        "sweep-cpu.csv", "sweep.csv", "sweep.md", "sweep.svg",
       ])
   }
 
@@ -274,7 +274,7 @@ struct OutputSafetyCommandTests {
     let lines = md.split(separator: "\n", omittingEmptySubsequences: false)
     #expect(lines[0] == "# hvreplay report: x&lt;b&gt;\\|\\`y\\`\\*")
     // The path holds backticks: a longer fence keeps it one code span.
-    #expect(lines[2] == "Trace ``\(trace)`` (csv): 1 events (disk 1) from 1 VMs over 0 ns.")
+    #expect(lines[2] == "Trace ``\(trace)`` (csv): 1 event (disk 1) from 1 VM over 0 ns.")
     #expect(
       lines[3]
         == "Made by ```run \\u{1B}[31mred\\u{1B}[0m | <script>alert(1)</script> ``tick`` *b* _i_ [l](u)```."

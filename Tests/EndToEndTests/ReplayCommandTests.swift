@@ -22,8 +22,8 @@ struct ReplayCommandTests {
       result.stdout.contains(
         "wrote Reports/rpc/report.md, Reports/rpc/summary.csv, Reports/rpc/cpu.csv, "
           + "Reports/rpc/histograms.csv, "
-          + "Reports/rpc/latency-cdf.svg, Reports/rpc/occupancy.csv, Reports/rpc/ring-occupancy.svg "
-          + "and Reports/rpc/report.json"))
+          + "Reports/rpc/latency-cdf.svg, Reports/rpc/occupancy.csv, Reports/rpc/ring-occupancy.svg, "
+          + "Reports/rpc/timeseries.csv, Reports/rpc/timeseries.svg and Reports/rpc/report.json"))
     let csv = try String(contentsOfFile: dir.file("Reports/rpc/summary.csv"), encoding: .utf8)
     #expect(csv.hasPrefix("backend,vm,device,metric,value,unit\n"))
     for design in BackendKind.allCases {
@@ -183,7 +183,7 @@ struct ReplayCommandTests {
     #expect(
       try FileManager.default.contentsOfDirectory(atPath: dir.file("r")).sorted() == [
         "cpu.csv", "histograms.csv", "latency-cdf.svg", "occupancy.csv", "report.json",
-        "report.md", "ring-occupancy.svg", "summary.csv",
+        "report.md", "ring-occupancy.svg", "summary.csv", "timeseries.csv", "timeseries.svg",
       ])
   }
 }

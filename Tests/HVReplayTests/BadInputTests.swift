@@ -58,6 +58,12 @@ struct BadInputTests {
     #expect(error.location == .line(1))
     #expect(error.description.contains("expected the CSV header"))
     #expect(error.description.contains("found \"time,vm,"))
+    // It names the other formats and --from; binary data is not printed.
+    #expect(error.description.contains("(hvt, blktrace, blkparse, fio, msr,"))
+    #expect(error.description.contains("name its format with --from"))
+    let binary = try #require(
+      readError(dir.write("b.bin", bytes: [0x39, 0x47, 0x00, 0xFF, 0xFE, 0x0A])))
+    #expect(binary.description.hasSuffix("found binary data"))
   }
 
   @Test("an empty file, and an empty zstd stream, are errors")

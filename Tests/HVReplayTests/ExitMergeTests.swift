@@ -120,14 +120,105 @@ struct ExitMergeTests {
     let good = r.json.serialized()
     #expect(error(good) == nil)
     let e = try #require(
+      error(good.replacingOccurrences(of: "\"timed\": 5,", with: "\"timed\": 4,")))
+    #expect("\(e)".contains("x.json: exits[0]: the histogram holds 5 durations, \"timed\" says 4"))
+    let over = try #require(
       error(good.replacingOccurrences(of: "\"timed\": 5,", with: "\"timed\": 6,")))
-    #expect("\(e)".contains("x.json: exits[0]: the histogram holds 5 durations, \"timed\" says 6"))
+    #expect("\(over)".contains("x.json: exits[0]: \"timed\" exceeds \"count\""))
     let v = try #require(
       error(good.replacingOccurrences(of: "\"version\": 1", with: "\"version\": 9")))
     #expect(v.category == .badData && "\(v)".contains("only version 1"))
     var summary = ExitReport(file: "p.txt", layout: .perfKVMStat)
     summary.rows = []
     #expect(throws: HVReplayError.self) { try ExitReport.merge([r, summary], names: ["a", "p"]) }
+  }
+}
+
+extension ExitMergeTests {
+  /// The exits.json of a recording of `n` exits, as text.
+  static func json(n: Int = 10) throws -> String {
+    let dir = TemporaryDirectory()
+    let path = dir.write("a.txt", text(lines(tid: 1, cpu: 1, n: n, ioNs: 4_000)))
+    return try ExitReport.read(path: path).json.serialized()
+  }
+
+  static func read(_ text: String) throws(HVReplayError) -> ExitReport {
+    try ExitReport(json: JSONParser.parse(text, file: "x.json"), file: "x.json")
+  }
+
+  @Test("an edited exits.json that contradicts itself is refused, naming the member")
+  func contradictions() throws {
+    let good = try Self.json()
+    func refused(_ text: String) -> String? {
+      do {
+        _ = try Self.read(text)
+        return nil
+      } catch { return "\(error)" }
+    }
+    // The first row: 5 IO_INSTRUCTION exits of 4,000-4,600 ns.
+    let first = try #require(good.range(of: "\"reason\": \"all\""))
+    #expect(refused(good) == nil)
+    let cases: [(String, String, String)] = [
+      ("\"min\": 1000,", "\"min\": 99999,", "\"min\" exceeds \"max\""),
+      ("\"total\": 5000,", "\"total\": 9999999,", "\"total\" is not the sum of"),
+      ("\"events\": {", "\"events\": [], \"x\": {", "events: an object of event names"),
+      ("\"pcpus\": [", "\"pcpus_gone\": [", "missing \"pcpus\""),
+    ]
+    for (old, new, message) in cases {
+      #expect(good.contains(old), "\(old)")
+      let e = refused(good.replacingOccurrences(of: old, with: new))
+      #expect(e?.contains(message) == true, "\(old): \(e ?? "accepted")")
+    }
+    // A row given twice; a reason that no longer adds up to its scope's `all` row.
+    let exits = good.components(separatedBy: "\"exits\": [\n")
+    let firstRow = String(exits[1].prefix { $0 != "}" }) + "},\n"
+    let twice = exits[0] + "\"exits\": [\n" + firstRow + exits[1]
+    #expect(refused(twice)?.contains("a second row of vm") == true)
+    let more = good.replacingOccurrences(of: "\"count\": 5,", with: "\"count\": 6,")
+    #expect(
+      refused(more)?.contains("add up to") == true || refused(more)?.contains("histogram") == true)
+    _ = first
+  }
+
+  @Test("merged sums beyond 2^64 are refused; the parts' own rows keep their own rates")
+  func overflowAndRates() throws {
+    let dir = TemporaryDirectory()
+    let a = try ExitReport.read(
+      path: dir.write("a.txt", Self.text(Self.lines(tid: 1, cpu: 1, n: 100, ioNs: 4_000))))
+    let b = try ExitReport.read(
+      path: dir.write("b.txt", Self.text(Self.lines(tid: 2, cpu: 2, n: 40, ioNs: 4_000))))
+    let merged = try ExitReport.merge([a, b], names: ["a", "b"])
+    // b's thread: 40 exits over its own 391 us, not over a's longer span.
+    let own = try #require(
+      merged.rows.first { $0.vm == "b:CPU 0/KVM (tid 2)" && $0.vcpu == "all" && $0.reason == "all" }
+    )
+    let alone = try #require(
+      b.rows.first { $0.vm == "CPU 0/KVM (tid 2)" && $0.vcpu == "all" && $0.reason == "all" })
+    let every = try #require(
+      merged.rows.first { $0.vm == "all" && $0.vcpu == "all" && $0.reason == "all" })
+    #expect(merged.rate(own) == b.rate(alone) && b.rate(alone) != merged.rate(every))
+    // It survives a second merge (exits.json keeps the part's span).
+    let again = try ExitReport(
+      json: JSONParser.parse(merged.json.serialized(), file: "m"), file: "m")
+    let kept = try #require(
+      again.rows.first { $0.vm == own.vm && $0.vcpu == "all" && $0.reason == "all" })
+    #expect(again.rate(kept) == merged.rate(own))
+    var huge = a
+    huge.sections = huge.sections.map {
+      $0.map {
+        var r = $0; r.figures.count = UInt64.max - 10; return r
+      }
+    }
+    #expect(throws: HVReplayError.self) { try ExitReport.merge([huge, a], names: ["h", "a"]) }
+  }
+
+  @Test("a part named all or host is renamed: those names mean every VM and an unmerged host")
+  func reservedNames() {
+    let parts = ["all.txt", "host.txt", "x.txt"].map { ExitReport(file: $0, layout: .traceCmd) }
+    #expect(
+      ExitReport.partNames(parts, ["1/exits.json", "2/exits.json", "3/exits.json"]) == [
+        "all-2", "host-2", "x",
+      ])
   }
 }
 

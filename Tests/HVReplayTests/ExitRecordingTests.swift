@@ -150,7 +150,7 @@ struct ExitRecordingTests {
     // Rates over the span: n exits in (n - 1) * 5 us plus the last exit's duration.
     let span = try #require(r.spanNs)
     #expect(span == UInt64(n - 1) * 5_000 + durations["vm1"]!.last!)
-    #expect(abs(r.rate(all.figures)! - Double(n) / (Double(span) / 1e9)) < 1e-6)
+    #expect(abs(r.rate(all)! - Double(n) / (Double(span) / 1e9)) < 1e-6)
     // Shares add up.
     let shares = r.totals.map(\.sharePercent).reduce(0, +)
     #expect(abs(shares - 100) < 1e-9)
@@ -183,9 +183,10 @@ struct ExitRecordingTests {
     let r = try exits(text)
     #expect(r.layout == .traceCmd)
     #expect(!r.hasDurations)
-    let ept = try #require(row(r, "EPT_VIOLATION")).figures
+    let eptRow = try #require(row(r, "EPT_VIOLATION"))
+    let ept = eptRow.figures
     #expect(ept.count == 2 && ept.timed == 0)
-    #expect(r.rate(ept) == 2)  // 2 exits in 1 s
+    #expect(r.rate(eptRow) == 2)  // 2 exits in 1 s
     #expect(r.notes.contains { $0.contains("exit durations need kvm_entry") })
     #expect(ept.percentile(50) == nil)
   }

@@ -388,3 +388,53 @@ struct ImporterBoundsTests {
     #expect(binary.message.contains("out of range"))
   }
 }
+
+@Suite("A cut last record under --skip-bad")
+struct CutLastRecordTests {
+  @Test(
+    "a blktrace file cut inside its last record: refused, or with --skip-bad read to the cut and counted"
+  )
+  func blktraceCut() throws {
+    let whole = try #require(FileManager.default.contents(atPath: Fixtures.blktrace))
+    let dir = TemporaryDirectory()
+    // 20 bytes short: the last record's header is cut (blkparse reads such a file).
+    let cut = dir.write("cut.blktrace.0", bytes: Array(whole.dropLast(20)))
+    let refused = try #require(importError([cut]))
+    #expect(
+      "\(refused)".contains("the file ends inside a record (28 of 48 bytes); the file is truncated")
+    )
+    let (events, reader) = try importAll([cut]) { $0.skipBad = 1 }
+    #expect(reader.skippedRecords == 1)
+    // The same events as the whole file up to the cut record (the last, a completion).
+    let (all, _) = try importAll([Fixtures.blktrace])
+    #expect(events.count <= all.count && events.count >= all.count - 1)
+    #expect(reader.importNotes.contains { $0.contains("ended inside a record") })
+  }
+
+  @Test("a vscsi trace cut inside its last record, with --skip-bad")
+  func vscsiCut() throws {
+    // Two version-1 records (32 bytes each) and 10 bytes of a third.
+    var bytes: [UInt8] = []
+    for i in 0..<2 {
+      var r = [UInt8](repeating: 0, count: 32)
+      r[5] = 0x10  // 4,096 bytes
+      r[12] = 0x28  // READ(10)
+      r[15] = 1  // version 1
+      r[16] = UInt8(i)  // block
+      r[24] = UInt8(i)  // timestamp (us)
+      bytes += r
+    }
+    bytes += [UInt8](repeating: 0, count: 10)
+    let dir = TemporaryDirectory()
+    let path = dir.write("t.vscsi", bytes: bytes)
+    let e = importError([path]) { $0.format = .vscsi }
+    #expect(
+      e.map { "\($0)".contains("the file ends inside a record") } ?? false,
+      "\(String(describing: e))")
+    let (events, reader) = try importAll([path]) {
+      $0.format = .vscsi
+      $0.skipBad = 1
+    }
+    #expect(reader.skippedRecords == 1 && events.count == 2)
+  }
+}

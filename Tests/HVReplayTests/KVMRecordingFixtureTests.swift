@@ -161,6 +161,57 @@ struct KVMRecordingFixtureTests {
         && none.skipped[0].hasPrefix("full.disk traps: no accesses to pio:0x1f0-0x1f7,"))
   }
 
+  @Test("review: no kvm events, a cut last line, perf kvm stat sums past 2^64, unusable ratios")
+  func reviewFixes() throws {
+    let dir = TemporaryDirectory()
+    let sched = dir.write(
+      "sched.txt",
+      "cpus=1\n  bash-1 [000] 1.000000: sched_switch: bash:1 [120] S ==> swapper/0:0 [120]\n")
+    #expect(throws: HVReplayError.self) { try ExitReport.read(path: sched) }
+    do {
+      _ = try ExitReport.read(path: sched)
+    } catch {
+      #expect("\(error)".contains("no kvm events: of 1 event lines none is a kvm tracepoint"))
+    }
+    // The real recording cut in its last line.
+    let text = try ZstdTestSupport.text(ofFile: Self.dir + "trace-cmd-report.txt.zst")
+    let cut = String(text.prefix(300_000))
+    let r = try ExitReport.read(path: dir.write("cut.txt", cut))
+    let lines = cut.split(separator: "\n", omittingEmptySubsequences: false).count
+    #expect(
+      r.notes.contains(
+        "the file's last line (\(lines)) has no line end: the file may have been cut there, and that line read as far as it goes"
+      ))
+    let huge = """
+      Analyze events for all VMs, all VCPUs:
+
+                   IO Port Access    Samples  Samples%     Time%    Min Time    Max Time         Avg time
+                      0x1f7:POUT  9223372036854775808    50.00%    50.00%      1.00us      1.00us      1.00us ( +-   0.00% )
+                      0x1f0:POUT  9223372036854775808    50.00%    50.00%      1.00us      1.00us      1.00us ( +-   0.00% )
+
+      """
+    do {
+      _ = try ExitReport.read(path: dir.write("pk.txt", huge))
+      Issue.record("accepted samples beyond 2^64")
+    } catch {
+      #expect("\(error)".contains("pk.txt:5: the tables' samples add up to more than 2^64"))
+    }
+    // A request count a thousand times the recording's: no trap per request.
+    let pvm = try ExitReport.read(path: Self.dir + "trace-cmd-report.txt.zst")
+    var counts = IORequestCounts(source: "--requests disk=1000000")
+    counts.disk = 1_000_000
+    let few = pvm.trapCalibration(
+      requests: counts, registers: [.disk: RegisterRange.parseList("pio:0x3f8")!], base: Model())
+    #expect(few.keys.map(\.key) == ["full.disk.completion_traps"])
+    #expect(few.skipped.first?.contains("less than half a trap") == true)
+    var unitemised = pvm
+    unitemised.unitemisedAccesses = 3
+    #expect(
+      unitemised.trapCalibration(
+        requests: counts, registers: [.disk: RegisterRange.ideDefaults], base: Model()
+      ).keys.isEmpty)
+  }
+
   @Test("register ranges parse and print back")
   func registerRanges() {
     #expect(

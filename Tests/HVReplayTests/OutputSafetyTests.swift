@@ -269,6 +269,11 @@ struct OutputSafetyTests {
       ("Traces/mixed.hvt.zst", "mixed"), ("-", "stdin"), ("...csv", "trace"), ("..", "trace"),
       (".", "trace"), ("/", "trace"), ("a/..hvt", "trace"), ("x/.csv", "trace"),
       ("dir/", "dir"), ("a/b/..csv.zst", "trace"), ("odd..csv", "odd."),
+      // Every trace extension goes (docs/REPORT-FORMAT.md), blktrace's CPU number too.
+      ("Tests/sample.blktrace.0", "sample"), ("sample.blkparse.txt.gz", "sample"),
+      ("fio/randrw.iolog", "randrw"), ("host.report.txt.zst", "host"),
+      ("a.blktrace.x", "a.blktrace.x"),
+      ("v1.2.csv", "v1.2"), ("run.7", "run.7"),
     ]
     for (path, name) in cases {
       #expect(TraceIdentity.name(of: path) == name, "\(path)")

@@ -37,7 +37,7 @@ extension ReportComparison {
           guard case .object(let members) = item else { continue }
           let vm = item["vm"]?.string ?? ""
           let device = "\(item["vcpu"]?.string ?? "") \(item["reason"]?.string ?? "")"
-          for (name, value) in members where !["vm", "vcpu", "reason"].contains(name) {
+          for (name, value) in members where !["vm", "vcpu", "reason", "span_ns"].contains(name) {
             guard let v = value.double else { continue }
             let metric = "exits.\(name)"
             out.append(

@@ -139,9 +139,14 @@ public struct ReportComparison: Sendable {
   public var hasRegression: Bool { rows.contains { $0.regressed } }
 
   /// The comparison as a Markdown table, regressions marked.
-  public var markdown: String {
+  public var markdown: String { markdown(changedOnly: false) }
+
+  /// The table, with only the figures whose value changed when `changedOnly`, and a
+  /// closing line counting regressed, improved, otherwise changed and unchanged figures.
+  public func markdown(changedOnly: Bool) -> String {
     let regressions = rows.filter(\.regressed).count
     let improvements = rows.filter(\.improved).count
+    let changed = rows.filter { $0.base != $0.new }.count
     var md = "# hvreplay compare\n\n`\(baseName)` (base) against `\(newName)` (new): "
     md +=
       regressions == 0
@@ -150,7 +155,7 @@ public struct ReportComparison: Sendable {
     md += "\(rows.count) figures.\n\n"
     md += "| | scope | vm | device | metric | base | new | change | threshold |\n"
     md += "|---|---|--:|---|---|--:|--:|--:|--:|\n"
-    for r in rows {
+    for r in rows where !changedOnly || r.base != r.new {
       let mark = r.regressed ? "❌" : r.improved ? "✅" : ""
       let change: String
       if let c = r.changePercent {
@@ -166,6 +171,11 @@ public struct ReportComparison: Sendable {
       md +=
         "\(r.new.map { TraceInspection.fixed($0, r.decimals) } ?? "–") | \(change) | \(threshold) |\n"
     }
+    let within = changed - regressions - improvements
+    md += "\n\(regressions) regressed, \(improvements) improved, \(within) changed within "
+    md += "their thresholds, \(rows.count - changed) unchanged"
+    md += changedOnly && changed < rows.count ? " (not shown: --changed-only)" : ""
+    md += ".\n"
     return md
   }
 }

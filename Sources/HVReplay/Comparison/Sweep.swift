@@ -80,12 +80,25 @@ public struct Sweep: Sendable {
   /// Replays every combination, as many at once as the machine has cores.
   public func run(
     trace: String, base: Model, readOptions: TraceReadOptions, backends: [BackendKind],
-    schedulers: [SchedulerKind], horizon: UInt64?, parallelism: Int
+    schedulers: [SchedulerKind], horizon: UInt64?, parallelism: Int,
+    progress: (@Sendable (SweepProgress) -> Void)? = nil
   ) throws(HVReplayError) -> [SweepResult] {
     // Written by one worker per slot, under `lock`; read after `group.wait()`.
     final class Slots: @unchecked Sendable {
       var results: [Result<SweepResult, HVReplayError>?]
-      init(_ n: Int) { results = Array(repeating: nil, count: n) }
+      /// Each combination's events and file bytes read so far.
+      var events: [UInt64]
+      var bytes: [UInt64]
+      init(_ n: Int) {
+        results = Array(repeating: nil, count: n)
+        events = Array(repeating: 0, count: n)
+        bytes = Array(repeating: 0, count: n)
+      }
+      func snapshot(total: Int, fileSize: UInt64?) -> SweepProgress {
+        SweepProgress(
+          done: results.count { $0 != nil }, total: total, events: events.reduce(0, &+),
+          bytesRead: bytes.reduce(0, &+), bytesTotal: fileSize.map { $0 &* UInt64(total) })
+      }
     }
     let slots = Slots(combinations.count)
     let lock = DispatchSemaphore(value: 1)
@@ -98,13 +111,24 @@ public struct Sweep: Sendable {
       DispatchQueue.global().async {
         let outcome = Result { () throws(HVReplayError) -> SweepResult in
           var reader = try TraceReader(paths: [trace], options: readOptions)
+          let engine = ReplayEngine(
+            model: model, backends: backends, schedulers: schedulers, horizon: horizon)
+          guard let progress else { return SweepResult(try engine.run(&reader)) }
           return SweepResult(
-            try ReplayEngine(
-              model: model, backends: backends, schedulers: schedulers, horizon: horizon
-            ).run(&reader))
+            try engine.run(&reader) { p in
+              lock.wait()
+              slots.events[i] = p.events
+              slots.bytes[i] = p.fileBytesRead
+              let snapshot = slots.snapshot(total: combinations.count, fileSize: p.fileSize)
+              progress(snapshot)
+              lock.signal()
+            })
         }
         lock.wait()
         slots.results[i] = outcome
+        if let progress, case .success = outcome {
+          progress(slots.snapshot(total: combinations.count, fileSize: nil))
+        }
         lock.signal()
         gate.signal()
         group.leave()
@@ -155,7 +179,27 @@ public struct Sweep: Sendable {
     md += "\(combinations.count) combinations of "
     md += axes.map { "`\($0.key)` = \($0.values.joined(separator: ", "))" }.joined(separator: "; ")
     md += ". `\(figure)` against `\(first.key)`; every figure is in sweep.csv.\n\n"
-    // One series per backend and combination of the other keys.
+    let series = figureSeries(results, figure: figure)
+    let names = results.first.map { $0.backends.map(\.name) } ?? []
+    md +=
+      "| series | " + first.values.map { "\(first.key)=\($0)" }.joined(separator: " | ") + " |\n"
+    md += "|---|" + String(repeating: "--:|", count: first.values.count) + "\n"
+    for s in series { md += "| \(s.name) | " + s.values.joined(separator: " | ") + " |\n" }
+    md += "\n```mermaid\nxychart-beta\n  title \"\(figure) against \(first.key) (lines: "
+    md += series.prefix(8).map(\.name).joined(separator: "; ") + ")\"\n"
+    md += "  x-axis [" + first.values.map { "\"\($0)\"" }.joined(separator: ", ") + "]\n"
+    md += "  y-axis \"\(figure)\"\n"
+    for s in series.prefix(8) { md += "  line [" + s.values.joined(separator: ", ") + "]\n" }
+    md += "```\n\n![\(figure) against \(first.key)](sweep.svg)\n"
+    md += against(baseline, series: series, names: names, figure: figure)
+    return md
+  }
+
+  /// `figure` of each backend and combination of the other keys, over the first key's
+  /// values (one series each).
+  func figureSeries(_ results: [SweepResult], figure: String) -> [(name: String, values: [String])]
+  {
+    let first = axes[0]
     var series: [(name: String, values: [String])] = []
     let others = combinations.filter { $0[0] == 0 }.map { Array($0.dropFirst()) }
     let names = results.first.map { $0.backends.map(\.name) } ?? []
@@ -173,18 +217,27 @@ public struct Sweep: Sendable {
           ((label.isEmpty ? [backend] : [backend] + label).joined(separator: " "), values))
       }
     }
-    md +=
-      "| series | " + first.values.map { "\(first.key)=\($0)" }.joined(separator: " | ") + " |\n"
-    md += "|---|" + String(repeating: "--:|", count: first.values.count) + "\n"
-    for s in series { md += "| \(s.name) | " + s.values.joined(separator: " | ") + " |\n" }
-    md += "\n```mermaid\nxychart-beta\n  title \"\(figure) against \(first.key) (lines: "
-    md += series.prefix(8).map(\.name).joined(separator: "; ") + ")\"\n"
-    md += "  x-axis [" + first.values.map { "\"\($0)\"" }.joined(separator: ", ") + "]\n"
-    md += "  y-axis \"\(figure)\"\n"
-    for s in series.prefix(8) { md += "  line [" + s.values.joined(separator: ", ") + "]\n" }
-    md += "```\n"
-    md += against(baseline, series: series, names: names, figure: figure)
-    return md
+    return series
+  }
+
+  /// sweep.svg: `figure` against the first swept key, one line per backend and combination
+  /// of the other keys (at most 12, the rest in sweep.csv). Numeric values are placed by
+  /// value; others by their order, named in the axis label.
+  public func chart(_ results: [SweepResult], figure: String) -> String {
+    let first = axes[0]
+    let numbers = first.values.map { Double($0) }
+    let numeric = numbers.allSatisfy { $0 != nil }
+    let xs = numeric ? numbers.map { $0! } : first.values.indices.map(Double.init)
+    let series = figureSeries(results, figure: figure).prefix(12).map { s in
+      (name: s.name, points: zip(xs, s.values).map { ($0, Double($1) ?? 0) })
+    }
+    let xLabel =
+      numeric
+      ? first.key
+      : "\(first.key) (0 to \(first.values.count - 1): \(first.values.joined(separator: ", ")))"
+    return SVGChart.lines(
+      title: "\(figure) against \(first.key)", xLabel: xLabel, yLabel: figure,
+      series: Array(series), logX: false)
   }
 
   /// `r` with 3 significant digits (at least 3 decimals, at most 9): 0.00324, 0.250, 12.500.
@@ -237,4 +290,14 @@ public struct Sweep: Sendable {
     md += "|---|" + String(repeating: "--:|", count: first.values.count) + "\n"
     return md + rows
   }
+}
+
+/// How far a sweep is: combinations done, and events and file bytes read by all of them.
+public struct SweepProgress: Sendable {
+  public var done: Int
+  public var total: Int
+  public var events: UInt64
+  public var bytesRead: UInt64
+  /// The bytes all combinations read in the end, when the file's size is known.
+  public var bytesTotal: UInt64?
 }

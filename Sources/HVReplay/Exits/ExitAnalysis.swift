@@ -51,6 +51,18 @@ public struct ExitFigures: Sendable, Equatable {
     if let m = other.maxNs { maxNs = maxNs.map { Swift.max($0, m) } ?? m }
   }
 
+  /// `self` and `other` together, or nil where a count or the total would pass 2^64.
+  func checkedSum(_ other: ExitFigures) -> ExitFigures? {
+    let (count, o1) = self.count.addingReportingOverflow(other.count)
+    let (timed, o2) = self.timed.addingReportingOverflow(other.timed)
+    let (total, o3) = totalNs.addingReportingOverflow(other.totalNs)
+    guard !o1 && !o2 && !o3 else { return nil }
+    var sum = self
+    sum.add(other)
+    (sum.count, sum.timed, sum.totalNs) = (count, timed, total)
+    return sum
+  }
+
   /// The mean duration.
   public var meanNs: Double? { timed > 0 ? Double(totalNs) / Double(timed) : nil }
   /// Whether percentiles can be given (durations one by one).

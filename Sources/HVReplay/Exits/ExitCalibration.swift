@@ -117,7 +117,9 @@ public struct RegisterRange: Sendable, Equatable, CustomStringConvertible {
   }
 
   private static func number(_ s: Substring) -> UInt64? {
-    s.hasPrefix("0x") ? UInt64(s.dropFirst(2), radix: 16) : UInt64(s)
+    let digits = s.hasPrefix("0x") ? s.dropFirst(2) : s
+    guard let first = digits.first, first.isHexDigit else { return nil }
+    return s.hasPrefix("0x") ? UInt64(digits, radix: 16) : UInt64(digits)
   }
 
   public var description: String {
@@ -150,7 +152,15 @@ public struct IORequestCounts: Sendable, Equatable {
   /// Counts the requests of an I/O trace in one streaming pass.
   public init(trace path: String, options: TraceReadOptions) throws(HVReplayError) {
     self.init(source: "the I/O trace \(path)")
-    var reader = try TraceReader(paths: [path], options: options)
+    var reader: TraceReader
+    do {
+      reader = try TraceReader(paths: [path], options: options)
+    } catch  where error.message.contains("read it with `hvreplay exits") {
+      throw HVReplayError(
+        .badData, file: path,
+        "a KVM recording, not an I/O trace: --io takes the I/O trace of the recorded run (a blktrace, blkparse text, fio log or any trace `hvreplay formats` lists)"
+      )
+    }
     while let e = try reader.next() {
       switch e.op {
       case .tx: tx &+= 1
@@ -174,6 +184,12 @@ extension ExitReport {
     var skipped: [String] = []
     for kind in [EventKind.disk, .net] {
       guard let ranges = registers[kind], !ranges.isEmpty else { continue }
+      guard unitemisedAccesses == 0 else {
+        skipped.append(
+          "full.\(kind) traps: \(unitemisedAccesses) accesses of \(file) beyond \(ExitAnalysis.maximumAddresses) distinct addresses are under no address, so its registers' counts would be low"
+        )
+        continue
+      }
       var writes: UInt64 = 0
       var reads: UInt64 = 0
       for r in rows {
@@ -181,10 +197,14 @@ extension ExitReport {
           ranges.contains(where: { $0.mmio == a.mmio && (($0.low)...($0.high)).contains(a.address) }
           )
         else { continue }
-        if a.write { writes &+= r.figures.count } else { reads &+= r.figures.count }
+        if a.write {
+          writes = writes.adding(saturating: r.figures.count)
+        } else {
+          reads = reads.adding(saturating: r.figures.count)
+        }
       }
       let shown = ranges.map(\.description).joined(separator: ",")
-      guard writes + reads > 0 else {
+      guard writes > 0 || reads > 0 else {
         skipped.append("full.\(kind) traps: no accesses to \(shown) in \(file)")
         continue
       }
@@ -192,9 +212,17 @@ extension ExitReport {
       let completed = kind == .disk ? requests.disk : requests.tx &+ requests.rx
       func key(_ name: String, _ accesses: UInt64, _ what: String, per n: UInt64, _ unit: String) {
         let ratio = Double(accesses) / Double(n)
+        // Accesses that round to no trap would switch trapping off: more likely the request
+        // count is not the recording's.
+        guard accesses == 0 || ratio >= 0.5 else {
+          skipped.append(
+            "full.\(kind).\(name): \(accesses) register \(what) per \(n) \(unit) is \(TraceInspection.fixed(ratio, 3)), less than half a trap: are the requests those of the recorded run?"
+          )
+          return
+        }
         keys.append(
           CalibratedKey(
-            key: "full.\(kind).\(name)", value: UInt64(ratio.rounded()),
+            key: "full.\(kind).\(name)", value: UInt64(Swift.min(ratio, 1e15).rounded()),
             provenance:
               "\(accesses) register \(what) of \(shown) in \(file) per \(n) \(unit) in \(requests.source) = \(TraceInspection.fixed(ratio, 3)), rounded",
             unit: "traps"))

@@ -5,7 +5,7 @@ extension ExitReport {
   /// The report folder's files, in the order they are listed.
   public var files: [(name: String, contents: String)] {
     var f = [("exits.md", markdown), ("exits.csv", csv), ("exits.json", json.serialized() + "\n")]
-    if intervalNs != nil {
+    if hasTimeSeries {
       f.append(("exits-timeseries.csv", timeSeriesCSV))
       f.append(("exits.svg", chart))
     }
@@ -16,7 +16,7 @@ extension ExitReport {
   func metrics(_ r: Row, counting unit: String = "exits") -> [(String, String, String)] {
     let f = r.figures
     var m: [(String, String, String)] = [("count", "\(f.count)", unit)]
-    if let rate = rate(f) { m.append(("rate", TraceInspection.fixed(rate, 3), "per_s")) }
+    if let rate = rate(r) { m.append(("rate", TraceInspection.fixed(rate, 3), "per_s")) }
     m.append(("share", TraceInspection.fixed(r.sharePercent, 3), "pct"))
     if let t = r.timeSharePercent { m.append(("time_share", TraceInspection.fixed(t, 3), "pct")) }
     guard f.timed > 0 else { return m }
@@ -161,7 +161,7 @@ extension ExitReport {
         "\n## Returns to userspace (kvm_userspace_exit) by reason\n\n"
         + table(userspaceRows, scope: false, counting: Self.countUnit("userspace"))
     }
-    if intervalNs != nil { md += "\n![Exits over time](exits.svg)\n" }
+    if hasTimeSeries { md += "\n![Exits over time](exits.svg)\n" }
     return md
   }
 
@@ -176,7 +176,7 @@ extension ExitReport {
       var cells: [String] = scope ? [r.vm, r.vcpu, r.reason] : [r.reason]
       cells = cells.map(MarkdownEscaping.text)
       cells.append("\(f.count)")
-      cells.append(rate(f).map { TraceInspection.fixed($0, 1) } ?? "-")
+      cells.append(rate(r).map { TraceInspection.fixed($0, 1) } ?? "-")
       cells.append(TraceInspection.fixed(r.sharePercent, 2) + "%")
       cells.append(r.timeSharePercent.map { TraceInspection.fixed($0, 2) + "%" } ?? "-")
       cells.append(f.meanNs.map { SVGChart.nanoseconds($0) } ?? "-")
@@ -204,7 +204,9 @@ extension ExitReport {
               members.append((metric, .double(d)))
             }
           }
-          // The durations themselves, so that reports merge exactly (`hvreplay merge`).
+          // A merged part's own span, and the durations themselves, so that reports merge
+          // exactly (`hvreplay merge`).
+          if let s = r.spanNs { members.append(("span_ns", .uint(s))) }
           if r.figures.hasDistribution {
             members.append(("histogram", ReplayReport.histogramJSON(r.figures.histogram)))
           }
@@ -238,14 +240,7 @@ extension ExitReport {
   /// The name a recording's reports take: the file name without directories and its
   /// extensions (`host.report.txt.zst` → `host`); `-` → `stdin`.
   public static func name(of path: String) -> String {
-    if path == "-" { return "stdin" }
-    var base = Substring(path.split(separator: "/").last ?? "")
-    while let dot = base.lastIndex(of: "."), dot != base.startIndex,
-      [".zst", ".gz", ".txt", ".report", ".log", ".out", ".trace"].contains(String(base[dot...]))
-    {
-      base = base[..<dot]
-    }
-    return base.isEmpty || base == "." || base == ".." ? "recording" : String(base)
+    TraceIdentity.baseName(of: path, otherwise: "recording")
   }
 
   /// One line for the terminal: exits, reasons, the top reason and its median duration.
@@ -256,14 +251,18 @@ extension ExitReport {
     guard let all, all.figures.count > 0 else {
       // A recording without kvm_exit (rule E2, E3) still says what it counted.
       var s = "exits: none"
-      for (what, rows) in [("accesses", accessRows), ("returns to userspace", userspaceRows)] {
-        let n = rows.reduce(0) { $0 + $1.figures.count }
-        if n > 0 { s += "; \(n) \(what)" }
+      // Every VM's accesses once: a perf kvm stat report's sum over vCPUs where it has one.
+      let accesses =
+        accessRows.contains { $0.vcpu == "all" }
+        ? accessRows.filter { $0.vcpu == "all" } : accessRows
+      for (what, rows) in [("accesses", accesses), ("returns to userspace", userspaceRows)] {
+        let n = rows.reduce(UInt64(0)) { $0.adding(saturating: $1.figures.count) }
+        if n > 0 { s += "; \(n == .max ? "more than 2^64" : "\(n)") \(what)" }
       }
       return s
     }
     var s = "exits: \(all.figures.count) (\(totals.count) reasons)"
-    if let r = rate(all.figures) { s += ", \(TraceInspection.fixed(r, 1)) per s" }
+    if let r = rate(all) { s += ", \(TraceInspection.fixed(r, 1)) per s" }
     if let top = totals.first {
       s += "; most: \(top.reason) \(TraceInspection.fixed(top.sharePercent, 1))%"
       if let p = top.figures.percentile(50) { s += ", p50 \(SVGChart.nanoseconds(Double(p)))" }

@@ -11,6 +11,9 @@ public struct ExitReport: Sendable {
     /// This reason's share of the scope's exits and of their time, in percent.
     public var sharePercent: Double
     public var timeSharePercent: Double?
+    /// The span this row's rate is over, where it is not the report's: a merged part's
+    /// own VMs and host CPUs (rule E6); 0 for none.
+    public var spanNs: UInt64? = nil
   }
 
   public var file: String
@@ -51,6 +54,8 @@ public struct ExitReport: Sendable {
   public var notes: [String] = []
   /// Whether durations are known one by one (a recording with kvm_entry).
   public var hasDurations = false
+  /// Accesses beyond the itemised addresses (rule E2), counted but under no address.
+  public var unitemisedAccesses: UInt64 = 0
 
   init(analysis a: ExitAnalysis, layout: KVMRecordingLayout, file: String, skipped: UInt64) {
     self.file = file
@@ -155,6 +160,7 @@ public struct ExitReport: Sendable {
     if a.lostEventLines > 0 {
       notes.append("\(a.lostEventLines) lines report lost events: the counts are lower bounds")
     }
+    unitemisedAccesses = a.otherAccesses
     if a.otherAccesses > 0 {
       notes.append(
         "\(a.otherAccesses) accesses beyond \(ExitAnalysis.maximumAddresses) distinct addresses are not itemised"
@@ -252,9 +258,13 @@ public struct ExitReport: Sendable {
     return rows.filter { $0.vm == "all" && $0.vcpu == scope && $0.reason != "all" }
   }
 
-  /// Exits per second over the span, or nil without one.
-  public func rate(_ f: ExitFigures) -> Double? {
-    guard let s = spanNs, s > 0 else { return nil }
-    return Double(f.count) / (Double(s) / 1e9)
+  /// Whether exits-timeseries.csv and exits.svg are written: a recording (with an interval)
+  /// that has exits.
+  var hasTimeSeries: Bool { intervalNs != nil && rows.contains { $0.figures.count > 0 } }
+
+  /// Exits per second over the row's span (its own, else the report's), or nil without one.
+  public func rate(_ r: Row) -> Double? {
+    guard let s = r.spanNs ?? spanNs, s > 0 else { return nil }
+    return Double(r.figures.count) / (Double(s) / 1e9)
   }
 }

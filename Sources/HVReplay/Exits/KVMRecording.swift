@@ -73,14 +73,26 @@ extension ExitReport {
       }
     }
     analysis.finish()
+    guard analysis.firstTime == nil || analysis.eventCounts.contains(where: { $0 > 0 }) else {
+      throw HVReplayError(
+        .badData, file: input.name,
+        "no kvm events: of \(analysis.otherEvents) event lines none is a kvm tracepoint (\(KVMEventKind.allCases.prefix(5).map(\.name).joined(separator: ", ")), ...); record them with `trace-cmd record -e kvm`"
+      )
+    }
     guard analysis.firstTime != nil else {
       throw HVReplayError(
         .badData, file: input.name,
         "no event lines: expected kvm tracepoints as `trace-cmd report`, the kernel's trace file or `perf script` print them (record with `trace-cmd record -e kvm`)"
       )
     }
-    return ExitReport(
+    var report = ExitReport(
       analysis: analysis, layout: layout, file: input.name, skipped: budget.skipped)
+    if lines.lastLineUnterminated {
+      report.notes.append(
+        "the file's last line (\(lines.line)) has no line end: the file may have been cut there, and that line read as far as it goes"
+      )
+    }
+    return report
   }
 
   /// Lines of trace-cmd report's header (`cpus=2`, `version = 6`, `CPU 1 is empty`).
@@ -125,6 +137,8 @@ struct PerfKVMStatTable {
   private var nanosecondColumns = false
   private var inTable = false
   var totalSamples: UInt64?
+  /// Every row's samples so far: beyond 2^64 the figures could not be summed.
+  private var samples: UInt64 = 0
 
   static func isHeader(_ line: UnsafeRawBufferPointer) -> Bool {
     let s = Bytes.string(Bytes.trim(line))
@@ -169,6 +183,9 @@ struct PerfKVMStatTable {
           ? "expected `NAME SAMPLES SAMPLE% TIME(ns) TIME% MAX(ns) MIN(ns) MEAN(ns)` in the table"
           : "expected `NAME SAMPLES SAMPLES% TIME% MINus MAXus AVGus ( +- N% )` in the table")
     }
+    let (sum, overflow) = samples.addingReportingOverflow(count)
+    guard !overflow else { throw ExitLineError("the tables' samples add up to more than 2^64") }
+    samples = sum
     var f = ExitFigures()
     f.count = count
     f.timed = count
@@ -188,6 +205,7 @@ struct PerfKVMStatTable {
       // The table gives the mean to 10 ns: the total is the mean times the count.
       f.totalNs = avgNs.multipliedReportingOverflow(by: count).overflow ? .max : avgNs * count
     }
+    guard f.minNs! <= f.maxNs! else { throw ExitLineError("the minimum time exceeds the maximum") }
     rows.append((kind, vcpu, fields[0], f))
   }
 

@@ -16,6 +16,8 @@ struct LineScanner {
   private var end: Int
   /// The 1-based number of the line last returned.
   private(set) var line = 0
+  /// Whether the file's last line had no line end (the file may have been cut).
+  private(set) var lastLineUnterminated = false
 
   init(input: ByteInput) {
     self.input = input
@@ -42,6 +44,7 @@ struct LineScanner {
         let start = position
         position = end
         line += 1
+        lastLineUnterminated = true
         var count = end - start
         if base.load(fromByteOffset: end - 1, as: UInt8.self) == 0x0D { count -= 1 }
         return UnsafeRawBufferPointer(start: base + start, count: count)

@@ -18,6 +18,10 @@ struct BlktraceFile {
   private(set) var head: BlockTraceRecord?
   /// Byte offset of `head` in the file.
   private(set) var headOffset: UInt64 = 0
+  /// A cut last record the file ended in, when cuts are tolerated (`--skip-bad`): the
+  /// file ends before it, and the decoder counts it against the budget.
+  var cut: HVReplayError?
+  private let toleratesCut: Bool
 
   /// Whether `prefix` starts a blktrace file; `version` is the record version it names.
   static func sniff(_ prefix: UnsafeRawBufferPointer) -> (swapped: Bool, version: UInt8)? {
@@ -30,7 +34,8 @@ struct BlktraceFile {
     return nil
   }
 
-  init(input: ByteInput) throws(HVReplayError) {
+  init(input: ByteInput, toleratesCut: Bool = false) throws(HVReplayError) {
+    self.toleratesCut = toleratesCut
     self.input = input
     if input.end < 8 { try input.refill(from: 0) }
     let prefix = UnsafeRawBufferPointer(start: input.base, count: input.end)
@@ -74,10 +79,14 @@ struct BlktraceFile {
         return
       }
       if end < Self.headerSize {
-        throw HVReplayError(
+        let e = HVReplayError(
           .badData, file: input.name, location: .byteOffset(input.windowOffset),
           "the file ends inside a record (\(end) of \(Self.headerSize) bytes); the file is truncated"
         )
+        guard toleratesCut else { throw e }
+        cut = e
+        head = nil
+        return
       }
     }
     let p = UnsafeRawPointer(input.base + position)
@@ -105,9 +114,13 @@ struct BlktraceFile {
       position = 0
       end = input.end
       if end == 0 {
-        throw HVReplayError(
+        let e = HVReplayError(
           .badData, file: input.name, location: .byteOffset(headOffset),
           "the file ends inside a record's \(pdu)-byte payload; the file is truncated")
+        guard toleratesCut else { throw e }
+        // The record's header is whole: it counts; the file ends with its payload.
+        cut = e
+        return
       }
     }
     position += skip
@@ -136,9 +149,12 @@ struct BlktraceDecoder: ImportingDecoder {
   private var genesis: UInt64?
   private var lastFile = 0
   let metadata: TraceMetadata
-  var skipped: UInt64 { 0 }
+  /// Cut last records skipped under `--skip-bad` (a file cut while being copied).
+  private var budget: BadRecordBudget
+  var skipped: UInt64 { budget.skipped }
 
-  init(inputs: [ByteInput]) throws(HVReplayError) {
+  init(inputs: [ByteInput], skipBad: UInt64 = 0) throws(HVReplayError) {
+    budget = BadRecordBudget(limit: skipBad)
     guard inputs.count <= Self.maximumFiles else {
       throw HVReplayError(
         .badData, file: inputs[0].name,
@@ -146,7 +162,14 @@ struct BlktraceDecoder: ImportingDecoder {
       )
     }
     var files: [BlktraceFile] = []
-    for input in inputs { files.append(try BlktraceFile(input: input)) }
+    for input in inputs {
+      var file = try BlktraceFile(input: input, toleratesCut: skipBad > 0)
+      if let e = file.cut {
+        try budget.skip(e)
+        file.cut = nil
+      }
+      files.append(file)
+    }
     self.files = files
     usesHeap = files.count > 8
     if usesHeap {
@@ -184,6 +207,10 @@ struct BlktraceDecoder: ImportingDecoder {
       var record = files[best].head!
       let offset = files[best].headOffset
       try files[best].advance()
+      if let e = files[best].cut {
+        try budget.skip(e)
+        files[best].cut = nil
+      }
       if usesHeap, let r = files[best].head { heads.insert(Head(time: r.time, file: best)) }
       if record.sector > BlockRequestTracker.maximumSector
         && BlockRequestTracker.usesSector(record.action) && !record.category.contains(.notify)
@@ -205,6 +232,11 @@ struct BlktraceDecoder: ImportingDecoder {
     var n = tracker.notes
     if files.count > 1 { n.append("\(files.count) per-CPU files merged by time") }
     if let f = files.first, f.swapped { n.append("records in the other byte order, swapped") }
+    if budget.skipped > 0 {
+      n.append(
+        "\(budget.skipped) file\(budget.skipped == 1 ? "" : "s") ended inside a record (cut while being copied?): the cut record was skipped (--skip-bad)"
+      )
+    }
     return n
   }
 }

@@ -77,7 +77,7 @@ extension TraceReader {
   {
     let input = inputs[0]
     switch format {
-    case .blktrace: return try BlktraceDecoder(inputs: inputs)
+    case .blktrace: return try BlktraceDecoder(inputs: inputs, skipBad: options.skipBad)
     case .blkparse: return BlkparseDecoder(input: input, skipBad: options.skipBad)
     case .fio: return try FioLogDecoder(input: input, skipBad: options.skipBad)
     case .msr: return BlockCSVDecoder(input: input, dialect: .msr, skipBad: options.skipBad)

@@ -66,9 +66,14 @@ struct VSCSIDecoder: ImportingDecoder {
         end = input.end
         if end == 0 { return nil }
         if end < recordSize {
-          throw HVReplayError(
-            .badData, file: input.name, location: .byteOffset(input.windowOffset),
-            "the file ends inside a record (\(end) of \(recordSize) bytes); the file is truncated")
+          // A cut last record (a file cut while being copied) counts against --skip-bad.
+          try budget.skip(
+            HVReplayError(
+              .badData, file: input.name, location: .byteOffset(input.windowOffset),
+              "the file ends inside a record (\(end) of \(recordSize) bytes); the file is truncated"
+            ))
+          position = end
+          continue
         }
       }
       let p = UnsafeRawPointer(input.base + position)

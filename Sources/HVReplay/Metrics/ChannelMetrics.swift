@@ -57,6 +57,11 @@ public struct ChannelMetrics: Sendable {
   public var latency: [ChannelHistogram?] = Array(repeating: nil, count: EventOp.allCases.count)
   /// Ring occupancy over time (para only).
   public var occupancy: OccupancyMetrics?
+  /// The requests completed in the open time-series interval (model rule "time series"):
+  /// their latencies, exact maximum and bytes; emptied as each interval closes.
+  public private(set) var intervalLatency = ChannelHistogram()
+  public private(set) var intervalMaxNs: UInt64 = 0
+  public private(set) var intervalBytes: UInt64 = 0
   /// When the first request was issued and the last completed, in trace ns: the span the
   /// achieved rates divide by (`UInt64.max` and 0 while there is none).
   public var firstIssueNs = UInt64.max
@@ -100,6 +105,9 @@ public struct ChannelMetrics: Sendable {
     }
     // The sum, like the histogram, counts a clamped latency as one hour.
     latencySumNs = latencySumNs.adding(saturating: value)
+    intervalLatency.record(value)
+    if latencyNs > intervalMaxNs { intervalMaxNs = latencyNs }
+    if op != .discard { intervalBytes = intervalBytes.adding(saturating: UInt64(bytes)) }
     let index = Int(op.rawValue)
     // Optional chaining records in place; a histogram is made on an op's first request.
     if latency[index]?.record(value) == nil {
@@ -108,6 +116,13 @@ public struct ChannelMetrics: Sendable {
       latency[index] = histogram
     }
     return value
+  }
+
+  /// Opens the next time-series interval.
+  mutating func startInterval() {
+    intervalLatency = ChannelHistogram()
+    intervalMaxNs = 0
+    intervalBytes = 0
   }
 
   /// Total traps.
@@ -182,6 +197,8 @@ public struct OccupancyMetrics: Sendable {
   private var level: UInt64 = 0
   private var since: UInt64 = 0
   private var started = false
+  /// The occupancy's integral up to `since`, in entry-ns.
+  private var levelNs: UInt64 = 0
 
   public init(entries: UInt64) {
     self.entries = entries
@@ -203,6 +220,7 @@ public struct OccupancyMetrics: Sendable {
     if started {
       timeAtLevel[Int(level)] &+= time &- since
       if level == entries { fullNs &+= time &- since }
+      levelNs &+= level &* (time &- since)
     } else {
       started = true
     }
@@ -215,6 +233,11 @@ public struct OccupancyMetrics: Sendable {
           contentsOf: repeatElement(0, count: Int(newLevel) + 1 - timeAtLevel.count))
       }
     }
+  }
+
+  /// The occupancy's integral from the first change up to `time`, in entry-ns.
+  func integral(upTo time: UInt64) -> UInt64 {
+    started && time > since ? levelNs &+ level &* (time - since) : levelNs
   }
 
   /// Closes the measurement at `time` (the end of the replay).

@@ -29,7 +29,7 @@ public protocol DeviceBackend {
   /// After the last step: closes what runs to the end of the replay (ring occupancy).
   mutating func finish()
   /// What was measured, per channel (by channel index) and over every channel.
-  var metrics: BackendMetrics { get }
+  var metrics: BackendMetrics { get set }
   /// The device figures of the metric registry this design reports (docs/REPORT-FORMAT.md,
   /// "Metrics"); reports leave out the rows of the others (report.md says "n/a"). By
   /// default ``Metric/commonDeviceMetrics``: a design with rings adds ``Metric/ringMetrics``.

@@ -8,7 +8,11 @@
 protocol HostTarget: ReplayTarget {
   var backendName: String { get }
   mutating func addChannel(_ channel: Channel)
-  var metrics: BackendMetrics { get }
+  var metrics: BackendMetrics { get set }
+  /// CPU time each VM of the host received up to `time`, by cpu.csv's VM label (none
+  /// uncoupled), and the host's pCPUs.
+  func cpuUsage(at time: UInt64) -> [(vm: String, ns: UInt64)]
+  var pcpus: UInt64 { get }
   /// The device figures the backend declares.
   var reportedMetrics: [String] { get }
   /// After the driver drained: the host's CPU figures (none uncoupled).
@@ -34,7 +38,12 @@ struct HostSimulation<Backend: DeviceBackend, Policy: SchedulingPolicy>: HostTar
   }
 
   var backendName: String { "\(backend.name)/\(cpu.name)" }
-  var metrics: BackendMetrics { backend.metrics }
+  var metrics: BackendMetrics {
+    get { backend.metrics }
+    _modify { yield &backend.metrics }
+  }
+  func cpuUsage(at time: UInt64) -> [(vm: String, ns: UInt64)] { cpu.usage(at: time) }
+  var pcpus: UInt64 { cpu.pcpuCount }
   var reportedMetrics: [String] { backend.reportedMetrics }
   mutating func addChannel(_ channel: Channel) { backend.addChannel(channel) }
 
@@ -138,7 +147,12 @@ struct UncoupledBackend<Backend: DeviceBackend>: HostTarget {
   init(backend: Backend) { self.backend = backend }
 
   var backendName: String { backend.name }
-  var metrics: BackendMetrics { backend.metrics }
+  var metrics: BackendMetrics {
+    get { backend.metrics }
+    _modify { yield &backend.metrics }
+  }
+  func cpuUsage(at time: UInt64) -> [(vm: String, ns: UInt64)] { [] }
+  var pcpus: UInt64 { 0 }
   var reportedMetrics: [String] { backend.reportedMetrics }
   mutating func addChannel(_ channel: Channel) { backend.addChannel(channel) }
 
@@ -181,47 +195,108 @@ protocol ReplayRun {
   /// Drains the driver and ends the run: what the backend measured, and the host's CPU.
   mutating func finish(windowStart: UInt64, windowEnd: UInt64) throws(HVReplayError)
     -> (BackendResult, SchedulerResult?)
+  /// The time series' interval width (model rule "time series"): fixed, or nil to choose.
+  mutating func setTimeSeries(widthNs: UInt64?)
+}
+
+/// A target whose time series is cut as its clock passes each interval's end (model rule
+/// "time series"): before a step or a submission dated at or after the open interval's
+/// end, that interval closes.
+struct Recorded<Target: HostTarget>: ReplayTarget {
+  var target: Target
+  var recorder = TimeSeriesRecorder(widthNs: nil)
+  /// The latest time a step or submission was dated.
+  private(set) var lastNs: UInt64 = 0
+
+  static var takesBursts: Bool { Target.takesBursts }
+  var nextStepTime: UInt64 {
+    @inline(__always) get { target.nextStepTime }
+  }
+  var isIdle: Bool { target.isIdle }
+  var completions: CompletionLog {
+    get { target.completions }
+    _modify { yield &target.completions }
+  }
+
+  @inline(__always)
+  private mutating func reach(_ time: UInt64) {
+    if time > lastNs { lastNs = time }
+    if time >= recorder.nextBoundary {
+      recorder.close(upTo: time, metrics: &target.metrics, cpu: target.cpuUsage(at: time))
+    }
+  }
+
+  @inline(__always)
+  mutating func runNextStep() {
+    reach(target.nextStepTime)
+    target.runNextStep()
+  }
+
+  @inline(__always)
+  mutating func submit(_ event: TraceEvent, channel: Int, at time: UInt64, tag: UInt32) {
+    reach(time)
+    target.submit(event, channel: channel, at: time, tag: tag)
+  }
+
+  mutating func arriveBurst(_ event: TraceEvent, at time: UInt64) {
+    reach(time)
+    target.arriveBurst(event, at: time)
+  }
+
+  /// The series, its last interval closed at the latest step.
+  mutating func finishSeries() -> TimeSeries {
+    var series = recorder.finish(
+      at: lastNs, metrics: &target.metrics, cpu: target.cpuUsage(at: lastNs))
+    series.pcpus = target.pcpus
+    return series
+  }
 }
 
 /// The ``ReplayRun`` of one target.
 struct DrivenRun<Target: HostTarget>: ReplayRun {
-  var target: Target
+  var host: Recorded<Target>
   var driver: RequestDriver
   let design: String
   let scheduler: String?
 
   init(target: Target, model: Model, design: String, scheduler: String?) {
-    self.target = target
+    host = Recorded(target: target)
     self.design = design
     self.scheduler = scheduler
     driver = RequestDriver(model: model)
-    self.target.completions.enabled = driver.closed
+    host.completions.enabled = driver.closed
+  }
+
+  mutating func setTimeSeries(widthNs: UInt64?) {
+    host.recorder = TimeSeriesRecorder(widthNs: widthNs)
   }
 
   mutating func replay(
     _ events: UnsafeBufferPointer<TraceEvent>, channels: UnsafeBufferPointer<Int32>,
     newChannels: [Channel]
   ) -> HVReplayError? {
-    for channel in newChannels { target.addChannel(channel) }
-    driver.feed(events, channels: channels, into: &target)
-    return driver.failure ?? target.failure
+    for channel in newChannels { host.target.addChannel(channel) }
+    driver.feed(events, channels: channels, into: &host)
+    return driver.failure ?? host.target.failure
   }
 
   mutating func finish(windowStart: UInt64, windowEnd: UInt64) throws(HVReplayError)
     -> (BackendResult, SchedulerResult?)
   {
-    driver.drain(&target)
+    driver.drain(&host)
     if let f = driver.failure { throw f }
-    let cpu = try target.finish(windowStart: windowStart, windowEnd: windowEnd)
-    let m = target.metrics
+    let series = host.finishSeries()
+    let cpu = try host.target.finish(windowStart: windowStart, windowEnd: windowEnd)
+    let m = host.target.metrics
     var result = BackendResult(
-      name: target.backendName, channels: m.channels, latency: m.latency,
+      name: host.target.backendName, channels: m.channels, latency: m.latency,
       streams: UInt64(driver.streamCount), depthStreams: driver.depthStreams,
       issuedLate: driver.issuedLate)
     result.design = design
     result.scheduler = scheduler
+    result.timeSeries = series
     // In the registry's order, whatever the declaration's.
-    let declared = Set(target.reportedMetrics)
+    let declared = Set(host.target.reportedMetrics)
     result.metrics = Metric.deviceMetrics.map(\.name).filter(declared.contains)
     return (result, cpu)
   }
@@ -246,6 +321,8 @@ extension SpecialisedRun {
   mutating func finish(windowStart: UInt64, windowEnd: UInt64) throws(HVReplayError)
     -> (BackendResult, SchedulerResult?)
   { try run.finish(windowStart: windowStart, windowEnd: windowEnd) }
+
+  mutating func setTimeSeries(widthNs: UInt64?) { run.setTimeSeries(widthNs: widthNs) }
 }
 
 /// Native on CPUs of its own.

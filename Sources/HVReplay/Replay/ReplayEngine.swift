@@ -37,6 +37,10 @@ public struct ReplayEngine {
     self.horizon = horizon
   }
 
+  /// The time series' interval width in trace ns (model rule "time series"), or nil to
+  /// choose one that gives 100 to 1,000 intervals.
+  public var timeSeriesIntervalNs: UInt64?
+
   /// How far a replay has got, for a progress line.
   public struct Progress: Sendable {
     /// Events replayed so far.
@@ -60,8 +64,9 @@ public struct ReplayEngine {
     var workers: [ReplayWorker] = []
     for design in designs {
       for s in coupled ? schedulerKinds.map(Optional.some) : [nil] {
-        workers.append(
-          ReplayWorker(runs: [design.makeRun(model, s, coupled ? horizon : nil)], schedulers: []))
+        var run = design.makeRun(model, s, coupled ? horizon : nil)
+        run.setTimeSeries(widthNs: timeSeriesIntervalNs)
+        workers.append(ReplayWorker(runs: [run], schedulers: []))
       }
     }
     if !schedulerKinds.isEmpty {
@@ -289,6 +294,9 @@ public struct BackendResult: Sendable {
   /// The design (`full`, `para`), and the scheduler of its host (`nil` when uncoupled).
   public var design: String = ""
   public var scheduler: String?
+  /// Figures per interval of trace time (model rule "time series"); nil when read back
+  /// from a report.json.
+  public var timeSeries: TimeSeries?
   /// Metrics by channel index, latency at per-channel precision.
   public var channels: [ChannelMetrics]
   /// Latency over every channel, per op, at full precision.
@@ -331,12 +339,32 @@ public struct TraceIdentity: Sendable {
   /// `Traces/mixed.hvt.zst` → `mixed`; `-` → `stdin`; a name that would leave its
   /// directory (empty, `.`, `..`, as `...csv` gives) → `trace`. Never holds a `/`.
   public static func name(of path: String) -> String {
+    baseName(of: path, otherwise: "trace")
+  }
+
+  /// The extensions a trace or recording name loses (docs/REPORT-FORMAT.md, `name`):
+  /// compressions, then formats, as often as they end it; and blktrace's per-CPU
+  /// `.blktrace.N`.
+  static let droppedExtensions: Set<Substring> = [
+    ".zst", ".zstd", ".gz", ".hvt", ".csv", ".txt", ".log", ".iolog", ".report", ".out",
+    ".trace", ".dat", ".blkparse", ".blktrace",
+  ]
+
+  /// The file name of `path` without directories and every trace extension
+  /// (`sample.blktrace.0` → `sample`, `host.report.txt.zst` → `host`); `-` → `stdin`;
+  /// `otherwise` where nothing would be left (or only `.` or `..`).
+  static func baseName(of path: String, otherwise: String) -> String {
     if path == "-" { return "stdin" }
     var base = path.split(separator: "/").last ?? ""
-    for suffix in [".zst", ".zstd", ".hvt", ".csv"] where base.hasSuffix(suffix) {
-      base = base.dropLast(suffix.count)
+    if let dot = base.lastIndex(of: "."), base[base.index(after: dot)...].allSatisfy(\.isNumber),
+      base[..<dot].hasSuffix(".blktrace"), base.index(after: dot) < base.endIndex
+    {
+      base = base[..<dot]
     }
-    return base.isEmpty || base == "." || base == ".." ? "trace" : String(base)
+    while let dot = base.lastIndex(of: "."), droppedExtensions.contains(base[dot...]) {
+      base = base[..<dot]
+    }
+    return base.isEmpty || base == "." || base == ".." ? otherwise : String(base)
   }
 }
 

@@ -9,7 +9,9 @@ extension ReplayReport {
       .map { "\($0) \(Self.grouped(s.count($0)))" }.joined(separator: ", ")
     md += "Trace \(MarkdownEscaping.code(trace.path)) "
     md += "(\(trace.format)\(trace.compression == .zstd ? ", zstd" : "")): "
-    md += "\(Self.grouped(s.events)) events (\(kinds)) from \(s.vms.count) VMs over "
+    md += "\(Self.grouped(s.events)) event\(s.events == 1 ? "" : "s")"
+    md += kinds.isEmpty ? "" : " (\(kinds))"
+    md += " from \(s.vms.count) VM\(s.vms.count == 1 ? "" : "s") over "
     md += "\(TraceInspection.seconds(s.spanNs)).\n"
     if let command = trace.metadata["command"] {
       md += "Made by \(MarkdownEscaping.code(command)).\n"
@@ -47,7 +49,7 @@ extension ReplayReport {
     md +=
       backends.contains(where: { !$0.rings.isEmpty })
       ? ", the ring occupancy in `ring-occupancy.svg`.\n" : ".\n"
-
+    md += timeSeriesMarkdown
     md += exitsMarkdown
     md += "\n## Latency per op (ns)\n\n"
     md += "| backend | op | requests | mean | p50 | p90 | p99 | p99.9 | p99.99 | max |\n"

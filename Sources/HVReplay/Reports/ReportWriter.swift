@@ -21,7 +21,8 @@ public enum ReportWriter {
 
   public static let reportFileNames: Set<String> = [
     "report.md", "summary.csv", "cpu.csv", "histograms.csv", "latency-cdf.svg", "occupancy.csv",
-    "ring-occupancy.svg", "report.json", "sweep.csv", "sweep.md", "sweep-cpu.csv",
+    "ring-occupancy.svg", "report.json", "sweep.csv", "sweep.md", "sweep-cpu.csv", "sweep.svg",
+    "timeseries.csv", "timeseries.svg",
   ]
 
   /// Makes `directory` hold exactly `files` (name and contents).
@@ -206,6 +207,10 @@ extension ReplayReport {
     if backends.contains(where: { !$0.rings.isEmpty }) {
       files.append(("occupancy.csv", occupancyCSV))
       files.append(("ring-occupancy.svg", occupancySVG))
+    }
+    if !seriesBackends.isEmpty {
+      files.append(("timeseries.csv", timeSeriesCSV))
+      files.append(("timeseries.svg", timeSeriesSVG))
     }
     files.append(("report.json", json.serialized() + "\n"))
     return files

@@ -111,6 +111,22 @@ enum SVGChart {
       + "font-size=\"15\" font-weight=\"bold\">\(escape(title))</text>\n"
   }
 
+  /// Two charts side by side in one picture (each a nested `<svg>`).
+  static func sideBySide(_ a: String, _ b: String) -> String {
+    func inner(_ chart: String, x: Double) -> String {
+      let body = chart.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+      var svg = body.count == 2 && body[0].hasPrefix("<?xml") ? String(body[1]) : chart
+      if let r = svg.firstRange(of: "<svg xmlns=\"http://www.w3.org/2000/svg\" ") {
+        svg.replaceSubrange(r, with: "<svg x=\"\(Int(x))\" y=\"0\" ")
+      }
+      return svg
+    }
+    return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      + "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(2 * width))\" height=\"\(Int(height))\" "
+      + "viewBox=\"0 0 \(Int(2 * width)) \(Int(height))\">\n" + inner(a, x: 0) + inner(b, x: width)
+      + "</svg>\n"
+  }
+
   static func f(_ v: Double) -> String { TraceInspection.fixed(v, 1) }
 
   static func short(_ v: Double) -> String {

@@ -807,6 +807,19 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     }
   }
 
+  /// CPU time each VM received up to `time` (model rule "time series"), by cpu.csv's
+  /// label: what was accounted, and what the running vCPUs have run since.
+  func usage(at time: UInt64) -> [(vm: String, ns: UInt64)] {
+    var ns = metrics.map(\.cpuNs)
+    for p in pcpus where p.vcpu >= 0 && time > p.accruedUntil {
+      ns[vcpus[p.vcpu].vm] &+= min(time - p.accruedUntil, vcpus[p.vcpu].remaining)
+    }
+    return zip(metrics, ns).map { ($0.label, $1) }
+  }
+
+  /// The host's pCPUs.
+  var pcpuCount: UInt64 { UInt64(pcpus.count) }
+
   /// Accounts the time pCPU `p`'s vCPU ran up to `time`.
   private mutating func accrue(_ p: Int, to time: UInt64) {
     let v = pcpus[p].vcpu

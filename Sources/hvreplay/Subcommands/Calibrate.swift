@@ -70,7 +70,8 @@ extension HVReplayCommand {
       if io != nil && requests != nil { throw ValidationError("give --io or --requests, not both") }
       if let requests, Self.requestCounts(requests) == nil {
         throw ValidationError(
-          "--requests takes disk=N, tx=N and rx=N separated by commas; found \"\(requests)\"")
+          "--requests takes disk=N, tx=N and rx=N (each once) separated by commas; found \"\(requests)\""
+        )
       }
       for (name, value) in [("--disk-registers", diskRegisters), ("--net-registers", netRegisters)]
       {
@@ -79,6 +80,18 @@ extension HVReplayCommand {
             "\(name) takes pio:LOW-HIGH or mmio:LOW-HIGH ranges (0x hexadecimal or decimal) separated by commas; found \"\(value)\""
           )
         }
+      }
+      if io == nil && requests == nil {
+        for (name, given) in [
+          ("--disk-registers", diskRegisters != nil), ("--net-registers", netRegisters != nil),
+          ("--io-from", ioFrom != nil),
+        ] where given {
+          throw ValidationError(
+            "\(name) needs --io or --requests: the request counts traps are per")
+        }
+      }
+      if io == "-" && recording == "-" {
+        throw ValidationError("the recording and --io cannot both be standard input")
       }
       if let ioFrom, TraceFormat(rawValue: ioFrom) == nil {
         throw ValidationError(
@@ -89,9 +102,12 @@ extension HVReplayCommand {
 
     static func requestCounts(_ text: String) -> IORequestCounts? {
       var counts = IORequestCounts(source: "--requests \(text)")
+      var seen = Set<Substring>()
       for item in text.split(separator: ",", omittingEmptySubsequences: false) {
         let kv = item.split(separator: "=", maxSplits: 1)
-        guard kv.count == 2, let n = UInt64(kv[1]) else { return nil }
+        guard kv.count == 2, kv[1].first?.isNumber == true, let n = UInt64(kv[1]),
+          seen.insert(kv[0]).inserted
+        else { return nil }
         switch kv[0] {
         case "disk": counts.disk = n
         case "tx": counts.tx = n
@@ -133,7 +149,9 @@ extension HVReplayCommand {
             .badData, file: recording,
             "no exit durations to calibrate from: the recording needs kvm_exit and kvm_entry lines of MMIO or port I/O (EPT_MISCONFIG, IO_INSTRUCTION), EOI_INDUCED or VMCALL exits"
               + (counts == nil
-                ? ""
+                ? (report.accessRows.isEmpty
+                  ? ""
+                  : "; its register accesses give traps per request with --io TRACE or --requests disk=N,tx=N,rx=N")
                 : ", and no accesses to the devices' registers made traps per request (\(skipped.joined(separator: "; ")))")
           )
         }

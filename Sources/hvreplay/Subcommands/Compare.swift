@@ -7,8 +7,10 @@ extension HVReplayCommand {
       abstract:
         "Compare two report.json (or two exits.json) files figure by figure; exit 1 on a regression.",
       discussion: """
-        Prints a Markdown table of every figure with its change, marking those that cross their
-        regression threshold (❌ worse, ✅ better). Exits 0 when nothing regressed, 1 when a
+        Prints a Markdown table of every figure with its change (only those that changed with
+        --changed-only), marking those that cross their regression threshold (❌ worse, ✅
+        better), and a closing line counting regressed, improved, otherwise changed and
+        unchanged figures. Exits 0 when nothing regressed, 1 when a
         figure regressed beyond its threshold, 65 when a report cannot be read or the two were
         made from different traces or models (unless --allow-different).
 
@@ -30,6 +32,9 @@ extension HVReplayCommand {
 
     @Flag(help: "Compare reports of different traces or models anyway.")
     var allowDifferent = false
+
+    @Flag(help: "Show only the figures whose value changed (the summary line still counts all).")
+    var changedOnly = false
 
     func run() throws {
       var limits: [String: Double] = [:]
@@ -62,7 +67,7 @@ extension HVReplayCommand {
           let comparison = ReportComparison(
             exitsBase: ja, exitsNew: jb, baseName: base, newName: new, thresholds: limits)
           regressed = comparison.hasRegression
-          do { try writeStandardOutput(comparison.markdown) } catch {
+          do { try writeStandardOutput(comparison.markdown(changedOnly: changedOnly)) } catch {
             throw HVReplayError(.ioError, "cannot write to standard output")
           }
           return
@@ -87,7 +92,7 @@ extension HVReplayCommand {
         let comparison = ReportComparison(
           base: a, new: b, baseName: base, newName: new, thresholds: limits)
         regressed = comparison.hasRegression
-        do { try writeStandardOutput(comparison.markdown) } catch {
+        do { try writeStandardOutput(comparison.markdown(changedOnly: changedOnly)) } catch {
           throw HVReplayError(.ioError, "cannot write to standard output")
         }
       }

@@ -1,6 +1,12 @@
 import ArgumentParser
 import HVReplay
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 extension HVReplayCommand {
   struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,6 +34,18 @@ extension HVReplayCommand {
     func validate() throws {
       guard !reports.isEmpty else { throw ValidationError("name at least one report.json") }
       try requireNonEmpty(output, "-o/--output")
+      // A part given twice would count twice.
+      var seen: [String: String] = [:]
+      for path in reports where path != "-" {
+        guard let resolved = realpath(path, nil) else { continue }
+        defer { free(resolved) }
+        let key = String(cString: resolved)
+        if let first = seen[key] {
+          throw ValidationError(
+            "\(path) is \(first) again: each part is merged once (its counts would add twice)")
+        }
+        seen[key] = path
+      }
     }
 
     func run() throws {

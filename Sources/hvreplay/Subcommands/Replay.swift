@@ -5,11 +5,11 @@ extension HVReplayCommand {
   struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
       abstract:
-        "Replay a trace through the full- and paravirtualization backends and report their cost.",
+        "Replay a trace through each virtualization design (native, full, para, virtio, vhost, passthrough) and report their cost.",
       discussion: """
         Every disk and net event goes through each selected backend, and every cpu event
         through each selected scheduler, in one streaming pass. Writes report.md,
-        summary.csv, cpu.csv (when the trace has cpu events) and report.json into
+        summary.csv, cpu.csv (when the trace has cpu events), timeseries.csv and report.json into
         Reports/<trace name>/ (or --out) and prints where. `hvreplay TRACE` is the same as
         `hvreplay replay TRACE`. Model keys a trace's metadata carries (`model.<key>`, as
         synth writes for scenarios) apply first, then --model, then each --set.
@@ -45,6 +45,12 @@ extension HVReplayCommand {
     )
     var horizon: String?
 
+    @Option(
+      help:
+        "The width of timeseries.csv's intervals of trace time (e.g. 10ms); default: a round width giving 100 to 1,000 intervals."
+    )
+    var interval: String?
+
     @OptionGroup var modelOptions: ModelOptions
 
     @OptionGroup var read: ReadOptions
@@ -52,7 +58,16 @@ extension HVReplayCommand {
     @Flag(help: "Print no progress line.")
     var quiet = false
 
-    func validate() throws { try requireNonEmpty(out, "--out") }
+    func validate() throws {
+      try requireNonEmpty(out, "--out")
+      if let interval {
+        guard let ns = Duration.parseNanoseconds(interval), ns >= 1_000, ns <= 1 << 50 else {
+          throw ValidationError(
+            "--interval must be a duration from 1us to 13 days, such as 10ms or 1s; found \"\(interval)\""
+          )
+        }
+      }
+    }
 
     func run() throws {
       let kinds = try parseList(backends, option: "--backends", as: BackendKind.self)
@@ -69,8 +84,9 @@ extension HVReplayCommand {
         var reader = try TraceReader(paths: trace, options: read.options)
         let model = try modelOptions.effectiveModel(traceMetadata: reader.metadata)
         var progress = ProgressLine(enabled: !quiet)
-        let engine = ReplayEngine(
+        var engine = ReplayEngine(
           model: model, backends: kinds, schedulers: schedulerKinds, horizon: horizonNs)
+        engine.timeSeriesIntervalNs = interval.flatMap(Duration.parseNanoseconds)
         var result = try engine.run(&reader) { progress.update($0) }
         result.baseline = baseline
         if reader.skippedRecords > 0 {

@@ -18,7 +18,8 @@ extension HVReplayCommand {
         Reports/<trace name>-sweep): sweep.csv (one row per combination and backend with the
         headline figures), sweep-cpu.csv (per scheduler, when the trace has cpu events) and
         sweep.md (the chosen figure against the first key, as a table and a chart, and
-        each design's figure over the baseline design's: --baseline, default native when swept, else full).
+        each design's figure over the baseline design's: --baseline, default native when swept, else full)
+        and sweep.svg (the same chart). A progress line shows on a terminal unless --quiet.
         Example: hvreplay sweep trace.hvt.zst --set para.ring_entries=8,16,32,64,128,256
         """
     )
@@ -56,6 +57,9 @@ extension HVReplayCommand {
     @Option(name: .customLong("model"), help: "A JSON model file the sweep starts from.")
     var modelFile: String?
 
+    @Flag(help: "Print no progress line and no summary, only errors.")
+    var quiet = false
+
     @Option(help: "Replays run at once (default: the number of cores).")
     var jobs: Int?
 
@@ -79,19 +83,24 @@ extension HVReplayCommand {
         if let modelFile { try base.load(file: modelFile) }
         let sweep = try HVReplay.Sweep(assignments: axes, base: base)
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let line = SweepProgressLine(enabled: !quiet)
         let results = try sweep.run(
           trace: trace, base: base, readOptions: read.options, backends: kinds,
-          schedulers: schedulerKinds, horizon: nil, parallelism: jobs ?? max(cores, 1))
+          schedulers: schedulerKinds, horizon: nil, parallelism: jobs ?? max(cores, 1),
+          progress: line.update)
+        line.finish()
         let name = TraceIdentity.name(of: trace)
         let directory = out ?? "Reports/\(name)-sweep"
         var files = [
           ("sweep.csv", sweep.csv(results)),
           ("sweep.md", sweep.markdown(results, figure: figure, trace: name, baseline: baseline)),
+          ("sweep.svg", sweep.chart(results, figure: figure)),
         ]
         if results.contains(where: { !$0.schedulers.isEmpty }) {
           files.append(("sweep-cpu.csv", sweep.cpuCSV(results)))
         }
         try ReportWriter.write(files, into: directory)
+        guard !quiet else { return }
         do {
           try writeStandardOutput(
             "replayed \(sweep.combinations.count) combinations; wrote "

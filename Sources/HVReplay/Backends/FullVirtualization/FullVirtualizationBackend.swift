@@ -68,7 +68,7 @@ struct FullVirtualizationBackend: SteppedBackend {
   private var controllers: [Controller] = []
   private var devices: [DeviceQueue] = []
   private var requests = RequestPool<Request>()
-  private(set) var metrics = BackendMetrics()
+  var metrics = BackendMetrics()
   var completions = CompletionLog()
 
   init(model: Model) {

@@ -28,7 +28,7 @@ struct NativeBackend: DeviceBackend {
   private var requests = RequestPool<Request>()
   /// Per channel: the instant of its last interrupt (model rule N3).
   private var lastInterrupt: [UInt64?] = []
-  private(set) var metrics = BackendMetrics()
+  var metrics = BackendMetrics()
   var completions = CompletionLog()
 
   init(model: Model) { self.model = model }

@@ -163,7 +163,7 @@ struct ParavirtualizationBackend: DeviceBackend {
   private var pending = EventQueue<Scheduled>()
   private var rings: [Ring] = []
   private var devices: [DeviceQueue] = []
-  private(set) var metrics = BackendMetrics()
+  var metrics = BackendMetrics()
   var completions = CompletionLog()
   private var requests = RequestPool<Request>()
 

@@ -42,7 +42,7 @@ struct PassthroughBackend: SteppedBackend {
   private var delivering: [Deque<Int32>] = []
   /// Per channel: whether an interrupt is being taken (raised and its work not done).
   private var taking: [Bool] = []
-  private(set) var metrics = BackendMetrics()
+  var metrics = BackendMetrics()
   var completions = CompletionLog()
 
   init(model: Model) {

@@ -46,10 +46,18 @@ struct CSVTraceDecoder: TraceDecoder {
     )
     if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
     guard text == Self.header else {
-      let shown = text.count > 80 ? String(text.prefix(80)) + "..." : text
+      let binary = text.unicodeScalars.contains {
+        $0 == "\u{FFFD}" || ($0.value < 0x20 && $0 != "\t" && $0 != "\r")
+      }
+      let shown =
+        binary
+        ? "binary data"
+        : "\"" + (text.count > 80 ? String(text.prefix(80)) + "..." : text) + "\""
+      let others = TraceFormat.allCases.filter { $0 != .csv }.map(\.rawValue)
       throw HVReplayError(
         .badData, file: input.name, location: .line(1),
-        "expected the CSV header \"\(Self.header)\" (or a native .hvt trace), found \"\(shown)\"")
+        "expected the CSV header \"\(Self.header)\" or another trace hvreplay reads (\(others.joined(separator: ", "))): name its format with --from where the content does not tell (`hvreplay formats` describes each); found \(shown)"
+      )
     }
     // Leading comments: metadata.
     while true {

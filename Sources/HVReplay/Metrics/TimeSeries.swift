@@ -1,0 +1,203 @@
+// Model rule "time series" (docs/MODEL.md): each host simulation cuts its replay into
+// intervals of trace time and keeps, per channel and interval, what completed in it
+// (requests, bytes, their latencies), the exits and notifications counted in it and the
+// ring's mean occupancy over it. An interval holds what the simulation did at steps
+// dated inside it. With `--interval` the width is fixed and at most
+// `TimeSeriesRecorder.maximumIntervals` intervals are kept (the rest is cut, noted);
+// without, the width starts at 1 us and grows tenfold (ten neighbouring intervals merged,
+// exactly: counts add, histograms add) whenever more than 1,000 would be needed, so a
+// report has 100 to 1,000 intervals of a round width. Memory: the kept intervals times
+// the channels active in each, whatever the trace's length.
+
+/// What one channel did in one interval.
+public struct IntervalFigures: Sendable {
+  public var requests: UInt64 = 0
+  public var bytes: UInt64 = 0
+  public var exits: UInt64 = 0
+  public var notifications: UInt64 = 0
+  /// The integral of the ring's occupancy over the interval, in entry-ns; nil without a
+  /// ring.
+  public var occupancyNs: UInt64?
+  /// The latencies of the requests that completed, and their exact maximum.
+  public var latency = ChannelHistogram()
+  public var maxNs: UInt64 = 0
+
+  mutating func add(_ o: IntervalFigures) {
+    requests = requests.adding(saturating: o.requests)
+    bytes = bytes.adding(saturating: o.bytes)
+    exits = exits.adding(saturating: o.exits)
+    notifications = notifications.adding(saturating: o.notifications)
+    if let n = o.occupancyNs { occupancyNs = (occupancyNs ?? 0).adding(saturating: n) }
+    latency.add(o.latency)
+    maxNs = max(maxNs, o.maxNs)
+  }
+}
+
+/// A host simulation's time series: intervals of one width from a multiple of it.
+public struct TimeSeries: Sendable {
+  /// The width of every interval, in trace ns.
+  public var widthNs: UInt64
+  /// The first interval's start (a multiple of the width) and the end of the replay.
+  public var startNs: UInt64
+  public var endNs: UInt64
+  /// Per interval, from `startNs`: the active channels' figures, by channel index.
+  public var intervals: [[(channel: Int32, figures: IntervalFigures)]] = []
+  /// CPU time per VM (by the host's VM labels) per interval, in ns; empty uncoupled.
+  public var cpu: [[(vm: String, ns: UInt64)]] = []
+  /// The host's pCPUs, for CPU shares.
+  public var pcpus: UInt64 = 0
+  /// Whether intervals beyond ``TimeSeriesRecorder/maximumIntervals`` were cut.
+  public var cut = false
+
+  /// The start of interval `i` and its length (the last ends with the replay).
+  public func span(of i: Int) -> (start: UInt64, ns: UInt64) {
+    let start = startNs &+ UInt64(i) &* widthNs
+    let end = min(start &+ widthNs, max(endNs, start &+ 1))
+    return (start, max(end &- start, 1))
+  }
+}
+
+/// Cuts a host simulation into intervals as its clock passes their ends.
+struct TimeSeriesRecorder {
+  /// The most intervals a fixed width keeps.
+  static let maximumIntervals = 10_000
+  /// Without a fixed width: the most intervals before they merge tenfold.
+  static let adaptiveLimit = 1_000
+
+  private(set) var series: TimeSeries
+  private let fixed: Bool
+  private var started = false
+  /// The open interval's index from `series.startNs / widthNs`, and its end.
+  private var current: UInt64 = 0
+  private(set) var nextBoundary: UInt64 = 0
+  /// Each channel's counters when the open interval began.
+  private var last: [(exits: UInt64, notifications: UInt64, occupancyNs: UInt64)] = []
+  private var lastCPU: [String: UInt64] = [:]
+
+  init(widthNs: UInt64?) {
+    fixed = widthNs != nil
+    series = TimeSeries(widthNs: max(widthNs ?? 1_000, 1), startNs: 0, endNs: 0)
+  }
+
+  /// Closes every interval that ends at or before `time` (the simulation is about to run
+  /// a step dated `time`): moves each channel's figures of the open interval out of
+  /// `metrics`.
+  mutating func close(
+    upTo time: UInt64, metrics: inout BackendMetrics, cpu: [(vm: String, ns: UInt64)]
+  ) {
+    let w = series.widthNs
+    if !started {
+      started = true
+      current = time / w
+      series.startNs = current &* w
+      nextBoundary = current &+ 1 == 0 ? .max : (current &+ 1) &* w
+      take(&metrics, cpu: cpu, at: time, keep: false)
+      return
+    }
+    guard time >= nextBoundary else { return }
+    take(&metrics, cpu: cpu, at: nextBoundary, keep: true)
+    current = time / w
+    let (next, overflow) = (current &+ 1).multipliedReportingOverflow(by: w)
+    nextBoundary = overflow ? .max : next
+    if fixed {
+      if current - series.startNs / w >= UInt64(Self.maximumIntervals) {
+        series.cut = true
+        nextBoundary = .max
+      }
+      return
+    }
+    while current - series.startNs / series.widthNs >= UInt64(Self.adaptiveLimit) { widen() }
+  }
+
+  /// The open interval's figures, up to `end`.
+  private mutating func take(
+    _ metrics: inout BackendMetrics, cpu: [(vm: String, ns: UInt64)], at end: UInt64, keep: Bool
+  ) {
+    let w = series.widthNs
+    let index = Int(current - series.startNs / w)
+    var figures: [(Int32, IntervalFigures)] = []
+    if last.count < metrics.channels.count {
+      let zero: (exits: UInt64, notifications: UInt64, occupancyNs: UInt64) = (0, 0, 0)
+      last.append(contentsOf: repeatElement(zero, count: metrics.channels.count - last.count))
+    }
+    for c in metrics.channels.indices {
+      var f = IntervalFigures()
+      let m = metrics.channels[c]
+      let exits = m.exits
+      let notifications = m.notificationsSent
+      let occupancy = m.occupancy?.integral(upTo: end)
+      f.exits = exits &- last[c].exits
+      f.notifications = notifications &- last[c].notifications
+      if let o = occupancy { f.occupancyNs = o &- last[c].occupancyNs }
+      last[c] = (exits, notifications, occupancy ?? 0)
+      if m.intervalLatency.totalCount > 0 {
+        f.requests = m.intervalLatency.totalCount
+        f.bytes = m.intervalBytes
+        f.latency = m.intervalLatency
+        f.maxNs = m.intervalMaxNs
+        metrics.channels[c].startInterval()
+      }
+      guard keep else { continue }
+      if f.requests > 0 || f.exits > 0 || f.notifications > 0 || (f.occupancyNs ?? 0) > 0 {
+        figures.append((Int32(c), f))
+      }
+    }
+    var used: [(vm: String, ns: UInt64)] = []
+    for (vm, ns) in cpu {
+      let previous = lastCPU[vm] ?? 0
+      lastCPU[vm] = max(ns, previous)
+      if ns > previous { used.append((vm, ns - previous)) }
+    }
+    guard keep else { return }
+    while series.intervals.count <= index {
+      series.intervals.append([])
+      series.cpu.append([])
+    }
+    series.intervals[index] = figures
+    series.cpu[index] = used
+  }
+
+  /// Ten neighbouring intervals become one, exactly.
+  private mutating func widen() {
+    let w = series.widthNs
+    let first = series.startNs / w
+    let newFirst = first / 10
+    var intervals: [[Int32: IntervalFigures]] = []
+    var cpu: [[String: UInt64]] = []
+    var cpuOrder: [[String]] = []
+    for (i, slot) in series.intervals.enumerated() {
+      let j = Int((first + UInt64(i)) / 10 - newFirst)
+      while intervals.count <= j {
+        intervals.append([:])
+        cpu.append([:])
+        cpuOrder.append([])
+      }
+      for (c, f) in slot { intervals[j][c, default: IntervalFigures()].add(f) }
+      for (vm, ns) in series.cpu[i] {
+        if cpu[j][vm] == nil { cpuOrder[j].append(vm) }
+        cpu[j][vm, default: 0] &+= ns
+      }
+    }
+    series.intervals = intervals.map { slot in
+      slot.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+    series.cpu = zip(cpu, cpuOrder).map { slot, order in order.map { ($0, slot[$0]!) } }
+    series.widthNs = w &* 10
+    series.startNs = newFirst &* series.widthNs
+    current /= 10
+    let (next, overflow) = (current &+ 1).multipliedReportingOverflow(by: series.widthNs)
+    nextBoundary = overflow ? .max : next
+  }
+
+  /// Ends the series with the replay at `end`: the open interval closes there.
+  mutating func finish(
+    at end: UInt64, metrics: inout BackendMetrics, cpu: [(vm: String, ns: UInt64)]
+  )
+    -> TimeSeries
+  {
+    guard started else { return series }
+    if !series.cut { take(&metrics, cpu: cpu, at: max(end, series.startNs), keep: true) }
+    series.endNs = max(end, series.startNs)
+    return series
+  }
+}
