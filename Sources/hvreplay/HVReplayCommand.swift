@@ -18,8 +18,9 @@ struct HVReplayCommand: ParsableCommand {
     discussion: """
       Traces are hvreplay's CSV or native binary (.hvt) format, or what your systems \
       record: blktrace binary and blkparse text, fio iologs, the MSR Cambridge, SYSTOR '17, \
-      Alibaba 2020 and Tencent CBS block-trace CSVs, VMware vscsi traces, and \
-      sched_switch text from ftrace, perf script or trace-cmd report; plain, zstd- or \
+      Alibaba 2020 and Tencent CBS block-trace CSVs, libCacheSim's CloudPhysics CSV, VMware \
+      vscsi traces, any block-trace CSV by its columns (--columns), and sched_switch text \
+      from ftrace, perf script or trace-cmd report; plain, zstd- or \
       gzip-compressed. The format is detected from the content (`--from FORMAT` names it \
       where the content does not tell; `hvreplay formats` lists them). KVM hosts' exit \
       recordings (trace-cmd report, ftrace, perf script, perf kvm stat report of kvm \
@@ -73,6 +74,14 @@ struct ReadOptions: ParsableArguments {
     help: "Scheduler traces: map tasks to VMs by pid, tgid or comm.")
   var groupBy: String = "pid"
 
+  @Option(
+    help: ArgumentHelp(
+      "Read any block-trace CSV by its columns: names from its header (or #N), units and scales.",
+      valueName:
+        "time=COL[:unit],op=COL,offset=COL[:scale],bytes=COL[:scale][,service=COL[:unit]][,vm=COL]"
+    ))
+  var columns: String?
+
   func validate() throws {
     guard reorderWindow >= 0 && reorderWindow <= 100_000_000 else {
       throw ValidationError("--reorder-window must be between 0 and 100000000")
@@ -85,6 +94,15 @@ struct ReadOptions: ParsableArguments {
     guard TaskGrouping(rawValue: groupBy) != nil else {
       throw ValidationError("--group-by must be pid, tgid or comm, found \"\(groupBy)\"")
     }
+    if let columns {
+      do throws(HVReplayError) { _ = try ColumnMapping.parse(columns) } catch {
+        throw ValidationError(error.message)
+      }
+      if let from, from != TraceFormat.columns.rawValue {
+        throw ValidationError(
+          "--columns reads the file as a CSV by its columns: leave out --from \(from)")
+      }
+    }
   }
 
   /// The library's read options.
@@ -94,6 +112,7 @@ struct ReadOptions: ParsableArguments {
     o.format = from.flatMap(TraceFormat.init(rawValue:))
     o.skipBad = skipBad
     o.grouping = TaskGrouping(rawValue: groupBy) ?? .pid
+    o.columns = columns.flatMap { try? ColumnMapping.parse($0) }
     return o
   }
 }

@@ -34,7 +34,7 @@ struct CompareSweepMergeCommandTests {
       Int(String($0).filter(\.isNumber))
     }
     let tableRows = worse.stdout.split(separator: "\n").filter { $0.hasPrefix("| ") }.count - 1
-    #expect(numbers.count == 4 && numbers.reduce(0, +) == tableRows, "\(counts)")
+    #expect(numbers.count == 5 && numbers.reduce(0, +) == tableRows, "\(counts)")
     #expect(
       counts.hasPrefix("\(worse.stdout.components(separatedBy: "| ❌ |").count - 1) regressed, "))
     let changed = try HVReplay.run([
@@ -43,7 +43,7 @@ struct CompareSweepMergeCommandTests {
     ])
     #expect(changed.status == 1)
     let shown = changed.stdout.split(separator: "\n").filter { $0.hasPrefix("| ") }.count - 1
-    #expect(shown == numbers[0] + numbers[1] + numbers[2] && shown < tableRows)
+    #expect(shown == numbers[0] + numbers[1] + numbers[2] + numbers[3] && shown < tableRows)
     #expect(changed.stdout.hasSuffix(" unchanged (not shown: --changed-only).\n"))
     #expect(!changed.stdout.contains(" | 0% | "))
     let lenient = try HVReplay.run([

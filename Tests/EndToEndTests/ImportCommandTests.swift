@@ -15,7 +15,7 @@ struct ImportCommandTests {
     #expect(
       names == [
         "hvt", "csv", "blktrace", "blkparse", "fio", "msr", "systor", "alibaba", "tencent", "vscsi",
-        "ftrace",
+        "libcachesim", "columns", "ftrace",
       ])
   }
 

@@ -438,3 +438,86 @@ struct CutLastRecordTests {
     #expect(reader.skippedRecords == 1 && events.count == 2)
   }
 }
+
+@Suite("libCacheSim and column-mapped CSVs")
+struct ColumnCSVTests {
+  @Test(
+    "libCacheSim's CloudPhysics CSV: microseconds, SCSI opcodes in hex, lbn x 512, detected by its header"
+  )
+  func libCacheSim() throws {
+    let dir = TemporaryDirectory()
+    // The layout of libCacheSim's data/trace.csv (its lines written here, not copied).
+    let path = dir.write(
+      "trace.csv",
+      "version,time,op,size,lbn\n1,33898,2a,512,42932745\n1,33899,28,4096,100\n1,33900,35,0,0\n1,33901,12,36,0\n1,33905,42,4096,8\n"
+    )
+    let (events, reader) = try importAll([path])
+    #expect(reader.format == .libcachesim)
+    #expect(events.map(\.op) == [.write, .read, .flush, .discard])
+    #expect(events.map(\.timeNs) == [0, 1_000, 2_000, 7_000])
+    #expect(events[0].offset == 42_932_745 * 512 && events[0].bytes == 512)
+    #expect(events[1].offset == 51_200 && events[1].bytes == 4096)
+    #expect(reader.importNotes.contains("1 record of other SCSI commands skipped (not replayed)"))
+    let bad = dir.write("bad.csv", "version,time,op,size,lbn\n1,10,zz,512,1\n")
+    let e = try #require(importError([bad]))
+    #expect("\(e)".contains("bad.csv:2: column \"op\": expected a SCSI command in hex"))
+  }
+
+  @Test("--columns reads any CSV: named or numbered columns, units and scales, one VM per source")
+  func columns() throws {
+    let dir = TemporaryDirectory()
+    let path = dir.write(
+      "io.csv",
+      "ts_us,rw,lba,size,lat_us,vol\n1000.5,R,8,4096,120,a\n1002,W,16,8192,80.25,b\n1003,trim,24,4096,10,a\n1003.000001,flush,0,0,1,b\n"
+    )
+    let mapping = try ColumnMapping.parse(
+      "time=ts_us:us,op=rw,offset=lba:512,bytes=size,service=lat_us:us,vm=vol")
+    let (events, reader) = try importAll([path]) { $0.columns = mapping }
+    #expect(reader.format == .columns)
+    #expect(events.map(\.timeNs) == [0, 1_500, 2_500, 2_500])
+    #expect(events.map(\.op) == [.read, .write, .discard, .flush])
+    #expect(events.map(\.vm) == [1, 2, 1, 2])
+    #expect(events.map(\.offset) == [4096, 8192, 12288, 0])
+    #expect(events.map(\.serviceNs) == [120_000, 80_250, 10_000, 1_000])
+    // Numbered columns: no header; tab-separated.
+    let tabs = dir.write("t.tsv", "5\tW\t1\t512\n7\tR\t2\t1024\n")
+    let numbered = try ColumnMapping.parse("time=#1:ms,op=#2,offset=#3:4096,bytes=#4")
+    let (t, _) = try importAll([tabs]) { $0.columns = numbered }
+    #expect(t.map(\.timeNs) == [0, 2_000_000] && t.map(\.offset) == [4096, 8192])
+    #expect(t.map(\.bytes) == [512, 1024])
+    // Errors: the mapping (usage) and the data (the line and column).
+    for (spec, message) in [
+      ("time=a,op=b,offset=c", "lacks one of time, op, offset and bytes"),
+      ("time=a:hours,op=b,offset=c,bytes=d", "the unit \"hours\""),
+      ("time=a,op=b,offset=c:0,bytes=d", "the scale \"0\""),
+      ("time=a,time=b,op=b,offset=c,bytes=d", "names time twice"),
+      ("time=#0,op=b,offset=c,bytes=d", "outside #1 to #1024"),
+    ] {
+      do {
+        _ = try ColumnMapping.parse(spec)
+        Issue.record("accepted \(spec)")
+      } catch {
+        #expect(error.category == .usage && error.message.contains(message), "\(error)")
+      }
+    }
+    let bad = dir.write("bad.csv", "ts_us,rw,lba,size,lat_us,vol\n1,X,8,4096,1,a\n")
+    let e = try #require(importError([bad]) { $0.columns = mapping })
+    #expect("\(e)".contains("bad.csv:2: column 2 (op): expected R/read/0, W/write/1"))
+    // Decimals times any scale, exactly; a byte-order mark, quoted names; a name twice.
+    let d = dir.write("d.csv", "\u{FEFF}\"ts\",type,off,len\n0,R,1.5,0.5\n1,W,3.75,0.5\n")
+    let scaled = try ColumnMapping.parse("time=ts:s,op=type,offset=off:512,bytes=len:2")
+    let (dv, _) = try importAll([d]) { $0.columns = scaled }
+    #expect(dv.map(\.offset) == [768, 1920] && dv.map(\.bytes) == [1, 1])
+    let eights = try ColumnMapping.parse("time=ts:s,op=type,offset=off:8,bytes=len:2")
+    #expect(try importAll([d]) { $0.columns = eights }.events.map(\.offset) == [12, 30])
+    let twice = dir.write("twice.csv", "ts,ts,off,len\n1,R,0,512\n")
+    let dup = try ColumnMapping.parse("time=ts,op=ts,offset=off,bytes=len")
+    let de = try #require(importError([twice]) { $0.columns = dup })
+    #expect("\(de)".contains("the header has two columns named \"ts\""))
+    let missing = try ColumnMapping.parse("time=when,op=rw,offset=lba,bytes=size")
+    let m = try #require(importError([path]) { $0.columns = missing })
+    #expect(
+      "\(m)".contains(
+        "io.csv:1: --columns names the column \"when\", which the header does not have"))
+  }
+}

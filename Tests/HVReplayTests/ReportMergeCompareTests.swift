@@ -117,13 +117,49 @@ struct ReportMergeCompareTests {
       c.rows.contains { $0.scope == "full/credit" && $0.vm == "1" && $0.metric == "virt_cpu_ns" })
   }
 
-  @Test("the SVG charts parse as XML", arguments: ["latency", "occupancy"])
+  @Test("the SVG charts parse as XML", arguments: ["latency", "occupancy", "timeseries"])
   func svgIsXML(chart: String) throws {
     let report = ReplayReport(try replay(Self.mixedEvents(vms: 2, events: 5000)))
-    let svg = chart == "latency" ? report.latencySVG : report.occupancySVG
+    let svg =
+      chart == "latency"
+      ? report.latencySVG : chart == "occupancy" ? report.occupancySVG : report.timeSeriesSVG
     let parser = XMLParser(data: Data(svg.utf8))
     #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
     #expect(svg.contains("<polyline"))
+  }
+
+  @Test("ring occupancy as a complementary CDF on a log axis, whole-number ticks, legend below")
+  func occupancyCCDF() throws {
+    let report = ReplayReport(try replay(Self.mixedEvents(vms: 2, events: 5000)))
+    let svg = report.occupancySVG
+    // The first point of every ring is (0, 1): the ring held at least 0 requests always.
+    let ring = try #require(report.backends.first { !$0.rings.isEmpty }?.rings.first)
+    let o = try #require(ring.figures.metrics.occupancy)
+    #expect(o.timeAtLevel[0] > 0 && o.maximum > 0)
+    // Each curve starts at the plot's top left: at least 0 requests all of the time (1 on
+    // the log axis, its top decade).
+    let curves = svg.components(separatedBy: "<polyline").dropFirst()
+    #expect(!curves.isEmpty)
+    for c in curves {
+      #expect(
+        c.contains("points=\"\(SVGChart.left),\(SVGChart.top) ")
+          || c.contains("points=\"70.0,40.0 "), "\(c.prefix(80))")
+    }
+    #expect(svg.contains("fraction of time (log)") && svg.contains(">1e-6</text>"))
+    // x ticks are whole numbers; no tick label holds a decimal point.
+    let ticks = svg.components(separatedBy: "text-anchor=\"middle\">").dropFirst().map {
+      String($0.prefix { $0 != "<" })
+    }
+    #expect(ticks.allSatisfy { !$0.contains(".") || $0.contains(" ") }, "\(ticks)")
+    // The legend is below the plot: every legend swatch lies under the plot's frame.
+    let frameBottom = SVGChart.top + (SVGChart.height - SVGChart.top - SVGChart.bottom)
+    let swatches = svg.components(separatedBy: "width=\"12\" height=\"12\"").count - 1
+    #expect(swatches > 0)
+    for part in svg.components(separatedBy: "<rect x=").dropFirst()
+    where part.contains("width=\"12\"") {
+      let y = Double(part.components(separatedBy: "y=\"")[1].prefix { $0 != "\"" })!
+      #expect(y > frameBottom)
+    }
   }
 }
 

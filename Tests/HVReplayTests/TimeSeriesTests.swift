@@ -29,6 +29,23 @@ struct TimeSeriesTests {
     return try engine.run(&reader)
   }
 
+  /// `bursts` and one read at `readAt` on a 2-pCPU host (native, fair share).
+  static func onHost(_ bursts: [TraceEvent], readAt: UInt64, interval: UInt64) throws
+    -> ReplayResult
+  {
+    let dir = TemporaryDirectory()
+    let path = dir.file("b.hvt")
+    try writeTrace(
+      bursts + [TraceEvent(timeNs: readAt, vm: 1, op: .read, bytes: 4096, serviceNs: 1_000)],
+      to: path, type: .hvt)
+    var reader = try TraceReader(path: path)
+    var model = Model()
+    model.cpu.pcpus = 2
+    var engine = ReplayEngine(model: model, backends: [.native], schedulers: [.fair])
+    engine.timeSeriesIntervalNs = interval
+    return try engine.run(&reader)
+  }
+
   @Test(
     "a steady trace: every 100 ms interval holds 1,000 requests at 10,000 IOPS and their latency")
   func steadyIntervals() throws {
@@ -104,22 +121,63 @@ struct TimeSeriesTests {
     let bursts = (0..<10).map {
       TraceEvent(timeNs: UInt64($0) * 100_000_000, vm: 1, op: .burst, serviceNs: 50_000_000)
     }
-    let dir = TemporaryDirectory()
-    let path = dir.file("b.hvt")
-    try writeTrace(
-      bursts + [TraceEvent(timeNs: 999_000_000, vm: 1, op: .read, bytes: 4096, serviceNs: 1_000)],
-      to: path, type: .hvt)
-    var reader = try TraceReader(path: path)
-    var model = Model()
-    model.cpu.pcpus = 2
-    var engine = ReplayEngine(model: model, backends: [.native], schedulers: [.fair])
-    engine.timeSeriesIntervalNs = 100_000_000
-    let r = try engine.run(&reader)
+    let r = try Self.onHost(bursts, readAt: 999_000_000, interval: 100_000_000)
     let series = try #require(r.backends[0].timeSeries)
     #expect(series.pcpus == 2)
     let csv = ReplayReport(r).timeSeriesCSV
     for k in 0..<9 {
       #expect(csv.contains("native/fair,1,cpu,\(k * 100_000_000),cpu_share,25.000,pct\n"), "\(k)")
     }
+  }
+
+  /// The per-interval figures of `series` summed over its intervals and channels.
+  static func totals(_ series: TimeSeries) -> IntervalFigures {
+    var f = IntervalFigures()
+    for slot in series.intervals { for (_, x) in slot { f.add(x) } }
+    return f
+  }
+
+  @Test("review: merging tenfold from an interval not a multiple of ten loses nothing")
+  func unalignedMerge() throws {
+    // 1,200 reads 1 us apart from 5 us: the first 1 us interval is index 5.
+    let events = (0..<1_200).map {
+      TraceEvent(
+        timeNs: 5_000 + UInt64($0) * 1_000, vm: 1, op: .read, offset: UInt64($0) * 8, bytes: 4096,
+        serviceNs: 100)
+    }
+    let adaptive = try Self.run(events, interval: nil)
+    let series = try #require(adaptive.backends[0].timeSeries)
+    #expect(Self.totals(series).requests == 1_200)
+    let fixed = try Self.run(events, interval: series.widthNs)
+    #expect(ReplayReport(adaptive).timeSeriesCSV == ReplayReport(fixed).timeSeriesCSV)
+  }
+
+  @Test("review: CPU and ring occupancy through intervals without a step are booked to each")
+  func quietIntervals() throws {
+    // One 10 ms burst on a 2-pCPU host: 50% of it in each 1 ms interval, never more.
+    let burst = [TraceEvent(timeNs: 0, vm: 1, op: .burst, serviceNs: 10_000_000)]
+    let csv = ReplayReport(try Self.onHost(burst, readAt: 10_000_000, interval: 1_000_000))
+      .timeSeriesCSV
+    for k in 1..<10 {
+      #expect(csv.contains("native/fair,1,cpu,\(k * 1_000_000),cpu_share,50.000,pct\n"), "\(k)")
+    }
+    // The first context switch delays the burst: what the first interval lacks, the
+    // eleventh holds.
+    func share(_ start: Int) -> Double {
+      csv.split(separator: "\n").first { $0.hasPrefix("native/fair,1,cpu,\(start),cpu_share,") }
+        .map { Double($0.split(separator: ",")[5])! } ?? 0
+    }
+    #expect(abs(share(0) + share(10_000_000) - 50) < 0.0015 && share(0) < 50)
+    // One para request outstanding for 100 ms: one entry in its ring in every 1 ms.
+    let long = [TraceEvent(timeNs: 0, vm: 1, op: .read, bytes: 4096, serviceNs: 100_000_000)]
+    let para = ReplayReport(try Self.run(long, interval: 1_000_000, backends: [.para]))
+      .timeSeriesCSV
+    let means = para.split(separator: "\n").filter {
+      $0.contains(",1,disk0,") && $0.contains("ring_occupancy_mean")
+    }
+    .map { Double($0.split(separator: ",")[5])! }
+    #expect(means.count >= 99 && means.allSatisfy { $0 <= 1.0 })
+    #expect(means.dropFirst().dropLast().allSatisfy { $0 == 1.0 })
+    #expect(para.contains("para,all,all,0,interval_ns,1000000,ns\n"))
   }
 }

@@ -171,9 +171,10 @@ public struct ReportComparison: Sendable {
       md +=
         "\(r.new.map { TraceInspection.fixed($0, r.decimals) } ?? "–") | \(change) | \(threshold) |\n"
     }
-    let within = changed - regressions - improvements
+    let newOrGone = rows.filter { ($0.base == nil) != ($0.new == nil) }.count
+    let within = changed - regressions - improvements - newOrGone
     md += "\n\(regressions) regressed, \(improvements) improved, \(within) changed within "
-    md += "their thresholds, \(rows.count - changed) unchanged"
+    md += "their thresholds, \(newOrGone) new or gone, \(rows.count - changed) unchanged"
     md += changedOnly && changed < rows.count ? " (not shown: --changed-only)" : ""
     md += ".\n"
     return md

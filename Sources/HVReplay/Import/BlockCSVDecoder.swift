@@ -4,13 +4,16 @@
 // - SYSTOR '17: Timestamp,Response,IOType,LUN,Offset,Size; seconds (decimal), R or W.
 // - Alibaba 2020: device_id,opcode,offset,length,timestamp (microseconds); R or W.
 // - Tencent CBS: timestamp (seconds),offset (sectors),size (sectors),io_type (0 read, 1 write),volume_id.
+// - libCacheSim's CSV of the CloudPhysics traces [libCacheSim]: header version,time,op,size,lbn;
+//   time in microseconds and op the SCSI command in hex, as in the vscsi trace it was
+//   converted from (28 READ(10), 2a WRITE(10), ...); size in bytes; lbn in 512-byte blocks.
 // time_ns is relative to the first record; a record earlier than the first is bad (the
 // reorder window puts local disorder after it in order).
 
 /// Imports the MSR, SYSTOR, Alibaba and Tencent block-trace CSVs.
 struct BlockCSVDecoder: ImportingDecoder {
   enum Dialect {
-    case msr, systor, alibaba, tencent
+    case msr, systor, alibaba, tencent, libcachesim
   }
 
   private let dialect: Dialect
@@ -19,6 +22,8 @@ struct BlockCSVDecoder: ImportingDecoder {
   private var vms = VMAssigner()
   private var origin: UInt64?
   private var events: UInt64 = 0
+  /// libCacheSim: SCSI commands other than reads, writes, cache syncs and unmaps, skipped.
+  private var otherCommands: UInt64 = 0
   let metadata: TraceMetadata
   var skipped: UInt64 { budget.skipped }
 
@@ -34,6 +39,11 @@ struct BlockCSVDecoder: ImportingDecoder {
   /// The dialect a first data line suggests, or `nil`.
   static func dialect(of line: UnsafeRawBufferPointer) -> Dialect? {
     if Bytes.hasPrefix(line, "Timestamp,Response,IOType,LUN,Offset,Size") { return .systor }
+    if Bytes.equals(Bytes.trim(line), "version,time,op,size,lbn")
+      || Bytes.equals(Bytes.trim(line), "\u{FEFF}version,time,op,size,lbn")
+    {
+      return .libcachesim
+    }
     let f = Bytes.fields(line, separator: UInt8(ascii: ","))
     if f.count == 7, Bytes.uint(f[0]) != nil,
       Bytes.equals(f[3], "Read") || Bytes.equals(f[3], "Write")
@@ -64,8 +74,17 @@ struct BlockCSVDecoder: ImportingDecoder {
     while let line = try lines.next() {
       if line.isEmpty || line.first == UInt8(ascii: "#") { continue }
       if lines.line == 1 && dialect == .systor && Bytes.hasPrefix(line, "Timestamp,") { continue }
+      if lines.line == 1 && dialect == .libcachesim
+        && (Bytes.hasPrefix(line, "version,") || Bytes.hasPrefix(line, "\u{FEFF}version,"))
+      {
+        continue
+      }
       do {
-        return try parse(Bytes.fields(line, separator: UInt8(ascii: ",")))
+        guard let event = try parse(Bytes.fields(line, separator: UInt8(ascii: ","))) else {
+          otherCommands += 1
+          continue
+        }
+        return event
       } catch {
         try budget.skip(error)
       }
@@ -111,7 +130,8 @@ struct BlockCSVDecoder: ImportingDecoder {
     throw fail("column \"\(column)\": expected \(read) or \(write), found \"\(s.prefix(20))\"")
   }
 
-  private mutating func parse(_ f: [UnsafeRawBufferPointer]) throws(HVReplayError) -> TraceEvent {
+  /// The record's event, or nil for a command the model does not replay (libCacheSim).
+  private mutating func parse(_ f: [UnsafeRawBufferPointer]) throws(HVReplayError) -> TraceEvent? {
     let time: UInt64
     let source: String
     let op: EventOp
@@ -165,6 +185,22 @@ struct BlockCSVDecoder: ImportingDecoder {
       }
       op = t == 0 ? .read : .write
       source = "volume \(try number(f[4], "volume_id"))"
+    case .libcachesim:
+      guard f.count == 5 else {
+        throw fail("expected 5 columns (version,time,op,size,lbn), found \(f.count)")
+      }
+      _ = try number(f[0], "version")
+      time = try scaled(number(f[1], "time"), 1000, "time")
+      let code = Bytes.string(f[2])
+      guard let cmd = UInt8(code, radix: 16) else {
+        throw fail(
+          "column \"op\": expected a SCSI command in hex (28, 2a), found \"\(code.prefix(20))\"")
+      }
+      guard let o = VSCSIDecoder.op(cmd) else { return nil }
+      op = o
+      bytes = o.hasNoPayload ? 0 : try number(f[3], "size")
+      offset = o.hasNoPayload ? 0 : try scaled(number(f[4], "lbn"), 512, "lbn")
+      source = "trace"
     }
     guard bytes <= UInt64(UInt32.max) else {
       throw fail("size \(bytes) is out of range (at most 4294967295 bytes)")
@@ -195,6 +231,13 @@ struct BlockCSVDecoder: ImportingDecoder {
     case .tencent:
       n.append("one VM per volume (\(vms.describe("")))")
       n.append("timestamps in whole seconds; no service time: service_ns = 0 (the model's default)")
+    case .libcachesim:
+      n.append("one VM (the file names no volume); time in microseconds, offset = lbn x 512")
+      n.append("no service time: service_ns = 0 (the model's default)")
+      if otherCommands > 0 {
+        let records = otherCommands == 1 ? "record" : "records"
+        n.append("\(otherCommands) \(records) of other SCSI commands skipped (not replayed)")
+      }
     }
     n.append("no vCPU or device: vcpu 0, device 0")
     if budget.skipped > 0 { n.append("\(budget.skipped) unreadable lines skipped (--skip-bad)") }

@@ -8,6 +8,8 @@ public struct TraceReadOptions: Sendable {
   public var skipBad: UInt64 = 0
   /// How scheduler-trace tasks map to VMs.
   public var grouping = TaskGrouping.pid
+  /// A CSV's column mapping (`--columns`): the file is then read by it.
+  public var columns: ColumnMapping?
 
   public init() {}
 }
@@ -45,6 +47,7 @@ extension TraceReader {
         case .systor: return .systor
         case .alibaba: return .alibaba
         case .tencent: return .tencent
+        case .libcachesim: return .libcachesim
         }
       }
       if BlkparseDecoder.matches(line) { return .blkparse }
@@ -84,6 +87,16 @@ extension TraceReader {
     case .systor: return BlockCSVDecoder(input: input, dialect: .systor, skipBad: options.skipBad)
     case .alibaba: return BlockCSVDecoder(input: input, dialect: .alibaba, skipBad: options.skipBad)
     case .tencent: return BlockCSVDecoder(input: input, dialect: .tencent, skipBad: options.skipBad)
+    case .libcachesim:
+      return BlockCSVDecoder(input: input, dialect: .libcachesim, skipBad: options.skipBad)
+    case .columns:
+      guard let mapping = options.columns else {
+        throw HVReplayError(
+          .usage,
+          "--from columns needs --columns time=COL[:unit],op=COL,offset=COL[:scale],bytes=COL[:scale]"
+        )
+      }
+      return try ColumnCSVDecoder(input: input, mapping: mapping, skipBad: options.skipBad)
     case .vscsi: return try VSCSIDecoder(input: input, skipBad: options.skipBad)
     case .ftrace:
       return SchedTraceDecoder(input: input, grouping: options.grouping, skipBad: options.skipBad)

@@ -49,11 +49,11 @@ public struct TimeSeries: Sendable {
   /// Whether intervals beyond ``TimeSeriesRecorder/maximumIntervals`` were cut.
   public var cut = false
 
-  /// The start of interval `i` and its length (the last ends with the replay).
+  /// The start of interval `i` and the time its rates are over: the whole width, also for
+  /// the last interval, which the replay may end inside (its rates are then low, never
+  /// the spike a sliver of an interval would give).
   public func span(of i: Int) -> (start: UInt64, ns: UInt64) {
-    let start = startNs &+ UInt64(i) &* widthNs
-    let end = min(start &+ widthNs, max(endNs, start &+ 1))
-    return (start, max(end &- start, 1))
+    (startNs &+ UInt64(i) &* widthNs, widthNs)
   }
 }
 
@@ -63,6 +63,9 @@ struct TimeSeriesRecorder {
   static let maximumIntervals = 10_000
   /// Without a fixed width: the most intervals before they merge tenfold.
   static let adaptiveLimit = 1_000
+  /// The most (channel, interval) figures kept in all: beyond, the series stops (noted),
+  /// so that thousands of channels at a fine width stay within memory.
+  static let maximumEntries = 2_000_000
 
   private(set) var series: TimeSeries
   private let fixed: Bool
@@ -73,6 +76,8 @@ struct TimeSeriesRecorder {
   /// Each channel's counters when the open interval began.
   private var last: [(exits: UInt64, notifications: UInt64, occupancyNs: UInt64)] = []
   private var lastCPU: [String: UInt64] = [:]
+  /// The (channel, interval) figures kept.
+  private var entries = 0
 
   init(widthNs: UInt64?) {
     fixed = widthNs != nil
@@ -80,36 +85,47 @@ struct TimeSeriesRecorder {
   }
 
   /// Closes every interval that ends at or before `time` (the simulation is about to run
-  /// a step dated `time`): moves each channel's figures of the open interval out of
-  /// `metrics`.
+  /// a step dated `time`), one by one: each takes the figures of the open interval out
+  /// of `metrics`, and the ring occupancy and CPU (`cpu`, each VM's CPU up to a time) up
+  /// to its own end; intervals without a step get what ran through them.
   mutating func close(
-    upTo time: UInt64, metrics: inout BackendMetrics, cpu: [(vm: String, ns: UInt64)]
+    upTo time: UInt64, metrics: inout BackendMetrics, cpu: (UInt64) -> [(vm: String, ns: UInt64)]
   ) {
-    let w = series.widthNs
     if !started {
       started = true
+      let w = series.widthNs
       current = time / w
       series.startNs = current &* w
       nextBoundary = current &+ 1 == 0 ? .max : (current &+ 1) &* w
-      take(&metrics, cpu: cpu, at: time, keep: false)
+      take(&metrics, cpu: cpu(time), at: time, keep: false)
       return
     }
-    guard time >= nextBoundary else { return }
-    take(&metrics, cpu: cpu, at: nextBoundary, keep: true)
-    current = time / w
-    let (next, overflow) = (current &+ 1).multipliedReportingOverflow(by: w)
-    nextBoundary = overflow ? .max : next
-    if fixed {
-      if current - series.startNs / w >= UInt64(Self.maximumIntervals) {
-        series.cut = true
-        nextBoundary = .max
+    while time >= nextBoundary && !series.cut {
+      take(&metrics, cpu: cpu(nextBoundary), at: nextBoundary, keep: true)
+      current &+= 1
+      let (next, overflow) = (current &+ 1).multipliedReportingOverflow(by: series.widthNs)
+      nextBoundary = overflow ? .max : next
+      let count = current - series.startNs / series.widthNs
+      if fixed || entries >= Self.maximumEntries {
+        if count >= UInt64(Self.maximumIntervals) || entries >= Self.maximumEntries {
+          series.cut = true
+          nextBoundary = .max
+        }
+      } else if count >= UInt64(Self.adaptiveLimit) {
+        widen()
       }
-      return
+      // A long stretch without steps: the intervals in it are alike, so jump to where the
+      // width makes them few (adaptive), keeping every one's figures.
+      while !fixed && !series.cut
+        && time / series.widthNs - series.startNs / series.widthNs >= UInt64(Self.adaptiveLimit)
+      {
+        widen()
+      }
     }
-    while current - series.startNs / series.widthNs >= UInt64(Self.adaptiveLimit) { widen() }
   }
 
-  /// The open interval's figures, up to `end`.
+  /// The open interval's figures, up to `end`, added to what its slot holds (a slot
+  /// merged tenfold may already hold the figures of the intervals before it).
   private mutating func take(
     _ metrics: inout BackendMetrics, cpu: [(vm: String, ns: UInt64)], at end: UInt64, keep: Bool
   ) {
@@ -153,13 +169,37 @@ struct TimeSeriesRecorder {
       series.intervals.append([])
       series.cpu.append([])
     }
-    series.intervals[index] = figures
-    series.cpu[index] = used
+    entries += figures.count
+    if series.intervals[index].isEmpty {
+      series.intervals[index] = figures
+    } else {
+      var merged = Dictionary(
+        uniqueKeysWithValues: series.intervals[index].map { ($0.channel, $0.figures) })
+      for (c, f) in figures { merged[c, default: IntervalFigures()].add(f) }
+      series.intervals[index] = merged.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+    if series.cpu[index].isEmpty {
+      series.cpu[index] = used
+    } else {
+      var order = series.cpu[index].map(\.vm)
+      var sums = Dictionary(uniqueKeysWithValues: series.cpu[index].map { ($0.vm, $0.ns) })
+      for (vm, ns) in used {
+        if sums[vm] == nil { order.append(vm) }
+        sums[vm, default: 0] &+= ns
+      }
+      series.cpu[index] = order.map { ($0, sums[$0]!) }
+    }
   }
 
   /// Ten neighbouring intervals become one, exactly.
   private mutating func widen() {
     let w = series.widthNs
+    // Near the end of time a tenfold width would not fit: the series stops there.
+    guard w <= UInt64.max / 10 else {
+      series.cut = true
+      nextBoundary = .max
+      return
+    }
     let first = series.startNs / w
     let newFirst = first / 10
     var intervals: [[Int32: IntervalFigures]] = []

@@ -222,7 +222,8 @@ struct Recorded<Target: HostTarget>: ReplayTarget {
   private mutating func reach(_ time: UInt64) {
     if time > lastNs { lastNs = time }
     if time >= recorder.nextBoundary {
-      recorder.close(upTo: time, metrics: &target.metrics, cpu: target.cpuUsage(at: time))
+      let t = target
+      recorder.close(upTo: time, metrics: &target.metrics) { t.cpuUsage(at: $0) }
     }
   }
 

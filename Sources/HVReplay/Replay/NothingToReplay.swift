@@ -15,7 +15,7 @@ extension TraceFormat {
     case .fio:
       "the iolog has no read, write, trim, sync or datasync line: record a job that does I/O "
         + "with fio's --write_iolog"
-    case .msr, .systor, .alibaba, .tencent:
+    case .msr, .systor, .alibaba, .tencent, .libcachesim, .columns:
       "the file has no request record: export the trace's request lines, not only its header"
     case .vscsi:
       "the file has no READ, WRITE, SYNCHRONIZE CACHE or UNMAP command (other SCSI commands are "

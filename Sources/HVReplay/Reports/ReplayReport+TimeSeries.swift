@@ -31,7 +31,11 @@ extension ReplayReport {
         for vm in vmOrder.sorted() {
           Self.seriesRows(&out, name, "\(vm)", "all", start, ns, perVM[vm]!)
         }
-        if !slot.isEmpty { Self.seriesRows(&out, name, "all", "all", start, ns, every) }
+        if !slot.isEmpty {
+          // The interval's width, so that rates turn back into counts.
+          out += "\(name),all,all,\(start),interval_ns,\(ns),ns\n"
+          Self.seriesRows(&out, name, "all", "all", start, ns, every)
+        }
         if series.pcpus > 0 && i < series.cpu.count {
           for (vm, used) in series.cpu[i] {
             let share = Double(used) / (Double(ns) * Double(series.pcpus)) * 100
@@ -51,6 +55,7 @@ extension ReplayReport {
     let prefix = "\(backend),\(vm),\(device),\(start),"
     let seconds = Double(ns) / 1e9
     if f.requests > 0 {
+      out += prefix + "requests,\(f.requests),requests\n"
       out += prefix + "iops,\(TraceInspection.fixed(Double(f.requests) / seconds, 3)),per_s\n"
       out += prefix + "bytes_per_s,\(TraceInspection.fixed(Double(f.bytes) / seconds, 3)),B/s\n"
       let index = PercentileIndex(f.latency)
@@ -82,32 +87,54 @@ extension ReplayReport {
         let x = Double(start - origin) / 1e9
         iopsPoints.append((x, Double(every.requests) / (Double(ns) / 1e9)))
         if every.requests > 0 {
-          latencyPoints.append((x, Double(PercentileIndex(every.latency).value(at: 99)) / 1e3))
+          latencyPoints.append((x, Double(PercentileIndex(every.latency).value(at: 99))))
         }
       }
       p99.append((b.name, latencyPoints))
       iops.append((b.name, iopsPoints))
     }
-    let width =
-      seriesBackends.first.map { SVGChart.nanoseconds(Double($0.timeSeries!.widthNs)) } ?? ""
+    let width = widthsText
+    // The latency axis in the unit its largest value reads best in.
+    let top = p99.flatMap { $0.points.map(\.1) }.max() ?? 0
+    let (unit, scale) = top >= 1e9 ? ("s", 1e9) : top >= 1e6 ? ("ms", 1e6) : ("us", 1e3)
+    let scaled = p99.map { s in (name: s.name, points: s.points.map { ($0.0, $0.1 / scale) }) }
     let left = SVGChart.lines(
       title: "Latency p99 over time (\(width) intervals)", xLabel: "trace time (s)",
-      yLabel: "p99 latency (us)", series: p99, logX: false)
+      yLabel: "p99 latency (\(unit))", series: scaled, logX: false)
     let right = SVGChart.lines(
       title: "Completed IOPS over time (\(width) intervals)", xLabel: "trace time (s)",
       yLabel: "requests per second", series: iops, logX: false)
     return SVGChart.sideBySide(left, right)
   }
 
+  /// The intervals' width, or the widths by backend where hosts chose differently.
+  var widthsText: String {
+    let widths = seriesBackends.map { $0.timeSeries!.widthNs }
+    guard let first = widths.first else { return "" }
+    if widths.allSatisfy({ $0 == first }) { return SVGChart.nanoseconds(Double(first)) }
+    let distinct = Array(Set(widths)).sorted()
+    return distinct.map { w in
+      SVGChart.nanoseconds(Double(w)) + ": "
+        + seriesBackends.filter { $0.timeSeries!.widthNs == w }.map(\.name).joined(separator: ", ")
+    }.joined(separator: "; ")
+  }
+
+  /// Whether the series has requests to chart (a cpu-only trace's has CPU shares only).
+  var seriesHasRequests: Bool {
+    seriesBackends.contains {
+      $0.timeSeries!.intervals.contains { $0.contains { $0.figures.requests > 0 } }
+    }
+  }
+
   /// report.md's section on the time series.
   var timeSeriesMarkdown: String {
-    guard let first = seriesBackends.first?.timeSeries else { return "" }
+    guard seriesHasRequests else { return "" }
     var md = "\n## Over time\n\n"
-    md += "Every VM's figures per \(SVGChart.nanoseconds(Double(first.widthNs))) of trace time "
+    md += "Every VM's figures per \(widthsText) of trace time "
     md += "are in `timeseries.csv` (per channel, VM and backend; model rule \"time series\")"
     md +=
       seriesBackends.contains { $0.timeSeries!.cut }
-      ? "; it stops at \(TimeSeriesRecorder.maximumIntervals) intervals: a longer `--interval` covers the rest"
+      ? "; it stops at \(TimeSeriesRecorder.maximumIntervals) intervals (or \(TimeSeriesRecorder.maximumEntries) channel-intervals): a longer `--interval` covers the rest"
       : ""
     md += ".\n" + timeSeriesMermaid + "\n![Latency p99 and IOPS over time](timeseries.svg)\n"
     return md
@@ -123,7 +150,7 @@ extension ReplayReport {
       "\n```mermaid\nxychart-beta\n  title \"Latency p99 (us) per \(SVGChart.nanoseconds(Double(first.widthNs * UInt64(step)))) (lines: "
     md += backends.map(\.name).joined(separator: "; ") + ")\"\n"
     let labels = stride(from: 0, to: first.intervals.count, by: step).map { i in
-      "\"\(TraceInspection.fixed(Double(first.span(of: i).start - first.startNs) / 1e9, 2))\""
+      "\"\(SVGChart.nanoseconds(Double(first.span(of: i).start - first.startNs)))\""
     }
     md += "  x-axis [" + labels.joined(separator: ", ") + "]\n"
     md += "  y-axis \"p99 latency (us)\"\n"

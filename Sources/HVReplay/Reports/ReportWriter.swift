@@ -210,7 +210,7 @@ extension ReplayReport {
     }
     if !seriesBackends.isEmpty {
       files.append(("timeseries.csv", timeSeriesCSV))
-      files.append(("timeseries.svg", timeSeriesSVG))
+      if seriesHasRequests { files.append(("timeseries.svg", timeSeriesSVG)) }
     }
     files.append(("report.json", json.serialized() + "\n"))
     return files

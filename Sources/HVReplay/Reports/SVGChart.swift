@@ -12,11 +12,15 @@ enum SVGChart {
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
   ]
 
-  /// A line chart; `logX` plots x on a base-10 logarithmic axis.
+  /// A line chart; `logX` plots x on a base-10 logarithmic axis, `logY` y (from
+  /// `logYFloor`, values below it drawn at it); `integerX` puts x ticks on whole numbers
+  /// only (for counts). The legend sits below the plot, two entries a row, so it covers
+  /// no curve.
   static func lines(
     title: String, xLabel: String, yLabel: String,
     series: [(name: String, points: [(Double, Double)])],
-    logX: Bool, yMax: Double? = nil
+    logX: Bool, yMax: Double? = nil, logY: Bool = false, logYFloor: Double = 1e-6,
+    integerX: Bool = false
   ) -> String {
     let all = series.flatMap(\.points)
     let xs = all.map { logX ? log10(max($0.0, 1)) : $0.0 }
@@ -29,27 +33,44 @@ enum SVGChart {
       xMax = xMin + 1
     }
     let yTop = yMax ?? max(all.map(\.1).max() ?? 1, 1e-9)
+    // Decades from the floor to the top, on a log axis.
+    let yHigh = logY ? max(log10(yTop).rounded(.up), log10(logYFloor) + 1) : 0
+    let yLow = logY ? log10(logYFloor) : 0
+    let legendRows = (series.count + 1) / 2
+    let chartHeight = height + Double(legendRows) * 16
     let plotW = width - left - right
     let plotH = height - top - bottom
     func px(_ x: Double) -> Double {
       left + ((logX ? log10(max(x, 1)) : x) - xMin) / (xMax - xMin) * plotW
     }
-    func py(_ y: Double) -> Double { top + plotH - y / yTop * plotH }
+    func py(_ y: Double) -> Double {
+      guard logY else { return top + plotH - y / yTop * plotH }
+      return top + plotH - (log10(max(y, logYFloor)) - yLow) / (yHigh - yLow) * plotH
+    }
 
-    var svg = header(title: title)
-    // Axes and grid.
+    var svg = header(title: title, height: chartHeight)
+    // Axes and grid: quarters, or one line per decade on a log axis.
+    var yTicks: [(y: Double, label: String)] = []
+    if logY {
+      for e in stride(from: yHigh, through: yLow, by: -1) {
+        let label: String = e == 0 ? "1" : "1e\(Int(e))"
+        yTicks.append((py(pow(10, e)), label))
+      }
+    } else {
+      for i in 0...4 {
+        yTicks.append((top + plotH * Double(i) / 4, short(yTop * Double(4 - i) / 4)))
+      }
+    }
     svg += "<g stroke=\"#ccc\" stroke-width=\"1\">\n"
-    for i in 0...4 {
-      let y = top + plotH * Double(i) / 4
-      svg += "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(left + plotW))\" y2=\"\(f(y))\"/>\n"
+    for t in yTicks {
+      svg +=
+        "<line x1=\"\(f(left))\" y1=\"\(f(t.y))\" x2=\"\(f(left + plotW))\" y2=\"\(f(t.y))\"/>\n"
     }
     svg += "</g>\n"
     svg += "<g font-family=\"sans-serif\" font-size=\"11\" fill=\"#333\">\n"
-    for i in 0...4 {
-      let value = yTop * Double(4 - i) / 4
-      svg +=
-        "<text x=\"\(f(left - 6))\" y=\"\(f(top + plotH * Double(i) / 4 + 4))\" text-anchor=\"end\">"
-      svg += "\(escape(short(value)))</text>\n"
+    for t in yTicks {
+      svg += "<text x=\"\(f(left - 6))\" y=\"\(f(t.y + 4))\" text-anchor=\"end\">"
+      svg += "\(escape(t.label))</text>\n"
     }
     if logX {
       var e = xMin
@@ -61,6 +82,20 @@ enum SVGChart {
         svg += "\(escape(nanoseconds(pow(10, e))))</text>\n"
         e += 1
       }
+    } else if integerX {
+      // Whole-number ticks 1, 2 or 5 times a power of ten apart, at most about 8.
+      let span = max(xMax - xMin, 1)
+      var step = 1.0
+      while span / step > 8 {
+        for m in [2.0, 2.5, 2.0] where span / step > 8 { step *= m }
+      }
+      step = max(step.rounded(), 1)
+      var v = (xMin / step).rounded(.up) * step
+      while v <= xMax {
+        svg += "<text x=\"\(f(px(v)))\" y=\"\(f(top + plotH + 16))\" text-anchor=\"middle\">"
+        svg += "\(Int(v))</text>\n"
+        v += step
+      }
     } else {
       for i in 0...4 {
         let value = xMin + (xMax - xMin) * Double(i) / 4
@@ -70,7 +105,7 @@ enum SVGChart {
       }
     }
     svg +=
-      "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 18))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
+      "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(top + plotH + 36))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
     svg +=
       "<text transform=\"translate(16 \(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\">"
     svg += "\(escape(yLabel))</text>\n</g>\n"
@@ -79,13 +114,19 @@ enum SVGChart {
     for (i, s) in series.enumerated() {
       let color = colors[i % colors.count]
       let points = s.points.map { "\(f(px($0.0))),\(f(py($0.1)))" }.joined(separator: " ")
+      // Beyond the eight colours, the lines are dashed.
+      let dash = (i / colors.count) % 2 == 1 ? " stroke-dasharray=\"6 3\"" : ""
       svg +=
-        "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points)\"/>\n"
-      let ly = top + 14 + Double(i) * 16
+        "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(dash) points=\"\(points)\"/>\n"
+      // The legend, below the axis label: two columns.
+      let lx = left + Double(i % 2) * plotW / 2
+      let ly = top + plotH + 56 + Double(i / 2) * 16
       svg +=
-        "<rect x=\"\(f(left + plotW - 150))\" y=\"\(f(ly - 9))\" width=\"12\" height=\"12\" fill=\"\(color)\"/>\n"
+        dash.isEmpty
+        ? "<rect x=\"\(f(lx))\" y=\"\(f(ly - 9))\" width=\"12\" height=\"12\" fill=\"\(color)\"/>\n"
+        : "<line x1=\"\(f(lx))\" y1=\"\(f(ly - 3))\" x2=\"\(f(lx + 12))\" y2=\"\(f(ly - 3))\" stroke=\"\(color)\" stroke-width=\"2\"\(dash)/>\n"
       svg +=
-        "<text x=\"\(f(left + plotW - 132))\" y=\"\(f(ly + 2))\" font-family=\"sans-serif\" font-size=\"12\">"
+        "<text x=\"\(f(lx + 18))\" y=\"\(f(ly + 2))\" font-family=\"sans-serif\" font-size=\"12\">"
       svg += "\(escape(s.name))</text>\n"
     }
     return svg + "</svg>\n"
@@ -102,7 +143,7 @@ enum SVGChart {
     return points
   }
 
-  static func header(title: String) -> String {
+  static func header(title: String, height: Double = height) -> String {
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       + "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
       + "viewBox=\"0 0 \(Int(width)) \(Int(height))\">\n"
@@ -113,6 +154,12 @@ enum SVGChart {
 
   /// Two charts side by side in one picture (each a nested `<svg>`).
   static func sideBySide(_ a: String, _ b: String) -> String {
+    // The taller chart's height (its legend may have more rows).
+    func chartHeight(_ chart: String) -> Double {
+      guard let r = chart.firstRange(of: "height=\"") else { return height }
+      return Double(chart[r.upperBound...].prefix { $0 != "\"" }) ?? height
+    }
+    let h = max(chartHeight(a), chartHeight(b))
     func inner(_ chart: String, x: Double) -> String {
       let body = chart.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
       var svg = body.count == 2 && body[0].hasPrefix("<?xml") ? String(body[1]) : chart
@@ -122,8 +169,8 @@ enum SVGChart {
       return svg
     }
     return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      + "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(2 * width))\" height=\"\(Int(height))\" "
-      + "viewBox=\"0 0 \(Int(2 * width)) \(Int(height))\">\n" + inner(a, x: 0) + inner(b, x: width)
+      + "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(2 * width))\" height=\"\(Int(h))\" "
+      + "viewBox=\"0 0 \(Int(2 * width)) \(Int(h))\">\n" + inner(a, x: 0) + inner(b, x: width)
       + "</svg>\n"
   }
 
@@ -177,23 +224,27 @@ extension ReplayReport {
 
   /// `ring-occupancy.svg`: for each ring, the fraction of time at each occupancy.
   public var occupancySVG: String {
+    // The complementary CDF on a log axis: the fraction of time the ring held at least k
+    // requests, so that rare full rings show beside the hours it sat idle.
     var series: [(String, [(Double, Double)])] = []
     for b in backends {
       for (channel, f) in b.rings {
         guard let o = f.metrics.occupancy, o.observedNs > 0 else { continue }
         let total = Double(o.observedNs)
         let top = Int(o.maximum)
-        series.append(
-          (
-            "\(b.name) vm \(channel.vm) \(channel.name)",
-            (0...max(top, 1)).map {
-              (Double($0), Double($0 < o.timeAtLevel.count ? o.timeAtLevel[$0] : 0) / total)
-            }
-          ))
+        var atLeast = total
+        var points: [(Double, Double)] = []
+        for k in 0...max(top, 1) {
+          points.append((Double(k), max(atLeast, 0) / total))
+          atLeast -= Double(k < o.timeAtLevel.count ? o.timeAtLevel[k] : 0)
+        }
+        series.append(("\(b.name) vm \(channel.vm) \(channel.name)", points))
       }
     }
     return SVGChart.lines(
-      title: "Ring occupancy: \(result.trace.name)", xLabel: "outstanding requests in the ring",
-      yLabel: "fraction of time", series: Array(series.prefix(8)), logX: false)
+      title: "Ring occupancy: \(result.trace.name)",
+      xLabel: "outstanding requests in the ring (at least)",
+      yLabel: "fraction of time (log)", series: Array(series.prefix(8)), logX: false, yMax: 1,
+      logY: true, integerX: true)
   }
 }

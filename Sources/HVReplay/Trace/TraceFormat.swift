@@ -20,6 +20,10 @@ public enum TraceFormat: String, Sendable, CaseIterable, CustomStringConvertible
   case tencent
   /// VMware vscsi (CloudPhysics) binary, version 1 or 2.
   case vscsi
+  /// libCacheSim's CSV of the CloudPhysics block traces: `version,time,op,size,lbn`.
+  case libcachesim
+  /// Any block-trace CSV with a header, read by a column mapping (`--columns`).
+  case columns
   /// Scheduler traces as text from ftrace, `perf script` or `trace-cmd report`.
   case ftrace
 
@@ -40,6 +44,8 @@ public enum TraceFormat: String, Sendable, CaseIterable, CustomStringConvertible
     case .systor: "SYSTOR '17 CSV: Timestamp,Response,IOType,LUN,Offset,Size"
     case .alibaba: "Alibaba 2020 CSV: device_id,opcode,offset,length,timestamp_us"
     case .tencent: "Tencent CBS CSV: timestamp_s,offset_sectors,size_sectors,io_type,volume_id"
+    case .libcachesim: "libCacheSim's CloudPhysics CSV: version,time(us),op(SCSI hex),size,lbn"
+    case .columns: "any block-trace CSV, its columns named by --columns time=COL:unit,op=COL,.."
     case .vscsi: "VMware vscsi (CloudPhysics) binary, version 1 (32-byte) or 2 (40-byte records)"
     case .ftrace:
       "sched_switch / sched_wakeup text from ftrace, perf script or trace-cmd report: cpu bursts"

@@ -68,7 +68,11 @@ public struct TraceReader {
       )
     }
     let format: TraceFormat
-    if let chosen = options.format { format = chosen } else { format = try Self.detect(input) }
+    if let chosen = options.format ?? (options.columns != nil ? .columns : nil) {
+      format = chosen
+    } else {
+      format = try Self.detect(input)
+    }
     if inputs.count > 1 && format != .blktrace {
       throw HVReplayError(
         .usage,

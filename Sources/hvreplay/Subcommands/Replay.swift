@@ -61,9 +61,11 @@ extension HVReplayCommand {
     func validate() throws {
       try requireNonEmpty(out, "--out")
       if let interval {
-        guard let ns = Duration.parseNanoseconds(interval), ns >= 1_000, ns <= 1 << 50 else {
+        guard let ns = Duration.parseNanoseconds(interval), ns >= 1_000,
+          ns <= 312 * 3_600_000_000_000
+        else {
           throw ValidationError(
-            "--interval must be a duration from 1us to 13 days, such as 10ms or 1s; found \"\(interval)\""
+            "--interval must be a duration from 1us to 312h (13 days), such as 10ms or 1s; found \"\(interval)\""
           )
         }
       }
