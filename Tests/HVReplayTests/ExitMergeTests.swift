@@ -212,6 +212,18 @@ extension ExitMergeTests {
     #expect(throws: HVReplayError.self) { try ExitReport.merge([huge, a], names: ["h", "a"]) }
   }
 
+  @Test("two parts whose names and VMs would meet in one label are refused")
+  func labelClash() throws {
+    let dir = TemporaryDirectory()
+    let a = try ExitReport.read(
+      path: dir.write("a.txt", Self.text(Self.lines(tid: 1, cpu: 1, n: 10, ioNs: 4_000))))
+    var x = a
+    x.rows = x.rows.map {
+      var r = $0; if r.vm != "all" { r.vm = "y:" + r.vm }; return r
+    }
+    #expect(throws: HVReplayError.self) { try ExitReport.merge([x, a], names: ["x", "x:y"]) }
+  }
+
   @Test("a part named all or host is renamed: those names mean every VM and an unmerged host")
   func reservedNames() {
     let parts = ["all.txt", "host.txt", "x.txt"].map { ExitReport(file: $0, layout: .traceCmd) }

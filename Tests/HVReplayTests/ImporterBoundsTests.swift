@@ -510,6 +510,10 @@ struct ColumnCSVTests {
     #expect(dv.map(\.offset) == [768, 1920] && dv.map(\.bytes) == [1, 1])
     let eights = try ColumnMapping.parse("time=ts:s,op=type,offset=off:8,bytes=len:2")
     #expect(try importAll([d]) { $0.columns = eights }.events.map(\.offset) == [12, 30])
+    // A byte-order mark before a headerless file's first record.
+    let bom = dir.write("bom.csv", "\u{FEFF}5,W,1,512\n7,R,2,1024\n")
+    let byNumber = try ColumnMapping.parse("time=#1:ms,op=#2,offset=#3:4096,bytes=#4")
+    #expect(try importAll([bom]) { $0.columns = byNumber }.events.count == 2)
     let twice = dir.write("twice.csv", "ts,ts,off,len\n1,R,0,512\n")
     let dup = try ColumnMapping.parse("time=ts,op=ts,offset=off,bytes=len")
     let de = try #require(importError([twice]) { $0.columns = dup })

@@ -177,6 +177,9 @@ extension ExitReport {
       merged.notes += part.notes.map { "\(name): \($0)" }
     }
     var sections: [[Row]] = []
+    // Which part each merged VM label came from: two parts must not meet in one label
+    // (a part `x` with VM `y:z` and a part `x:y` with VM `z`).
+    var owner: [String: Int] = [:]
     for s in Self.sectionNames.indices {
       var groups = MergedGroups()
       for (name, part) in zip(names, parts) {
@@ -184,6 +187,16 @@ extension ExitReport {
           // A part's own VMs and host CPUs keep their name and rate; every VM's rows add up.
           let own = r.vm != "all"
           let vm = !own ? "all" : r.vm == "host" ? name : "\(name):\(r.vm)"
+          if own {
+            let p = names.firstIndex(of: name)!
+            if let other = owner[vm], other != p {
+              throw HVReplayError(
+                .badData,
+                "cannot merge: \(names[other]) and \(name) both give the VM label \"\(vm)\"; rename a recording (its name is the part's)"
+              )
+            }
+            owner[vm] = p
+          }
           let span = own ? r.spanNs ?? part.spanNs : nil
           guard groups.add(vm: vm, vcpu: r.vcpu, reason: r.reason, r.figures, spanNs: span) else {
             throw overflow(

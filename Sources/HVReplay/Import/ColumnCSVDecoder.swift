@@ -137,7 +137,6 @@ struct ColumnCSVDecoder: ImportingDecoder {
     // Names as the header gives them: without a byte-order mark or surrounding quotes.
     var header =
       named ? Bytes.fields(first, separator: separator).map { Bytes.string(Bytes.trim($0)) } : []
-    if let h = header.first, h.hasPrefix("\u{FEFF}") { header[0] = String(h.dropFirst()) }
     header = header.map {
       $0.count >= 2 && $0.hasPrefix("\"") && $0.hasSuffix("\"")
         ? String($0.dropFirst().dropLast()) : $0
@@ -169,8 +168,12 @@ struct ColumnCSVDecoder: ImportingDecoder {
   }
 
   mutating func next() throws(HVReplayError) -> TraceEvent? {
-    while let line = try lines.next() {
+    while var line = try lines.next() {
       if line.isEmpty || line.first == UInt8(ascii: "#") { continue }
+      // A byte-order mark before the first line, header or data.
+      if !started && line.count >= 3 && line[0] == 0xEF && line[1] == 0xBB && line[2] == 0xBF {
+        line = UnsafeRawBufferPointer(rebasing: line[3...])
+      }
       if !started, try start(line) { continue }
       do {
         return try parse(Bytes.fields(line, separator: separator))

@@ -19,29 +19,37 @@ extension ReplayReport {
       for (i, slot) in series.intervals.enumerated() {
         let (start, ns) = series.span(of: i)
         var perVM: [UInt16: IntervalFigures] = [:]
+        var vmRings: [UInt16: Int] = [:]
         var vmOrder: [UInt16] = []
         var every = IntervalFigures()
+        var rings = 0
+        let cpuRows = series.pcpus > 0 && i < series.cpu.count ? series.cpu[i] : []
+        // The interval's width, so that rates turn back into counts.
+        if !slot.isEmpty || !cpuRows.isEmpty {
+          out += "\(name),all,all,\(start),interval_ns,\(ns),ns\n"
+        }
         for (c, f) in slot {
           let channel = result.channels[Int(c)]
           Self.seriesRows(&out, name, "\(channel.vm)", channel.name, start, ns, f)
           if perVM[channel.vm] == nil { vmOrder.append(channel.vm) }
           perVM[channel.vm, default: IntervalFigures()].add(f)
           every.add(f)
+          if f.occupancyNs != nil {
+            vmRings[channel.vm, default: 0] += 1
+            rings += 1
+          }
         }
         for vm in vmOrder.sorted() {
-          Self.seriesRows(&out, name, "\(vm)", "all", start, ns, perVM[vm]!)
+          Self.seriesRows(
+            &out, name, "\(vm)", "all", start, ns, perVM[vm]!, rings: vmRings[vm] ?? 0)
         }
         if !slot.isEmpty {
-          // The interval's width, so that rates turn back into counts.
-          out += "\(name),all,all,\(start),interval_ns,\(ns),ns\n"
-          Self.seriesRows(&out, name, "all", "all", start, ns, every)
+          Self.seriesRows(&out, name, "all", "all", start, ns, every, rings: rings)
         }
-        if series.pcpus > 0 && i < series.cpu.count {
-          for (vm, used) in series.cpu[i] {
-            let share = Double(used) / (Double(ns) * Double(series.pcpus)) * 100
-            out +=
-              "\(name),\(CSVField.quote(vm)),cpu,\(start),cpu_share,\(TraceInspection.fixed(share, 3)),pct\n"
-          }
+        for (vm, used) in cpuRows {
+          let share = Double(used) / (Double(ns) * Double(series.pcpus)) * 100
+          out +=
+            "\(name),\(CSVField.quote(vm)),cpu,\(start),cpu_share,\(TraceInspection.fixed(share, 3)),pct\n"
         }
       }
     }
@@ -50,7 +58,7 @@ extension ReplayReport {
 
   private static func seriesRows(
     _ out: inout String, _ backend: String, _ vm: String, _ device: String, _ start: UInt64,
-    _ ns: UInt64, _ f: IntervalFigures
+    _ ns: UInt64, _ f: IntervalFigures, rings: Int = 1
   ) {
     let prefix = "\(backend),\(vm),\(device),\(start),"
     let seconds = Double(ns) / 1e9
@@ -63,9 +71,10 @@ extension ReplayReport {
       out += prefix + "latency_p99_ns,\(index.value(at: 99)),ns\n"
       out += prefix + "latency_max_ns,\(f.maxNs),ns\n"
     }
-    if let o = f.occupancyNs {
-      out +=
-        prefix + "ring_occupancy_mean,\(TraceInspection.fixed(Double(o) / Double(ns), 3)),entries\n"
+    if let o = f.occupancyNs, rings > 0 {
+      // Per ring, averaged over a scope's rings as in summary.csv.
+      let mean = Double(o) / Double(ns) / Double(rings)
+      out += prefix + "ring_occupancy_mean,\(TraceInspection.fixed(mean, 3)),entries\n"
     }
     if f.exits > 0 { out += prefix + "exits,\(f.exits),exits\n" }
     if f.notifications > 0 { out += prefix + "notifications,\(f.notifications),notifications\n" }
