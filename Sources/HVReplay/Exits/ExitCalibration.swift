@@ -155,7 +155,7 @@ public struct IORequestCounts: Sendable, Equatable {
     var reader: TraceReader
     do {
       reader = try TraceReader(paths: [path], options: options)
-    } catch  where error.message.contains("read it with `hvreplay exits") {
+    } catch  where error.message.contains(TraceReader.kvmRecordingAdvice) {
       throw HVReplayError(
         .badData, file: path,
         "a KVM recording, not an I/O trace: --io takes the I/O trace of the recorded run (a blktrace, blkparse text, fio log or any trace `hvreplay formats` lists)"
@@ -177,9 +177,7 @@ extension ExitReport {
   public func trapCalibration(
     requests: IORequestCounts, registers: [EventKind: [RegisterRange]], base: Model
   ) -> (keys: [CalibratedKey], skipped: [String]) {
-    // Every VM's accesses once: a perf kvm stat report's sum over vCPUs where it has one.
-    let rows =
-      accessRows.contains { $0.vcpu == "all" } ? accessRows.filter { $0.vcpu == "all" } : accessRows
+    let rows = everyVMAccesses
     var keys: [CalibratedKey] = []
     var skipped: [String] = []
     for kind in [EventKind.disk, .net] {

@@ -251,11 +251,7 @@ extension ExitReport {
     guard let all, all.figures.count > 0 else {
       // A recording without kvm_exit (rule E2, E3) still says what it counted.
       var s = "exits: none"
-      // Every VM's accesses once: a perf kvm stat report's sum over vCPUs where it has one.
-      let accesses =
-        accessRows.contains { $0.vcpu == "all" }
-        ? accessRows.filter { $0.vcpu == "all" } : accessRows
-      for (what, rows) in [("accesses", accesses), ("returns to userspace", userspaceRows)] {
+      for (what, rows) in [("accesses", everyVMAccesses), ("returns to userspace", userspaceRows)] {
         let n = rows.reduce(UInt64(0)) { $0.adding(saturating: $1.figures.count) }
         if n > 0 { s += "; \(n == .max ? "more than 2^64" : "\(n)") \(what)" }
       }

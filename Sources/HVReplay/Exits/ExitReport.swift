@@ -262,6 +262,11 @@ public struct ExitReport: Sendable {
   /// that has exits.
   var hasTimeSeries: Bool { intervalNs != nil && rows.contains { $0.figures.count > 0 } }
 
+  /// Every VM's accesses once: a perf kvm stat report's sum over vCPUs where it has one.
+  var everyVMAccesses: [Row] {
+    accessRows.contains { $0.vcpu == "all" } ? accessRows.filter { $0.vcpu == "all" } : accessRows
+  }
+
   /// Exits per second over the row's span (its own, else the report's), or nil without one.
   public func rate(_ r: Row) -> Double? {
     guard let s = r.spanNs ?? spanNs, s > 0 else { return nil }

@@ -61,30 +61,33 @@ enum Bytes {
   /// A non-negative decimal `seconds[.fraction]` as nanoseconds (exact up to 9 decimals,
   /// rounded below), or `nil`.
   static func secondsAsNanoseconds(_ s: UnsafeRawBufferPointer) -> UInt64? {
-    guard let dot = s.firstIndex(of: UInt8(ascii: ".")) else {
-      return uint(s).flatMap { $0 <= UInt64.max / 1_000_000_000 ? $0 * 1_000_000_000 : nil }
-    }
-    guard let whole = uint(UnsafeRawBufferPointer(rebasing: s[..<dot])),
-      whole <= UInt64.max / 1_000_000_000
+    decimal(s, times: 1_000_000_000)
+  }
+
+  /// A non-negative decimal `whole[.fraction]` times `factor`, exactly and rounded below
+  /// (the fraction's digits F of k places add F x factor / 10^k; digits past the 18th
+  /// change nothing a factor up to 10^9 resolves), or `nil` when it is not a number or
+  /// passes 2^64.
+  static func decimal(_ s: UnsafeRawBufferPointer, times factor: UInt64) -> UInt64? {
+    let dot = s.firstIndex(of: UInt8(ascii: "."))
+    guard let whole = uint(UnsafeRawBufferPointer(rebasing: s[..<(dot ?? s.endIndex)])),
+      let value = whole.multiplied(checked: factor)
     else { return nil }
-    var fraction: UInt64 = 0
-    var digits = 0
+    guard let dot else { return value }
+    var digits: UInt64 = 0
+    var power: UInt64 = 1
     for b in s[(dot + 1)...] {
       let d = b &- 0x30
       guard d < 10 else { return nil }
-      if digits < 9 {
-        fraction = fraction * 10 + UInt64(d)
-        digits += 1
+      if power < 1_000_000_000_000_000_000 {
+        digits = digits * 10 + UInt64(d)
+        power *= 10
       }
     }
-    while digits < 9 {
-      fraction *= 10
-      digits += 1
-    }
-    return whole.multiplied(checked: 1_000_000_000).flatMap {
-      let (sum, overflow) = $0.addingReportingOverflow(fraction)
-      return overflow ? nil : sum
-    }
+    let product = digits.multipliedFullWidth(by: factor)
+    guard product.high < power else { return nil }
+    let (sum, overflow) = value.addingReportingOverflow(power.dividingFullWidth(product).quotient)
+    return overflow ? nil : sum
   }
 
   static func string(_ s: UnsafeRawBufferPointer) -> String { String(decoding: s, as: UTF8.self) }

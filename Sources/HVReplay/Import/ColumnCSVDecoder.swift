@@ -184,38 +184,12 @@ struct ColumnCSVDecoder: ImportingDecoder {
     return nil
   }
 
-  /// A decimal `whole[.fraction]` times `factor` (the fraction kept to what the factor
-  /// resolves), or nil.
-  static func decimal(_ s: UnsafeRawBufferPointer, _ factor: UInt64) -> UInt64? {
-    let dot = s.firstIndex(of: UInt8(ascii: "."))
-    guard let whole = Bytes.uint(UnsafeRawBufferPointer(rebasing: s[..<(dot ?? s.endIndex)])),
-      var value = whole.multiplied(checked: factor)
-    else { return nil }
-    guard let dot else { return value }
-    // The fraction's digits F of k places add F x factor / 10^k, exactly (rounded down);
-    // digits past the 18th change nothing a factor up to 10^9 can resolve.
-    var digits: UInt64 = 0
-    var power: UInt64 = 1
-    for b in s[(dot + 1)...] {
-      let d = b &- 0x30
-      guard d < 10 else { return nil }
-      if power < 1_000_000_000_000_000_000 {
-        digits = digits * 10 + UInt64(d)
-        power *= 10
-      }
-    }
-    let product = digits.multipliedFullWidth(by: factor)
-    guard product.high < power else { return nil }
-    let (sum, overflow) = value.addingReportingOverflow(power.dividingFullWidth(product).quotient)
-    return overflow ? nil : sum
-  }
-
   private func field(_ f: [UnsafeRawBufferPointer], _ i: Int, _ name: String, factor: UInt64)
     throws(HVReplayError) -> UInt64
   {
     guard i < f.count else { throw fail("expected at least \(i + 1) columns, found \(f.count)") }
     let text = Bytes.trim(f[i])
-    guard let v = Self.decimal(text, factor) else {
+    guard let v = Bytes.decimal(text, times: factor) else {
       throw fail(
         "column \(i + 1) (\(name)): expected a non-negative number, found \"\(Bytes.string(text).prefix(40))\""
       )

@@ -15,6 +15,10 @@ public struct TraceReadOptions: Sendable {
 }
 
 extension TraceReader {
+  /// How a replay's refusal of a KVM recording begins its advice (calibrate's `--io`
+  /// recognises the refusal by it).
+  static let kvmRecordingAdvice = "read it with `hvreplay exits"
+
   /// The format of `input`, decided from its first (decompressed) bytes.
   static func detect(_ input: ByteInput) throws(HVReplayError) -> TraceFormat {
     let prefix = UnsafeRawBufferPointer(start: input.base, count: input.end)
@@ -68,7 +72,7 @@ extension TraceReader {
     if let kvmLine {
       throw HVReplayError(
         .badData, file: input.name, location: .line(kvmLine),
-        "a KVM exit recording (kvm tracepoints), not a trace to replay: read it with `hvreplay exits \(input.name)`"
+        "a KVM exit recording (kvm tracepoints), not a trace to replay: \(kvmRecordingAdvice) \(input.name)`"
       )
     }
     if tracerHeader { return .ftrace }

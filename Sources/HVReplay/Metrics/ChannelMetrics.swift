@@ -58,10 +58,9 @@ public struct ChannelMetrics: Sendable {
   /// Ring occupancy over time (para only).
   public var occupancy: OccupancyMetrics?
   /// The requests completed in the open time-series interval (model rule "time series"):
-  /// their latencies, exact maximum and bytes; emptied as each interval closes.
+  /// their latencies and exact maximum; emptied as each interval closes.
   public private(set) var intervalLatency = ChannelHistogram()
   public private(set) var intervalMaxNs: UInt64 = 0
-  public private(set) var intervalBytes: UInt64 = 0
   /// When the first request was issued and the last completed, in trace ns: the span the
   /// achieved rates divide by (`UInt64.max` and 0 while there is none).
   public var firstIssueNs = UInt64.max
@@ -107,7 +106,6 @@ public struct ChannelMetrics: Sendable {
     latencySumNs = latencySumNs.adding(saturating: value)
     intervalLatency.record(value)
     if latencyNs > intervalMaxNs { intervalMaxNs = latencyNs }
-    if op != .discard { intervalBytes = intervalBytes.adding(saturating: UInt64(bytes)) }
     let index = Int(op.rawValue)
     // Optional chaining records in place; a histogram is made on an op's first request.
     if latency[index]?.record(value) == nil {
@@ -122,7 +120,6 @@ public struct ChannelMetrics: Sendable {
   mutating func startInterval() {
     intervalLatency = ChannelHistogram()
     intervalMaxNs = 0
-    intervalBytes = 0
   }
 
   /// Total traps.

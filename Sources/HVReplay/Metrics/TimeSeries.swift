@@ -74,7 +74,8 @@ struct TimeSeriesRecorder {
   private var current: UInt64 = 0
   private(set) var nextBoundary: UInt64 = 0
   /// Each channel's counters when the open interval began.
-  private var last: [(exits: UInt64, notifications: UInt64, occupancyNs: UInt64)] = []
+  private var last: [(bytes: UInt64, exits: UInt64, notifications: UInt64, occupancyNs: UInt64)] =
+    []
   private var lastCPU: [String: UInt64] = [:]
   /// The (channel, interval) figures kept.
   private var entries = 0
@@ -133,7 +134,9 @@ struct TimeSeriesRecorder {
     let index = Int(current - series.startNs / w)
     var figures: [(Int32, IntervalFigures)] = []
     if last.count < metrics.channels.count {
-      let zero: (exits: UInt64, notifications: UInt64, occupancyNs: UInt64) = (0, 0, 0)
+      let zero: (bytes: UInt64, exits: UInt64, notifications: UInt64, occupancyNs: UInt64) = (
+        0, 0, 0, 0
+      )
       last.append(contentsOf: repeatElement(zero, count: metrics.channels.count - last.count))
     }
     for c in metrics.channels.indices {
@@ -142,13 +145,13 @@ struct TimeSeriesRecorder {
       let exits = m.exits
       let notifications = m.notificationsSent
       let occupancy = m.occupancy?.integral(upTo: end)
+      f.bytes = m.bytes &- last[c].bytes
       f.exits = exits &- last[c].exits
       f.notifications = notifications &- last[c].notifications
       if let o = occupancy { f.occupancyNs = o &- last[c].occupancyNs }
-      last[c] = (exits, notifications, occupancy ?? 0)
+      last[c] = (m.bytes, exits, notifications, occupancy ?? 0)
       if m.intervalLatency.totalCount > 0 {
         f.requests = m.intervalLatency.totalCount
-        f.bytes = m.intervalBytes
         f.latency = m.intervalLatency
         f.maxNs = m.intervalMaxNs
         metrics.channels[c].startInterval()

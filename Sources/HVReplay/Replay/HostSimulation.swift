@@ -13,6 +13,9 @@ protocol HostTarget: ReplayTarget {
   /// uncoupled), and the host's pCPUs.
   func cpuUsage(at time: UInt64) -> [(vm: String, ns: UInt64)]
   var pcpus: UInt64 { get }
+  /// Closes the time series' intervals that end at or before `time` (model rule "time
+  /// series"), the backend's metrics moved out, the host's CPU read as it stands.
+  mutating func closeIntervals(_ recorder: inout TimeSeriesRecorder, upTo time: UInt64)
   /// The device figures the backend declares.
   var reportedMetrics: [String] { get }
   /// After the driver drained: the host's CPU figures (none uncoupled).
@@ -44,6 +47,12 @@ struct HostSimulation<Backend: DeviceBackend, Policy: SchedulingPolicy>: HostTar
   }
   func cpuUsage(at time: UInt64) -> [(vm: String, ns: UInt64)] { cpu.usage(at: time) }
   var pcpus: UInt64 { cpu.pcpuCount }
+  mutating func closeIntervals(_ recorder: inout TimeSeriesRecorder, upTo time: UInt64) {
+    // The scheduler is only read while the backend's metrics change: a copy of it shares
+    // its storage and copies nothing.
+    let cpu = self.cpu
+    recorder.close(upTo: time, metrics: &backend.metrics) { cpu.usage(at: $0) }
+  }
   var reportedMetrics: [String] { backend.reportedMetrics }
   mutating func addChannel(_ channel: Channel) { backend.addChannel(channel) }
 
@@ -153,6 +162,9 @@ struct UncoupledBackend<Backend: DeviceBackend>: HostTarget {
   }
   func cpuUsage(at time: UInt64) -> [(vm: String, ns: UInt64)] { [] }
   var pcpus: UInt64 { 0 }
+  mutating func closeIntervals(_ recorder: inout TimeSeriesRecorder, upTo time: UInt64) {
+    recorder.close(upTo: time, metrics: &backend.metrics) { _ in [] }
+  }
   var reportedMetrics: [String] { backend.reportedMetrics }
   mutating func addChannel(_ channel: Channel) { backend.addChannel(channel) }
 
@@ -221,10 +233,7 @@ struct Recorded<Target: HostTarget>: ReplayTarget {
   @inline(__always)
   private mutating func reach(_ time: UInt64) {
     if time > lastNs { lastNs = time }
-    if time >= recorder.nextBoundary {
-      let t = target
-      recorder.close(upTo: time, metrics: &target.metrics) { t.cpuUsage(at: $0) }
-    }
+    if time >= recorder.nextBoundary { target.closeIntervals(&recorder, upTo: time) }
   }
 
   @inline(__always)
