@@ -4,9 +4,12 @@
 /// `loop` says otherwise (the backend tests give each request's arrival time), and
 /// uncoupled unless `coupled` (the backend suites' hand-worked figures are each design's
 /// I/O path on CPUs of its own; the host suites couple).
+/// `schedulers` and `configure` (a timeline, an interval) shape the engine.
 func replay(
   _ events: [TraceEvent], model: Model = Model(), backends: [BackendKind] = [.full, .para],
-  loop: Model.Loop = .open, coupled: Bool = false
+  loop: Model.Loop = .open, coupled: Bool = false,
+  schedulers: [SchedulerKind] = SchedulerKind.allCases,
+  configure: (inout ReplayEngine) -> Void = { _ in }
 ) throws -> ReplayResult {
   var model = model
   model.replay.loop = loop
@@ -15,7 +18,9 @@ func replay(
   let path = dir.file("t.hvt")
   try writeTrace(events, to: path, type: .hvt)
   var reader = try TraceReader(path: path)
-  return try ReplayEngine(model: model, backends: backends).run(&reader)
+  var engine = ReplayEngine(model: model, backends: backends, schedulers: schedulers)
+  configure(&engine)
+  return try engine.run(&reader)
 }
 
 /// A model with every cost set to 0 (virtio's kick too).

@@ -73,6 +73,9 @@ public struct BackendMetrics: Sendable {
   public var channels: [ChannelMetrics] = []
   /// Latency over every channel, per op.
   public var latency = OpLatency()
+  /// The requests' phases, instants and counters of the timeline window (model rule
+  /// "timeline"), when one is recorded.
+  public var timeline = TimelineLog()
 
   public init() {}
 

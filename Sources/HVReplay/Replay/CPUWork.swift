@@ -62,16 +62,26 @@ public protocol CPUExecutor {
 struct DedicatedCPUs: CPUExecutor {
   /// When each channel's guest driver is free.
   private var lockFree: [UInt64] = []
+  /// What the contexts ran in the timeline window (model rule "timeline"), when recorded.
+  var timeline = TimelineLog()
 
   @inline(__always)
   mutating func run(_ work: CPUWork, at time: UInt64) -> UInt64? {
-    guard work.ordered else { return time.adding(saturating: work.ns) }
+    guard work.ordered else {
+      let done = time.adding(saturating: work.ns)
+      if timeline.enabled {
+        timeline.ran(work.context, channel: work.channel, from: time, to: done)
+      }
+      return done
+    }
     let c = Int(work.channel)
     if c >= lockFree.count {
       lockFree.append(contentsOf: repeatElement(0, count: c + 1 - lockFree.count))
     }
-    let done = max(time, lockFree[c]).adding(saturating: work.ns)
+    let start = max(time, lockFree[c])
+    let done = start.adding(saturating: work.ns)
     lockFree[c] = done
+    if timeline.enabled { timeline.ran(work.context, channel: work.channel, from: start, to: done) }
     return done
   }
 }

@@ -18,6 +18,10 @@ protocol HostTarget: ReplayTarget {
   mutating func closeIntervals(_ recorder: inout TimeSeriesRecorder, upTo time: UInt64)
   /// The device figures the backend declares.
   var reportedMetrics: [String] { get }
+  /// Records the timeline of `window` (model rule "timeline").
+  mutating func recordTimeline(_ window: TimelineWindow)
+  /// The timeline recorded, the backend's and the CPU's in one, or nil when none was.
+  mutating func takeTimeline() -> TimelineLog?
   /// After the driver drained: the host's CPU figures (none uncoupled).
   mutating func finish(windowStart: UInt64, windowEnd: UInt64) throws(HVReplayError)
     -> SchedulerResult?
@@ -54,6 +58,12 @@ struct HostSimulation<Backend: DeviceBackend, Policy: SchedulingPolicy>: HostTar
     recorder.close(upTo: time, metrics: &backend.metrics) { cpu.usage(at: $0) }
   }
   var reportedMetrics: [String] { backend.reportedMetrics }
+  mutating func recordTimeline(_ window: TimelineWindow) {
+    (backend.metrics.timeline, cpu.timeline) = TimelineLog.pair(window)
+  }
+  mutating func takeTimeline() -> TimelineLog? {
+    TimelineLog.take(&backend.metrics.timeline, &cpu.timeline)
+  }
   mutating func addChannel(_ channel: Channel) { backend.addChannel(channel) }
 
   var nextStepTime: UInt64 {
@@ -114,6 +124,7 @@ struct HostSimulation<Backend: DeviceBackend, Policy: SchedulingPolicy>: HostTar
   @inline(__always)
   mutating func submit(_ event: TraceEvent, channel: Int, at time: UInt64, tag: UInt32) {
     if !pastHorizon, let horizon, time >= horizon { reachHorizon() }
+    cpu.timeline.start(at: time)
     backend.submit(event, channel: channel, at: time, tag: tag, cpu: &cpu)
   }
 
@@ -166,6 +177,12 @@ struct UncoupledBackend<Backend: DeviceBackend>: HostTarget {
     recorder.close(upTo: time, metrics: &backend.metrics) { _ in [] }
   }
   var reportedMetrics: [String] { backend.reportedMetrics }
+  mutating func recordTimeline(_ window: TimelineWindow) {
+    (backend.metrics.timeline, cpu.timeline) = TimelineLog.pair(window)
+  }
+  mutating func takeTimeline() -> TimelineLog? {
+    TimelineLog.take(&backend.metrics.timeline, &cpu.timeline)
+  }
   mutating func addChannel(_ channel: Channel) { backend.addChannel(channel) }
 
   var nextStepTime: UInt64 {
@@ -184,6 +201,7 @@ struct UncoupledBackend<Backend: DeviceBackend>: HostTarget {
 
   @inline(__always)
   mutating func submit(_ event: TraceEvent, channel: Int, at time: UInt64, tag: UInt32) {
+    cpu.timeline.start(at: time)
     backend.submit(event, channel: channel, at: time, tag: tag, cpu: &cpu)
   }
 
@@ -209,6 +227,8 @@ protocol ReplayRun {
     -> (BackendResult, SchedulerResult?)
   /// The time series' interval width (model rule "time series"): fixed, or nil to choose.
   mutating func setTimeSeries(widthNs: UInt64?)
+  /// Records the timeline of `window` (model rule "timeline").
+  mutating func setTimeline(_ window: TimelineWindow)
 }
 
 /// A target whose time series is cut as its clock passes each interval's end (model rule
@@ -281,6 +301,8 @@ struct DrivenRun<Target: HostTarget>: ReplayRun {
     host.recorder = TimeSeriesRecorder(widthNs: widthNs)
   }
 
+  mutating func setTimeline(_ window: TimelineWindow) { host.target.recordTimeline(window) }
+
   mutating func replay(
     _ events: UnsafeBufferPointer<TraceEvent>, channels: UnsafeBufferPointer<Int32>,
     newChannels: [Channel]
@@ -305,6 +327,7 @@ struct DrivenRun<Target: HostTarget>: ReplayRun {
     result.design = design
     result.scheduler = scheduler
     result.timeSeries = series
+    result.timeline = host.target.takeTimeline()
     // In the registry's order, whatever the declaration's.
     let declared = Set(host.target.reportedMetrics)
     result.metrics = Metric.deviceMetrics.map(\.name).filter(declared.contains)
@@ -333,6 +356,8 @@ extension SpecialisedRun {
   { try run.finish(windowStart: windowStart, windowEnd: windowEnd) }
 
   mutating func setTimeSeries(widthNs: UInt64?) { run.setTimeSeries(widthNs: widthNs) }
+
+  mutating func setTimeline(_ window: TimelineWindow) { run.setTimeline(window) }
 }
 
 /// Native on CPUs of its own.

@@ -41,6 +41,9 @@ public struct ReplayEngine {
   /// choose one that gives 100 to 1,000 intervals.
   public var timeSeriesIntervalNs: UInt64?
 
+  /// The timeline to record (model rule "timeline"), or nil for none.
+  public var timeline: TimelineWindow?
+
   /// How far a replay has got, for a progress line.
   public struct Progress: Sendable {
     /// Events replayed so far.
@@ -66,6 +69,7 @@ public struct ReplayEngine {
       for s in coupled ? schedulerKinds.map(Optional.some) : [nil] {
         var run = design.makeRun(model, s, coupled ? horizon : nil)
         run.setTimeSeries(widthNs: timeSeriesIntervalNs)
+        if let timeline { run.setTimeline(timeline) }
         workers.append(ReplayWorker(runs: [run], schedulers: []))
       }
     }
@@ -297,6 +301,8 @@ public struct BackendResult: Sendable {
   /// Figures per interval of trace time (model rule "time series"); nil when read back
   /// from a report.json.
   public var timeSeries: TimeSeries?
+  /// The timeline recorded (model rule "timeline"), when one was asked for.
+  public var timeline: TimelineLog?
   /// Metrics by channel index, latency at per-channel precision.
   public var channels: [ChannelMetrics]
   /// Latency over every channel, per op, at full precision.

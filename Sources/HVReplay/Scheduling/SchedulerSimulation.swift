@@ -68,6 +68,11 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   private let horizon: UInt64?
 
   private var vcpus: [VCPUState] = []
+  /// Each vCPU's context (for the timeline).
+  private var contexts: [CPUContext] = []
+  /// What the vCPUs ran and how many pCPUs were busy, in the timeline window (model rule
+  /// "timeline"), when one is recorded.
+  var timeline = TimelineLog()
   private var vcpuIndex: [UInt64: Int] = [:]
   private static var cacheSlots: Int { 64 }
   private var contextCache = [(key: UInt64, index: Int)](
@@ -645,6 +650,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     let vm = vmIndex(context.domain, context.vm)
     let v = vcpus.count
     vcpus.append(VCPUState(vm: vm))
+    contexts.append(context)
     itemList.append(ItemLists.List())
     itemLeft.append(0)
     pcpuOf.append(-1)
@@ -736,7 +742,15 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     let end = Self.add(start, min(timeslice, segment(v)))
     steps.schedule(.pcpu(p, generation: pcpus[p].generation), at: end)
     vms[vm].running += 1
+    if timeline.enabled { timelineCounters(vm) }
     rescheduleCap(vm)
+  }
+
+  /// Timeline: busy pCPUs and VM `vm`'s running vCPUs as they stand now.
+  private mutating func timelineCounters(_ vm: Int) {
+    timeline.busyPCPUs(pcpus.count - idleCount, at: now)
+    timeline.runningVCPUs(
+      vm: vm, domain: metrics[vm].domain, id: vms[vm].id, vms[vm].running, at: now)
   }
 
   /// Takes the running vCPU off pCPU `p` (already accrued).
@@ -748,6 +762,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     pcpus[p].generation += 1
     idleCount += 1
     vms[vm].running -= 1
+    if timeline.enabled { timelineCounters(vm) }
     rescheduleCap(vm)
   }
 
@@ -839,6 +854,9 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     while left > 0 && itemLeft[v] > 0 {
       let head = Int(itemList[v].head)
       let x = min(left, items.pool[head].left)
+      if timeline.enabled {
+        timeline.ran(contexts[v], channel: items.pool[head].channel, from: at, to: at + x)
+      }
       items.pool[head].left -= x
       itemLeft[v] -= x
       left -= x
@@ -859,6 +877,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
       }
     }
     guard left > 0 else { return }
+    if timeline.enabled { timeline.ran(contexts[v], channel: -1, from: at, to: at + left) }
     let before = burstServed[v]
     burstServed[v] &+= left
     while let mark = burstMarks[v].first, mark.end <= burstServed[v] {

@@ -51,6 +51,24 @@ extension HVReplayCommand {
     )
     var interval: String?
 
+    @Option(
+      help: ArgumentHelp(
+        "Also write a timeline of requests: Chrome trace JSON for Perfetto or chrome://tracing, or an SVG picture when FILE ends in .svg.",
+        valueName: "file"))
+    var timeline: String?
+
+    @Option(
+      help: ArgumentHelp(
+        "The timeline's window of trace time, START+LEN (e.g. 2s+10ms); +LEN starts at the first request (default +10ms).",
+        valueName: "start+len"))
+    var timelineWindow: String?
+
+    @Option(
+      help: ArgumentHelp(
+        "The most records the timeline keeps per backend and scheduler (default 200000); the file says where a cut fell.",
+        valueName: "n"))
+    var timelineLimit: Int?
+
     @OptionGroup var modelOptions: ModelOptions
 
     @OptionGroup var read: ReadOptions
@@ -69,6 +87,33 @@ extension HVReplayCommand {
           )
         }
       }
+      try requireNonEmpty(timeline, "--timeline")
+      if timeline == "-" {
+        throw ValidationError(
+          "--timeline -: standard output carries the replay's verdict; name a file (FILE.json or FILE.svg)"
+        )
+      }
+      if timeline == nil && (timelineWindow != nil || timelineLimit != nil) {
+        throw ValidationError("--timeline-window and --timeline-limit need --timeline FILE")
+      }
+      if let timelineWindow, TimelineWindow.parse(timelineWindow) == nil {
+        throw ValidationError(
+          "--timeline-window: expected START+LEN or +LEN with durations such as 2s+10ms, the length above 0; found \"\(timelineWindow)\""
+        )
+      }
+      if let timelineLimit, timelineLimit < 1 || timelineLimit > 2_000_000 {
+        throw ValidationError(
+          "--timeline-limit must be from 1 to 2000000 records (about 250 MB of JSON per backend); found \(timelineLimit)"
+        )
+      }
+    }
+
+    /// The timeline asked for, if any.
+    private var timelineRequest: TimelineWindow? {
+      guard timeline != nil else { return nil }
+      var window = timelineWindow.flatMap(TimelineWindow.parse) ?? TimelineWindow()
+      if let timelineLimit { window.recordLimit = timelineLimit }
+      return window
     }
 
     func run() throws {
@@ -89,6 +134,10 @@ extension HVReplayCommand {
         var engine = ReplayEngine(
           model: model, backends: kinds, schedulers: schedulerKinds, horizon: horizonNs)
         engine.timeSeriesIntervalNs = interval.flatMap(Duration.parseNanoseconds)
+        engine.timeline = timelineRequest
+        // Opened first, so that a timeline that cannot be written fails before the replay.
+        var timelineOutput: ByteOutput?
+        if let timeline { timelineOutput = try ByteOutput(path: timeline, compression: .none) }
         var result = try engine.run(&reader) { progress.update($0) }
         result.baseline = baseline
         if reader.skippedRecords > 0 {
@@ -109,7 +158,24 @@ extension HVReplayCommand {
         let files = report.files
         try ReportWriter.write(files, into: directory)
         let shown = directory.escapingControlCharacters
-        let names = files.map { "\(shown)/\($0.name)" }
+        var names = files.map { "\(shown)/\($0.name)" }
+        if let timeline, let out = timelineOutput {
+          let view = TimelineView(result)
+          if timeline.hasSuffix(".svg") {
+            try out.write(view.svg(trace: result.trace))
+          } else {
+            try view.writeChromeTrace(trace: result.trace) { (text) throws(HVReplayError) in
+              try out.write(text)
+            }
+          }
+          try out.close()
+          names.append(timeline.escapingControlCharacters)
+          for p in view.processes where p.cut {
+            writeStandardError(
+              "hvreplay: timeline: \(p.name) reached \(p.records) records, --timeline-limit; it stops \(TimelineView.time(p.recordedUntilNs - p.startNs)) into the window\n"
+            )
+          }
+        }
         do {
           try writeStandardOutput(
             report.verdictLines.joined(separator: "\n") + "\nwrote "

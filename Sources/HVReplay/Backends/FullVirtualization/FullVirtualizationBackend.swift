@@ -93,14 +93,19 @@ struct FullVirtualizationBackend: SteppedBackend {
       Request(
         arrival: time, service: service, bytes: event.bytes, op: event.op, vcpu: event.vcpu,
         tag: tag, stalledSince: .max))
-    if controllers[c].receive {
+    let receive = controllers[c].receive
+    let room = controllers[c].outstanding < model.traps(controllers[c].kind).emulatedQueueDepth
+    metrics.timeline.request(
+      id, channel: c, op: event.op, bytes: event.bytes, at: time,
+      phase: receive ? .device : room ? .driver : .slotWait)
+    if receive {
       // A packet reaches the host NIC at its time.
       let (_, done) = devices[c].serve(ready: time, service: service, ordering: false)
       pending.schedule(
         ChannelStep(continuation: Self.pack(.deviceDone, id), channel: Int32(c)), at: done)
       return
     }
-    if controllers[c].outstanding < model.traps(controllers[c].kind).emulatedQueueDepth {
+    if room {
       controllers[c].outstanding += 1
       program(c, id, at: time, cpu: &cpu)
     } else {
@@ -120,11 +125,19 @@ struct FullVirtualizationBackend: SteppedBackend {
     switch Step(rawValue: step)! {
     case .submitted:
       let r = requests[id]
+      if metrics.timeline.enabled {
+        metrics.timeline.phase(id, channel: c, .submit, at: now &- submitCost(c, r))
+        metrics.timeline.phase(id, channel: c, .device, at: now)
+      }
       let (_, done) = devices[c].serve(ready: now, service: r.service, ordering: r.op.isOrdering)
       pending.schedule(
         ChannelStep(continuation: Self.pack(.deviceDone, id), channel: Int32(c)), at: done)
-    case .deviceDone: emulate(c, id, at: now, cpu: &cpu)
-    case .emulated: raise(c, id, at: now, cpu: &cpu)
+    case .deviceDone:
+      metrics.timeline.phase(id, channel: c, .backend, at: now)
+      emulate(c, id, at: now, cpu: &cpu)
+    case .emulated:
+      metrics.timeline.phase(id, channel: c, .interrupt, at: now)
+      raise(c, id, at: now, cpu: &cpu)
     case .fire: fire(c, at: now, cpu: &cpu)
     case .completed:
       for _ in 0..<id { complete(c, controllers[c].delivering.removeFirst(), at: now, cpu: &cpu) }
@@ -138,17 +151,26 @@ struct FullVirtualizationBackend: SteppedBackend {
     let r = requests[id]
     let device = model.traps(controllers[c].kind)
     let copies = device.copy && (r.op == .write || r.op == .tx)
-    let copy = copies ? model.copyNs(UInt64(r.bytes)) : 0
-    let cost = device.submitTraps &* costs.trapNs &+ copy
+    let cost = submitCost(c, r)
     metrics.channels[c].submitTraps &+= device.submitTraps
-    countTrapExits(c, device.submitTraps)
+    countTrapExits(c, device.submitTraps, at: time)
     metrics.channels[c].notificationsSent &+= 1  // the doorbell register write
+    metrics.timeline.instant(.notification, channel: c, at: time)
     if copies { metrics.channels[c].bytesCopied &+= UInt64(r.bytes) }
     metrics.channels[c].overheadNs.add(saturating: cost)
     let work = CPUWork(
       context: .guest(controllers[c].vm, r.vcpu), ns: cost, channel: Int32(c),
       owner: controllers[c].vm, ordered: true, continuation: Self.pack(.submitted, id))
     pending.run(work, at: time, on: &cpu)
+  }
+
+  /// F1's work for request `r` of channel `c`: its traps, and its payload's copy where the
+  /// emulated device copies.
+  @inline(__always)
+  private func submitCost(_ c: Int, _ r: Request) -> UInt64 {
+    let device = model.traps(controllers[c].kind)
+    let copies = device.copy && (r.op == .write || r.op == .tx)
+    return device.submitTraps &* costs.trapNs &+ (copies ? model.copyNs(UInt64(r.bytes)) : 0)
   }
 
   /// F3: the device model completes the request and raises the interrupt.
@@ -193,6 +215,11 @@ struct FullVirtualizationBackend: SteppedBackend {
     controllers[c].lastIrq = now
     let first = controllers[c].batch[0]
     let n = controllers[c].batch.count
+    if metrics.timeline.enabled {
+      for id in controllers[c].batch {
+        metrics.timeline.phase(id, channel: c, .completion, at: now)
+      }
+    }
     controllers[c].delivering.append(contentsOf: controllers[c].batch)
     controllers[c].batch.removeAll(keepingCapacity: true)
     interrupt(c, first, count: Int32(n), at: now, cpu: &cpu)
@@ -205,10 +232,12 @@ struct FullVirtualizationBackend: SteppedBackend {
     let traps = model.traps(controllers[c].kind).completionTraps
     let cost = costs.irqInjectNs &+ traps &* costs.trapNs
     metrics.channels[c].completionTraps &+= traps
-    countTrapExits(c, traps)
+    countTrapExits(c, traps, at: now)
     metrics.channels[c].exitsEOI &+= 1
     metrics.channels[c].interrupts &+= 1
     metrics.channels[c].notificationsSent &+= 1
+    metrics.timeline.instant(.interrupt, channel: c, at: now)
+    metrics.timeline.instant(.exitEOI, channel: c, at: now)
     metrics.channels[c].overheadNs.add(saturating: cost)
     let vm = controllers[c].vm
     let vcpu = model.guest.irqVCPU ?? requests[id].vcpu
@@ -224,11 +253,13 @@ struct FullVirtualizationBackend: SteppedBackend {
   ) {
     let r = requests[id]
     metrics.complete(c, op: r.op, bytes: r.bytes, issued: r.arrival, done: now)
+    metrics.timeline.complete(id, channel: c, at: now)
     completions.record(r.tag, at: now)
     requests.release(id)
     guard !controllers[c].receive else { return }
     if let next = controllers[c].waiting.popFirst() {
       metrics.channels[c].ringFullNs.add(saturating: now - requests[next].stalledSince)
+      metrics.timeline.phase(next, channel: c, .driver, at: now)
       program(c, next, at: now, cpu: &cpu)
     } else {
       controllers[c].outstanding -= 1
@@ -238,11 +269,13 @@ struct FullVirtualizationBackend: SteppedBackend {
   /// Exits by reason (docs/MODEL.md, "Exits by reason"): IDE's taskfile, bus-master and
   /// status registers are I/O ports; e1000's registers are in its MMIO BAR.
   @inline(__always)
-  private mutating func countTrapExits(_ c: Int, _ n: UInt64) {
+  private mutating func countTrapExits(_ c: Int, _ n: UInt64, at time: UInt64) {
     if controllers[c].kind == .net {
       metrics.channels[c].exitsMMIO &+= n
+      metrics.timeline.instant(.exitMMIO, channel: c, at: time, count: n)
     } else {
       metrics.channels[c].exitsPIO &+= n
+      metrics.timeline.instant(.exitPIO, channel: c, at: time, count: n)
     }
   }
 

@@ -57,6 +57,8 @@ struct NativeBackend: DeviceBackend {
     let request = Request(
       arrival: time, bytes: event.bytes, op: event.op, tag: tag, channel: Int32(c))
     let id = requests.allocate(request)
+    metrics.timeline.request(
+      id, channel: c, op: event.op, bytes: event.bytes, at: time, phase: .device)
     pending.schedule(id, at: done)
   }
 
@@ -70,8 +72,10 @@ struct NativeBackend: DeviceBackend {
     if lastInterrupt[c] != entry.time {
       lastInterrupt[c] = entry.time
       metrics.channels[c].interrupts &+= 1
+      metrics.timeline.instant(.interrupt, channel: c, at: entry.time)
     }
     metrics.complete(c, op: r.op, bytes: r.bytes, issued: r.arrival, done: entry.time)
+    metrics.timeline.complete(entry.payload, channel: c, at: entry.time)
     completions.record(r.tag, at: entry.time)
     requests.release(entry.payload)
   }

@@ -122,6 +122,8 @@ struct ParavirtualizationBackend: DeviceBackend {
     var respondScheduled = false
     var backendSide = Side.asleep
     var handler = Side.asleep
+    /// Responses the running handler is reading (consumed, not yet handled).
+    var handling: UInt32 = 0
     /// vhost's busy poll: when the current one began, and its number.
     var pollSince: UInt64 = 0
     var polls: Int32 = 0
@@ -260,6 +262,9 @@ struct ParavirtualizationBackend: DeviceBackend {
       Request(
         arrival: time, service: service, bytes: event.bytes, op: event.op,
         stalledSince: .max, tag: tag, vcpu: event.vcpu))
+    metrics.timeline.request(
+      id, channel: r, op: event.op, bytes: event.bytes, at: time,
+      phase: rings[r].receive ? .device : .driver)
     if rings[r].receive {
       // The packet reaches the host NIC; it needs a posted guest buffer after the device.
       let (_, done) = devices[r].serve(ready: time, service: service, ordering: false)
@@ -379,17 +384,20 @@ struct ParavirtualizationBackend: DeviceBackend {
   /// notify-register write whose exit ioeventfd catches in the kernel (virtio, vhost).
   /// Returns its cost on the guest's vCPU.
   @inline(__always)
-  private mutating func countGuestNotify(_ r: Int) -> UInt64 {
+  private mutating func countGuestNotify(_ r: Int, at now: UInt64) -> UInt64 {
     metrics.channels[r].notificationsSent &+= 1
+    metrics.timeline.instant(.notification, channel: r, at: now)
     let cost: UInt64
     if design == .xen {
       metrics.channels[r].hypercalls &+= 1
       metrics.channels[r].exitsVMCALL &+= 1
+      metrics.timeline.instant(.exitVMCALL, channel: r, at: now)
       cost = costs.hypercallNs
     } else {
       // The notify register is in the device's MMIO BAR (virtio-pci's notify capability).
       metrics.channels[r].submitTraps &+= 1
       metrics.channels[r].exitsMMIO &+= 1
+      metrics.timeline.instant(.exitMMIO, channel: r, at: now)
       cost = model.virtio.kickNs
     }
     metrics.channels[r].overheadNs.add(saturating: cost)
@@ -407,6 +415,7 @@ struct ParavirtualizationBackend: DeviceBackend {
         let id = rings[r].waiting.removeFirst()
         let since = requests[id].stalledSince
         if since != .max { metrics.channels[r].ringFullNs.add(saturating: now - since) }
+        metrics.timeline.phase(id, channel: r, .driver, at: now)
         rings[r].written.append(id)
         rings[r].outstanding &+= 1
       }
@@ -443,6 +452,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     metrics.channels[r].ringFullStalls &+= UInt64(waiting - i)
     while i < waiting {
       requests[rings[r].waiting[i]].stalledSince = now
+      metrics.timeline.phase(rings[r].waiting[i], channel: r, .slotWait, at: now)
       i += 1
     }
     rings[r].stalledPrefix = waiting
@@ -456,6 +466,7 @@ struct ParavirtualizationBackend: DeviceBackend {
       rings[r].occupied &+= 1
       let t = end &- UInt64(n &- k) &* step
       metrics.channels[r].occupancy!.change(to: UInt64(rings[r].occupied), at: t)
+      metrics.timeline.occupancy(channel: r, UInt64(rings[r].occupied), at: t)
     }
   }
 
@@ -464,6 +475,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     _ r: Int, _ n: UInt32, _ vcpu: UInt16, _ now: UInt64, cpu: inout C
   ) {
     occupy(r, n, every: costs.ringSlotNs, endingAt: now)
+    if metrics.timeline.enabled { timelinePublished(r, n, now) }
     let old = rings[r].reqProd
     let new = old &+ n
     rings[r].reqProd = new
@@ -472,6 +484,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     let polling = rings[r].backendSide == .polling
     guard !polling && needsNotify(old: old, new: new, event: rings[r].reqEvent) else {
       metrics.channels[r].notificationsSuppressed &+= 1
+      metrics.timeline.instant(.suppressed, channel: r, at: now)
       // V7: the polling worker sees the request at once, with no kick and no wake-up.
       if rings[r].backendSide == .polling {
         endPoll(r, now)
@@ -480,10 +493,27 @@ struct ParavirtualizationBackend: DeviceBackend {
       return
     }
     // The guest makes an event-channel hypercall or kicks; the backend wakes if it sleeps.
-    let cost = countGuestNotify(r)
+    let cost = countGuestNotify(r, at: now)
     work(
       guest(r, vcpu), cost, ordered: true,
       then: Scheduled(step: .notified, ring: Int32(r)), at: now, cpu: &cpu)
+  }
+
+  /// Timeline: the `n` requests the frontend wrote (the first unpublished ones) were
+  /// written in the slot work that ended `now`, and are in the ring.
+  private mutating func timelinePublished(_ r: Int, _ n: UInt32, _ now: UInt64) {
+    let first = Int(rings[r].reqProd &- rings[r].reqCons)
+    let ids = rings[r].written.dropFirst(first).prefix(Int(n))
+    var cost = UInt64(n) &* costs.ringSlotNs
+    if persistent(r) {
+      for id in ids where requests[id].op == .write {
+        cost &+= model.copyNs(UInt64(requests[id].bytes))
+      }
+    }
+    for id in ids {
+      metrics.timeline.phase(id, channel: r, .submit, at: now &- cost)
+      metrics.timeline.phase(id, channel: r, .ring, at: now)
+    }
   }
 
   /// The hypercall is made: a sleeping backend wakes.
@@ -491,6 +521,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     guard rings[r].backendSide == .asleep else { return }
     rings[r].backendSide = .waking
     metrics.channels[r].backendWakeups &+= 1
+    metrics.timeline.instant(.wakeup, channel: r, at: now)
     metrics.channels[r].overheadNs.add(saturating: costs.backendWakeupNs)
     backendRun(r, now, wakeup: true, cpu: &cpu)
   }
@@ -508,6 +539,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     }
     let id = rings[r].written.removeFirst()
     rings[r].reqCons &+= 1
+    metrics.timeline.phase(id, channel: r, .backend, at: now)
     let request = requests[id]
     let bytes = UInt64(request.bytes)
     var cost = costs.ringSlotNs
@@ -562,6 +594,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     _ r: Int, _ id: Int32, _ now: UInt64, cpu: inout C
   ) {
     let request = requests[id]
+    metrics.timeline.phase(id, channel: r, .device, at: now)
     let (_, done) = devices[r].serve(
       ready: now, service: request.service, ordering: request.op.isOrdering)
     pending.schedule(Scheduled(step: .deviceDone, ring: Int32(r), value: id), at: done)
@@ -615,6 +648,7 @@ struct ParavirtualizationBackend: DeviceBackend {
 
   /// The device finished a request: it joins this instant's response push.
   private mutating func deviceDone(_ r: Int, _ id: Int32, _ now: UInt64) {
+    metrics.timeline.phase(id, channel: r, rings[r].receive ? .backend : .response, at: now)
     if rings[r].receive {
       rings[r].waiting.append(id)
     } else {
@@ -641,6 +675,7 @@ struct ParavirtualizationBackend: DeviceBackend {
         let request = requests[id]
         if request.stalledSince != .max {
           metrics.channels[r].ringFullNs.add(saturating: now - request.stalledSince)
+          metrics.timeline.phase(id, channel: r, .backend, at: now)
         }
         // netback's grant copy, or the host's copy into the posted guest buffer.
         cost &+= design == .xen ? costs.grantCopyRxNs : model.copyNs(UInt64(request.bytes))
@@ -663,6 +698,7 @@ struct ParavirtualizationBackend: DeviceBackend {
       // netback sleeps between packets: the packet's arrival wakes it.
       rings[r].backendSide = .running
       metrics.channels[r].backendWakeups &+= 1
+      metrics.timeline.instant(.wakeup, channel: r, at: now)
       metrics.channels[r].overheadNs.add(saturating: costs.backendWakeupNs)
       cost &+= costs.backendWakeupNs
     }
@@ -691,16 +727,27 @@ struct ParavirtualizationBackend: DeviceBackend {
         }
       }
     }
+    if metrics.timeline.enabled {
+      // The first unpublished responses: after those the handler is reading and the
+      // published ones.
+      let first = Int(rings[r].handling &+ rings[r].rspProd &- rings[r].rspCons)
+      for id in rings[r].responses.dropFirst(first).prefix(Int(k)) {
+        metrics.timeline.phase(id, channel: r, .interrupt, at: now)
+      }
+    }
     let old = rings[r].rspProd
     let new = old &+ k
     rings[r].rspProd = new
     guard needsNotify(old: old, new: new, event: rings[r].rspEvent) else {
       metrics.channels[r].notificationsSuppressed &+= 1
+      metrics.timeline.instant(.suppressed, channel: r, at: now)
       return
     }
     metrics.channels[r].interrupts &+= 1
     metrics.channels[r].exitsEOI &+= 1
     metrics.channels[r].notificationsSent &+= 1
+    metrics.timeline.instant(.interrupt, channel: r, at: now)
+    metrics.timeline.instant(.exitEOI, channel: r, at: now)
     metrics.channels[r].overheadNs.add(saturating: costs.irqInjectNs)
     // P5: the interrupt is taken by the guest (its EOI exit); the handler runs once it is
     // delivered, unless it is running already.
@@ -725,6 +772,12 @@ struct ParavirtualizationBackend: DeviceBackend {
       return
     }
     rings[r].rspCons &+= n
+    rings[r].handling = n
+    if metrics.timeline.enabled {
+      for id in rings[r].responses.prefix(Int(n)) {
+        metrics.timeline.phase(id, channel: r, .completion, at: now)
+      }
+    }
     let cost = handlerCost(r, n, count: true)
     metrics.channels[r].overheadNs.add(saturating: cost)
     work(
@@ -740,6 +793,7 @@ struct ParavirtualizationBackend: DeviceBackend {
     _ r: Int, _ n: UInt32, _ vcpu: UInt16, _ now: UInt64, cpu: inout C
   ) {
     let receive = rings[r].receive
+    rings[r].handling = 0
     let total = handlerCost(r, n, count: false)
     let uniform = !persistent(r)
     let perResponse = receive ? 2 &* costs.ringSlotNs : costs.ringSlotNs
@@ -753,10 +807,12 @@ struct ParavirtualizationBackend: DeviceBackend {
       if receive { t &-= costs.ringSlotNs }
       let request = requests[id]
       metrics.complete(r, op: request.op, bytes: request.bytes, issued: request.arrival, done: t)
+      metrics.timeline.complete(id, channel: r, at: t)
       requests.release(id)
       completions.record(request.tag, at: now)
       rings[r].occupied &-= 1
       metrics.channels[r].occupancy!.change(to: UInt64(rings[r].occupied), at: t)
+      metrics.timeline.occupancy(channel: r, UInt64(rings[r].occupied), at: t)
       rings[r].outstanding &-= 1
     }
     if receive {
@@ -792,9 +848,10 @@ struct ParavirtualizationBackend: DeviceBackend {
   ) {
     guard !rings[r].waiting.isEmpty else {
       metrics.channels[r].notificationsSuppressed &+= 1
+      metrics.timeline.instant(.suppressed, channel: r, at: now)
       return
     }
-    let cost = countGuestNotify(r)
+    let cost = countGuestNotify(r, at: now)
     work(
       guest(r, vcpu), cost, ordered: true,
       then: Scheduled(step: .refilled, ring: Int32(r)), at: now, cpu: &cpu)

@@ -71,19 +71,23 @@ struct PassthroughBackend: SteppedBackend {
       Request(
         arrival: time, service: service, bytes: event.bytes, op: event.op, vcpu: event.vcpu,
         tag: tag))
+    let maps = mapNs > 0 && Self.maps(event.op, event.bytes) && event.op != .rx
+    metrics.timeline.request(
+      id, channel: c, op: event.op, bytes: event.bytes, at: time, phase: maps ? .driver : .device)
     // T1: with a per-request IOMMU mapping a request with a payload maps it first, on its
     // vCPU (a received packet's buffer was mapped when it was posted; flushes, barriers
     // and discards carry none).
-    guard mapNs > 0 && Self.maps(event.op, event.bytes) && event.op != .rx else {
+    guard maps else {
       device(c, id, at: time)
       return
     }
     metrics.channels[c].exitsMMIO &+= 1
+    metrics.timeline.instant(.exitMMIO, channel: c, at: time)
     metrics.channels[c].overheadNs.add(saturating: mapNs)
     let work = CPUWork(
       context: .guest(vms[c], event.vcpu), ns: mapNs, channel: Int32(c), owner: vms[c],
       ordered: true, continuation: Self.pack(.mapped, id))
-    if let done = cpu.run(work, at: time) { device(c, id, at: done) }
+    if let done = cpu.run(work, at: time) { mapped(c, id, at: done) }
   }
 
   @inline(__always)
@@ -92,7 +96,7 @@ struct PassthroughBackend: SteppedBackend {
   ) {
     let (step, value) = ChannelStep.unpack(packed)
     switch Step(rawValue: step)! {
-    case .mapped: device(c, value, at: now)
+    case .mapped: mapped(c, value, at: now)
     case .deviceDone: deviceDone(c, value, at: now)
     case .interrupt: interrupt(c, at: now, raised: true, cpu: &cpu)
     case .handled:
@@ -107,9 +111,16 @@ struct PassthroughBackend: SteppedBackend {
     }
   }
 
+  /// T1 done: the mapping's work ran (its last `mapNs` before `time`).
+  private mutating func mapped(_ c: Int, _ id: Int32, at time: UInt64) {
+    metrics.timeline.phase(id, channel: c, .submit, at: time &- mapNs)
+    device(c, id, at: time)
+  }
+
   /// T2: the device serves the request.
   private mutating func device(_ c: Int, _ id: Int32, at time: UInt64) {
     let r = requests[id]
+    metrics.timeline.phase(id, channel: c, .device, at: time)
     let (_, done) = devices[c].serve(ready: time, service: r.service, ordering: r.op.isOrdering)
     pending.schedule(
       ChannelStep(continuation: Self.pack(.deviceDone, id), channel: Int32(c)), at: done)
@@ -121,8 +132,10 @@ struct PassthroughBackend: SteppedBackend {
     // An interrupt already being taken covers it (its handler reads the queue to the end).
     let first = batch[c].isEmpty && !taking[c]
     batch[c].append(id)
+    metrics.timeline.phase(id, channel: c, .interrupt, at: now)
     guard first else { return }
     metrics.channels[c].interrupts &+= 1
+    metrics.timeline.instant(.interrupt, channel: c, at: now)
     // The interrupt is taken once every completion of this instant has joined it.
     pending.schedule(
       ChannelStep(continuation: Self.pack(.interrupt, 0), channel: Int32(c)), at: now)
@@ -142,6 +155,12 @@ struct PassthroughBackend: SteppedBackend {
     if raised && !posted {
       cost &+= model.costs.irqInjectNs
       metrics.channels[c].exitsEOI &+= 1
+      metrics.timeline.instant(.exitEOI, channel: c, at: now)
+    }
+    if metrics.timeline.enabled {
+      for id in delivering[c].suffix(n) {
+        metrics.timeline.phase(id, channel: c, .completion, at: now)
+      }
     }
     // Each payload's unmap; a received packet's buffer is unmapped and a fresh one mapped
     // and posted in its place.
@@ -152,6 +171,7 @@ struct PassthroughBackend: SteppedBackend {
     if mapNs > 0 && unmaps > 0 {
       cost &+= UInt64(unmaps) &* mapNs
       metrics.channels[c].exitsMMIO &+= UInt64(unmaps)
+      metrics.timeline.instant(.exitMMIO, channel: c, at: now, count: UInt64(unmaps))
     }
     metrics.channels[c].overheadNs.add(saturating: cost)
     let vcpu = model.guest.irqVCPU ?? requests[first].vcpu
@@ -164,6 +184,7 @@ struct PassthroughBackend: SteppedBackend {
   private mutating func complete(_ c: Int, _ id: Int32, at now: UInt64) {
     let r = requests[id]
     metrics.complete(c, op: r.op, bytes: r.bytes, issued: r.arrival, done: now)
+    metrics.timeline.complete(id, channel: c, at: now)
     completions.record(r.tag, at: now)
     requests.release(id)
   }

@@ -1,0 +1,383 @@
+// Model rule "timeline" (docs/MODEL.md, docs/TIMELINE.md): with `--timeline`, each host
+// simulation records, for the requests issued within a window of trace time, when each
+// entered each phase of its design's I/O path; the CPU work its contexts ran; the exits,
+// notifications and interrupts its steps counted; and its ring occupancy and busy pCPUs.
+// Recording is bounded by the window and by a cap on records: once the cap is reached no
+// new request, slice, instant or counter is taken (requests already taken keep their
+// phases to completion), and the file says where it stopped.
+
+/// Which stretch of trace time a timeline covers, and how much it may hold.
+public struct TimelineWindow: Sendable, Equatable {
+  /// The window's start in (scaled) trace ns, or `nil` for the first request's issue time.
+  public var startNs: UInt64?
+  public var lengthNs: UInt64
+  /// The most records each host simulation keeps (requests' phases, CPU slices, instants
+  /// and counter values together).
+  public var recordLimit: Int
+
+  /// The default window: 10 ms from the first request.
+  public static let defaultLengthNs: UInt64 = 10_000_000
+  /// The default cap per host simulation: about 25 MB of JSON each at most.
+  public static let defaultRecordLimit = 200_000
+
+  public init(
+    startNs: UInt64? = nil, lengthNs: UInt64 = defaultLengthNs,
+    recordLimit: Int = defaultRecordLimit
+  ) {
+    self.startNs = startNs
+    self.lengthNs = lengthNs
+    self.recordLimit = recordLimit
+  }
+
+  /// `START+LEN` (`2s+10ms`), or `+LEN` from the first request; nil when malformed or the
+  /// length is zero.
+  public static func parse(_ text: String) -> TimelineWindow? {
+    guard let plus = text.firstIndex(of: "+") else { return nil }
+    let start = String(text[..<plus])
+    let length = String(text[text.index(after: plus)...])
+    guard let len = Duration.parseNanoseconds(length), len > 0 else { return nil }
+    if start.isEmpty { return TimelineWindow(lengthNs: len) }
+    guard let s = Duration.parseNanoseconds(start) else { return nil }
+    return TimelineWindow(startNs: s, lengthNs: len)
+  }
+}
+
+/// The phases of a request's path, in the order a path passes them; each design uses those
+/// of its path (docs/TIMELINE.md, "Phases").
+public enum TimelinePhase: UInt8, CaseIterable, Sendable {
+  /// Issued, waiting for the guest driver (the channel's driver busy with earlier work).
+  case driver
+  /// Waiting in the guest for a ring slot (Xen, virtio) or an emulated command slot (full).
+  case slotWait
+  /// The guest driver submits: ring slots or register writes, and their exits.
+  case submit
+  /// Published in the ring, waiting for the backend to take it.
+  case ring
+  /// The backend takes it: grant maps, copies, the device model's emulation.
+  case backend
+  /// At the device: its queue and its service.
+  case device
+  /// The backend or device model completes it: copies, the response written.
+  case response
+  /// Waiting for the interrupt (throttling, suppression, the backend's response push).
+  case interrupt
+  /// The guest takes the interrupt and its handler reads the completion.
+  case completion
+
+  /// The name a timeline shows.
+  public var label: String {
+    switch self {
+    case .driver: "waiting for the guest driver"
+    case .slotWait: "waiting for a slot (ring full)"
+    case .submit: "guest driver submits (exits)"
+    case .ring: "in the ring, waiting for the backend"
+    case .backend: "backend"
+    case .device: "device (queue and service)"
+    case .response: "backend completes"
+    case .interrupt: "waiting for the interrupt"
+    case .completion: "interrupt and completion handler"
+    }
+  }
+}
+
+/// What an instant event marks.
+public enum TimelineInstant: UInt8, CaseIterable, Sendable {
+  case exitPIO, exitMMIO, exitVMCALL, exitEOI
+  case notification, suppressed, interrupt, wakeup
+
+  public var label: String {
+    switch self {
+    case .exitPIO: "exit: PIO"
+    case .exitMMIO: "exit: MMIO"
+    case .exitVMCALL: "exit: VMCALL"
+    case .exitEOI: "exit: EOI"
+    case .notification: "notification sent"
+    case .suppressed: "notification suppressed"
+    case .interrupt: "interrupt"
+    case .wakeup: "backend wake-up"
+    }
+  }
+}
+
+/// One thing a timeline recorded (32 bytes).
+public struct TimelineRecord: Sendable, Equatable {
+  public enum Kind: UInt8, Sendable {
+    /// A request is issued: `id` its number, `value` its bytes, `detail` its op.
+    case begin
+    /// Request `id` enters phase `detail`.
+    case phase
+    /// Request `id` completes.
+    case end
+    /// Context `id` (an index into ``TimelineLog/contexts``) ran from `time` to `value`:
+    /// `channel`'s I/O work, or a burst (`channel` -1).
+    case cpu
+    /// `count` (in `value`) of instant `detail` on `channel`.
+    case instant
+    /// Counter `detail` (0: a channel's ring occupancy; 1: busy pCPUs; 2: a VM's running
+    /// vCPUs, `id` its index in ``TimelineLog/vms``) is `value` from `time` on.
+    case counter
+  }
+
+  public var kind: Kind
+  public var detail: UInt8
+  public var channel: Int32
+  public var id: UInt32
+  public var time: UInt64
+  public var value: UInt64
+}
+
+/// A host simulation's timeline as it is recorded; disabled (and free) unless asked for.
+public struct TimelineLog: Sendable {
+  /// Counter kinds (``TimelineRecord/Kind/counter``).
+  static let ringCounter: UInt8 = 0
+  static let pcpuCounter: UInt8 = 1
+  static let vmCounter: UInt8 = 2
+
+  public private(set) var enabled = false
+  public private(set) var window = TimelineWindow()
+  public private(set) var records: [TimelineRecord] = []
+  /// The contexts ``TimelineRecord/Kind/cpu`` records name, and the VMs counters name.
+  public private(set) var contexts: [CPUContext] = []
+  public private(set) var vms: [(domain: CPUDomain, id: UInt16)] = []
+  /// When recording stopped taking new things: the window's end, or where the cap was
+  /// reached.
+  public private(set) var recordedUntilNs: UInt64 = .max
+  /// Whether the cap cut the window short.
+  public private(set) var cut = false
+  /// Requests taken and not yet complete, by their backend's key, and the next number.
+  private var open: [UInt64: UInt32] = [:]
+  private var nextRequest: UInt32 = 0
+  /// The start of the window (the first request's issue time when not given).
+  public private(set) var startNs: UInt64 = .max
+  /// Per context: its last CPU record, to extend when the next piece continues it.
+  private var lastSlice: [Int] = []
+  private var contextIndex: [CPUContext: Int] = [:]
+
+  public init() {}
+
+  /// The most records this log keeps.
+  private var limit = Int.max
+
+  /// A log recording `window`, keeping at most `limit` records.
+  init(window: TimelineWindow, limit: Int) {
+    enabled = true
+    self.window = window
+    self.limit = max(limit, 1)
+    if let s = window.startNs { begin(at: s) }
+  }
+
+  /// The logs of a host simulation's backend and CPU recording `window`: the record limit
+  /// shared between them.
+  static func pair(_ window: TimelineWindow) -> (backend: TimelineLog, cpu: TimelineLog) {
+    let cpu = window.recordLimit / 2
+    return (
+      TimelineLog(window: window, limit: window.recordLimit - cpu),
+      TimelineLog(window: window, limit: cpu)
+    )
+  }
+
+  /// The backend's log with the CPU's in it, both left empty; nil when none was recorded.
+  static func take(_ backend: inout TimelineLog, _ cpu: inout TimelineLog) -> TimelineLog? {
+    guard backend.enabled else { return nil }
+    var log = backend
+    log.absorb(cpu)
+    backend = TimelineLog()
+    cpu = TimelineLog()
+    return log
+  }
+
+  /// Fixes the window's start at `time` if it is not fixed yet.
+  @inline(__always)
+  mutating func start(at time: UInt64) {
+    if enabled && startNs == .max { begin(at: time) }
+  }
+
+  private mutating func begin(at time: UInt64) {
+    startNs = time
+    recordedUntilNs = time.adding(saturating: window.lengthNs)
+  }
+
+  /// Whether something at `time` is recorded.
+  @inline(__always)
+  private func inWindow(_ time: UInt64) -> Bool { time >= startNs && time < recordedUntilNs }
+
+  private mutating func append(_ record: TimelineRecord) {
+    records.append(record)
+    if records.count >= limit && !cut {
+      cut = true
+      recordedUntilNs = min(recordedUntilNs, max(record.time, startNs))
+    }
+  }
+
+  // MARK: Requests
+
+  /// Request `key` of channel `c` (the backend's own key, unique while it is in flight) is
+  /// issued at `time`.
+  @inline(__always)
+  mutating func request(
+    _ key: Int32, channel c: Int, op: EventOp, bytes: UInt32, at time: UInt64,
+    phase: TimelinePhase
+  ) {
+    guard enabled else { return }
+    takeRequest(Self.key(key, c), channel: c, op: op, bytes: bytes, at: time, phase: phase)
+  }
+
+  private mutating func takeRequest(
+    _ key: UInt64, channel c: Int, op: EventOp, bytes: UInt32, at time: UInt64,
+    phase: TimelinePhase
+  ) {
+    start(at: time)
+    guard inWindow(time) else { return }
+    let n = nextRequest
+    nextRequest &+= 1
+    open[key] = n
+    append(
+      TimelineRecord(
+        kind: .begin, detail: op.rawValue, channel: Int32(c), id: n, time: time,
+        value: UInt64(bytes)))
+    append(
+      TimelineRecord(
+        kind: .phase, detail: phase.rawValue, channel: Int32(c), id: n, time: time, value: 0))
+  }
+
+  /// Request `key` of channel `c` enters `phase` at `time`.
+  @inline(__always)
+  mutating func phase(_ key: Int32, channel c: Int, _ phase: TimelinePhase, at time: UInt64) {
+    guard enabled && !open.isEmpty, let n = open[Self.key(key, c)] else { return }
+    records.append(
+      TimelineRecord(
+        kind: .phase, detail: phase.rawValue, channel: Int32(c), id: n, time: time, value: 0))
+  }
+
+  /// Request `key` of channel `c` completes at `time`.
+  @inline(__always)
+  mutating func complete(_ key: Int32, channel c: Int, at time: UInt64) {
+    guard enabled && !open.isEmpty, let n = open.removeValue(forKey: Self.key(key, c)) else {
+      return
+    }
+    records.append(
+      TimelineRecord(kind: .end, detail: 0, channel: Int32(c), id: n, time: time, value: 0))
+  }
+
+  @inline(__always)
+  private static func key(_ key: Int32, _ c: Int) -> UInt64 {
+    UInt64(UInt32(truncatingIfNeeded: c)) << 32 | UInt64(UInt32(bitPattern: key))
+  }
+
+  // MARK: Instants and counters
+
+  /// `count` of `instant` on channel `c` at `time`.
+  @inline(__always)
+  mutating func instant(
+    _ instant: TimelineInstant, channel c: Int, at time: UInt64, count: UInt64 = 1
+  ) {
+    guard enabled && count > 0 && inWindow(time) else { return }
+    append(
+      TimelineRecord(
+        kind: .instant, detail: instant.rawValue, channel: Int32(c), id: 0, time: time,
+        value: count))
+  }
+
+  /// Channel `c`'s ring holds `level` from `time` on.
+  @inline(__always)
+  mutating func occupancy(channel c: Int, _ level: UInt64, at time: UInt64) {
+    guard enabled && inWindow(time) else { return }
+    append(
+      TimelineRecord(
+        kind: .counter, detail: Self.ringCounter, channel: Int32(c), id: 0, time: time,
+        value: level))
+  }
+
+  /// `busy` pCPUs run a vCPU from `time` on.
+  @inline(__always)
+  mutating func busyPCPUs(_ busy: Int, at time: UInt64) {
+    guard enabled && inWindow(time) else { return }
+    append(
+      TimelineRecord(
+        kind: .counter, detail: Self.pcpuCounter, channel: -1, id: 0, time: time,
+        value: UInt64(busy)))
+  }
+
+  /// VM `index` (of `domain`, id `id`) has `running` vCPUs on pCPUs from `time` on.
+  @inline(__always)
+  mutating func runningVCPUs(
+    vm index: Int, domain: CPUDomain, id: UInt16, _ running: Int, at time: UInt64
+  ) {
+    guard enabled && inWindow(time) else { return }
+    while vms.count <= index { vms.append((.guest, 0)) }
+    vms[index] = (domain, id)
+    append(
+      TimelineRecord(
+        kind: .counter, detail: Self.vmCounter, channel: -1, id: UInt32(index), time: time,
+        value: UInt64(running)))
+  }
+
+  // MARK: CPU
+
+  /// `context` ran `channel`'s I/O work (`channel` -1: a burst) from `start` to `end`;
+  /// a piece continuing the context's last one extends it.
+  @inline(__always)
+  mutating func ran(_ context: CPUContext, channel: Int32, from start: UInt64, to end: UInt64) {
+    guard enabled && end > start && end > startNs && start < recordedUntilNs else { return }
+    recordRun(context, channel: channel, from: start, to: end)
+  }
+
+  private mutating func recordRun(
+    _ context: CPUContext, channel: Int32, from start: UInt64, to end: UInt64
+  ) {
+    let index: Int
+    if let found = contextIndex[context] {
+      index = found
+    } else {
+      index = contexts.count
+      contextIndex[context] = index
+      contexts.append(context)
+      lastSlice.append(-1)
+    }
+    let last = lastSlice[index]
+    if last >= 0 && records[last].value == start && records[last].channel == channel {
+      records[last].value = end
+      return
+    }
+    lastSlice[index] = records.count
+    append(
+      TimelineRecord(
+        kind: .cpu, detail: 0, channel: channel, id: UInt32(index), time: start, value: end))
+  }
+
+  /// Takes `other`'s CPU slices and counters (the host's scheduler's log) into this one.
+  mutating func absorb(_ other: TimelineLog) {
+    guard other.enabled else { return }
+    let offset = UInt32(contexts.count)
+    var vmOffset: [UInt32] = []
+    for vm in other.vms.indices {
+      vmOffset.append(UInt32(vms.count))
+      vms.append(other.vms[vm])
+    }
+    for context in other.contexts {
+      contextIndex[context] = contexts.count
+      contexts.append(context)
+      lastSlice.append(-1)
+    }
+    for var r in other.records {
+      if r.kind == .cpu { r.id &+= offset }
+      if r.kind == .counter && r.detail == Self.vmCounter { r.id = vmOffset[Int(r.id)] }
+      records.append(r)
+    }
+    if other.cut {
+      cut = true
+      recordedUntilNs = min(recordedUntilNs, other.recordedUntilNs)
+    }
+    // Where one log was cut, what the other took after it goes too (requests already
+    // taken keep their phases), so the timeline ends at one instant.
+    if cut {
+      let until = recordedUntilNs
+      records.removeAll { r in
+        switch r.kind {
+        case .cpu, .instant, .counter: r.time >= until
+        case .begin, .phase, .end: false
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import HVReplay
+import Testing
+
+@Suite("hvreplay replay --timeline, run as a user would")
+struct TimelineCommandTests {
+  @Test(
+    "--timeline writes Chrome trace JSON (or SVG), byte-identical run to run; bad options and outputs are refused"
+  )
+  func timelineFiles() throws {
+    let dir = Scratch()
+    let trace = dir.file("rpc.hvt.zst")
+    #expect(
+      try HVReplay.run(["synth", "--profile", "net-rpc", "--events", "2000", "-o", trace]).status
+        == 0)
+    let base = ["replay", trace, "--backends", "full,para", "--schedulers", "credit", "--quiet"]
+    let first = try HVReplay.run(
+      base + [
+        "--out", dir.file("a"), "--timeline", dir.file("t.json"), "--timeline-window", "+1ms",
+      ])
+    #expect(first.status == 0, "\(first.stderr)")
+    #expect(first.stdout.contains(" and \(dir.file("t.json"))\n"))
+    let json = try String(contentsOfFile: dir.file("t.json"), encoding: .utf8)
+    #expect(json.hasPrefix("{\"displayTimeUnit\":\"ns\",\n\"otherData\":{\"tool\":\"hvreplay "))
+    #expect(json.contains("\"full/credit\":\"complete: "))
+    #expect(
+      json.contains(
+        "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":2,\"tid\":0,\"args\":{\"name\":\"para/credit\"}}"
+      ))
+    // The same trace and options: the same bytes.
+    #expect(
+      try HVReplay.run(
+        base + [
+          "--out", dir.file("b"), "--timeline", dir.file("u.json"), "--timeline-window", "+1ms",
+        ]
+      )
+      .status == 0)
+    #expect(
+      FileManager.default.contents(atPath: dir.file("t.json"))
+        == FileManager.default.contents(atPath: dir.file("u.json")))
+    // The report folder is the same with and without a timeline.
+    #expect(try HVReplay.run(base + ["--out", dir.file("c")]).status == 0)
+    #expect(
+      FileManager.default.contents(atPath: dir.file("a/summary.csv"))
+        == FileManager.default.contents(atPath: dir.file("c/summary.csv")))
+    // .svg: the picture.
+    #expect(
+      try HVReplay.run(base + ["--out", dir.file("d"), "--timeline", dir.file("t.svg")]).status == 0
+    )
+    let svg = try String(contentsOfFile: dir.file("t.svg"), encoding: .utf8)
+    #expect(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""))
+    #expect(svg.contains(">full/credit</text>") && svg.contains(">para/credit</text>"))
+    // A cut says so on standard error.
+    let cut = try HVReplay.run(
+      base + [
+        "--out", dir.file("e"), "--timeline", dir.file("cut.json"), "--timeline-limit", "100",
+      ])
+    #expect(cut.status == 0)
+    #expect(cut.stderr.contains("hvreplay: timeline: full/credit reached "))
+
+    for (args, message) in [
+      (
+        ["--timeline-window", "+1ms"], "--timeline-window and --timeline-limit need --timeline FILE"
+      ),
+      (
+        ["--timeline", dir.file("x.json"), "--timeline-window", "1ms"],
+        "--timeline-window: expected START+LEN"
+      ),
+      (
+        ["--timeline", dir.file("x.json"), "--timeline-limit", "0"],
+        "--timeline-limit must be from 1"
+      ),
+      (["--timeline", "-"], "--timeline -: standard output carries the replay's verdict"),
+    ] {
+      let r = try HVReplay.run(base + args)
+      #expect(r.status == 64, "\(args)")
+      #expect(r.stderr.contains(message), "\(r.stderr)")
+    }
+    // A directory is not replaced, and nothing is replayed or written first.
+    let refused = try HVReplay.run(base + ["--out", dir.file("f"), "--timeline", dir.path])
+    #expect(refused.status == 73, "\(refused.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: dir.file("f")))
+  }
+}
