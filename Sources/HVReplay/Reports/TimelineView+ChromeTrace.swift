@@ -82,7 +82,9 @@ extension TimelineView {
         // another's.
         let id = JSONValue.string(
           "0x\(String(UInt64(pid) << 32 | UInt64(request.number), radix: 16))")
-        let name = "\(Self.name(of: channel)) \(request.op) \(TraceInspection.bytes(request.bytes))"
+        // Named by channel and op only (the size is an argument), so that viewers, which
+        // group async slices by name, put a channel's requests together.
+        let name = "\(Self.name(of: channel)) \(request.op)"
         func async(_ ph: String, _ name: String, _ ts: UInt64, _ args: [(String, JSONValue)]?) {
           var fields: [(String, JSONValue)] = [
             ("ph", .string(ph)), ("cat", .string("request")), ("name", .string(name)),
@@ -158,9 +160,11 @@ extension TimelineView {
     for process in processes {
       let end = process.startNs.adding(saturating: process.lengthNs)
       let state =
-        process.cut
-        ? "cut at \(process.recordedUntilNs) ns (\(Duration.format(nanoseconds: process.recordedUntilNs - process.startNs)) into the window): the record limit was reached; requests issued after it are not shown"
-        : "complete: \(process.startNs) ns to \(end) ns"
+        process.records == 0
+        ? "empty: no request was issued and nothing ran in the window"
+        : process.cut
+          ? "cut at \(process.recordedUntilNs) ns (\(Duration.format(nanoseconds: process.recordedUntilNs - process.startNs)) into the window): the record limit was reached; requests issued after it are not shown"
+          : "complete: \(process.startNs) ns to \(end) ns"
       data.append(
         (
           process.name,

@@ -170,6 +170,11 @@ extension HVReplayCommand {
           }
           try out.close()
           names.append(timeline.escapingControlCharacters)
+          if view.processes.allSatisfy({ $0.requests.isEmpty }) {
+            writeStandardError(
+              "hvreplay: timeline: no request was issued in the window (the trace's events span \(result.trace.statistics.firstNs) to \(result.trace.statistics.lastNs) ns as recorded); choose one with --timeline-window START+LEN\n"
+            )
+          }
           for p in view.processes where p.cut {
             writeStandardError(
               "hvreplay: timeline: \(p.name) reached \(p.records) records, --timeline-limit; it stops \(TimelineView.time(p.recordedUntilNs - p.startNs)) into the window\n"
