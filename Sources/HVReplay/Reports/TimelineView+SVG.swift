@@ -5,6 +5,8 @@
 extension TimelineView {
   /// Request rows drawn per backend at most; the rest are counted in the row's label.
   static let requestRowLimit = 40
+  /// CPU threads drawn per backend at most.
+  static let cpuRowLimit = 48
 
   /// A colour per phase, in ``TimelinePhase`` order.
   static let phaseColors = [
@@ -39,7 +41,8 @@ extension TimelineView {
       body +=
         "<text x=\"4\" y=\"\(Self.f(y + 12))\" font-weight=\"bold\">\(SVGChart.escape(process.name))\(process.cut ? " (cut: record limit)" : "")</text>\n"
       y += 18
-      for thread in process.threads where !thread.slices.isEmpty {
+      let cpuThreads = process.threads.filter { !$0.slices.isEmpty }
+      for thread in cpuThreads.prefix(Self.cpuRowLimit) {
         body +=
           "<text x=\"8\" y=\"\(Self.f(y + 10))\" font-size=\"10\">\(SVGChart.escape(thread.name))</text>\n"
         for slice in thread.slices where slice.startNs < end {
@@ -49,6 +52,11 @@ extension TimelineView {
           body +=
             "<rect x=\"\(Self.f(x0))\" y=\"\(Self.f(y + 1))\" width=\"\(Self.f(w))\" height=\"\(Self.f(rowHeight - 3))\" fill=\"\(color)\"><title>\(SVGChart.escape(slice.name)): \(Duration.format(nanoseconds: slice.endNs - slice.startNs))</title></rect>\n"
         }
+        y += rowHeight
+      }
+      if cpuThreads.count > Self.cpuRowLimit {
+        body +=
+          "<text x=\"8\" y=\"\(Self.f(y + 10))\" font-size=\"10\">(\(cpuThreads.count - Self.cpuRowLimit) more CPU threads not drawn)</text>\n"
         y += rowHeight
       }
       // Requests, packed greedily into rows in order of issue.
