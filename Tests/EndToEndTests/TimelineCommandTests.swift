@@ -56,7 +56,8 @@ struct TimelineCommandTests {
         "--out", dir.file("e"), "--timeline", dir.file("cut.json"), "--timeline-limit", "100",
       ])
     #expect(cut.status == 0)
-    #expect(cut.stderr.contains("hvreplay: timeline: full/credit reached "))
+    #expect(
+      cut.stderr.contains("hvreplay: timeline: full/credit reached the limit of 100 records"))
 
     for (args, message) in [
       (
@@ -80,5 +81,24 @@ struct TimelineCommandTests {
     let refused = try HVReplay.run(base + ["--out", dir.file("f"), "--timeline", dir.path])
     #expect(refused.status == 73, "\(refused.stderr)")
     #expect(!FileManager.default.fileExists(atPath: dir.file("f")))
+    // The trace itself, through a link too, and a file inside the report folder are refused
+    // before anything is replayed; the trace is left as it was.
+    let before = FileManager.default.contents(atPath: trace)
+    try FileManager.default.createSymbolicLink(
+      atPath: dir.file("link.json"), withDestinationPath: trace)
+    #expect(try HVReplay.run(base + ["--out", dir.file("g")]).status == 0)
+    for (target, message) in [
+      (trace, "is the input"), (dir.file("link.json"), "is the input"),
+      (dir.file("g/t.json"), "lies in the report folder"),
+      (dir.file("g/summary.csv"), "lies in the report folder"),
+    ] {
+      let r = try HVReplay.run(base + ["--out", dir.file("g"), "--timeline", target])
+      #expect(r.status == 64, "\(target)")
+      #expect(r.stderr.contains(message), "\(r.stderr)")
+    }
+    #expect(FileManager.default.contents(atPath: trace) == before)
+    #expect(
+      FileManager.default.contents(atPath: dir.file("g/summary.csv"))
+        == FileManager.default.contents(atPath: dir.file("c/summary.csv")))
   }
 }

@@ -220,7 +220,7 @@ struct TimelineTests {
       events, backends: [.para], window: TimelineWindow(lengthNs: 1 << 40, recordLimit: 500))
     let view = TimelineView(result)
     let process = try #require(view.processes.first)
-    #expect(process.cut)
+    #expect(process.cut && process.records <= 500)
     #expect(process.requests.count > 10 && process.requests.count < 200)
     #expect(process.requests.allSatisfy { !$0.unfinished && $0.startNs < process.recordedUntilNs })
     let text = view.chromeTrace(trace: result.trace)
@@ -231,6 +231,90 @@ struct TimelineTests {
     // The SVG view draws the same requests.
     let svg = view.svg(trace: result.trace)
     #expect(svg.contains("requests: \(process.requests.count)"))
+  }
+
+  @Test(
+    "one read under para: the submission lasts to its notification, the completion from the interrupt through the handler"
+  )
+  func paraPhasesClosedForm() throws {
+    var model = Model()
+    model.para.persistentGrants = false
+    let service: UInt64 = 30_000
+    let result = try Self.run(
+      [TraceEvent(timeNs: 1_000, vm: 1, op: .read, bytes: 4096, serviceNs: service)],
+      model: model, backends: [.para])
+    let request = try #require(TimelineView(result).processes.first?.requests.first)
+    let phases = Dictionary(
+      request.phases.map { ($0.phase, $0.endNs - $0.startNs) }, uniquingKeysWith: +)
+    let c = model.costs
+    // The slot written, then the event-channel hypercall, both on the guest's vCPU.
+    #expect(phases[.submit] == c.ringSlotNs + c.hypercallNs)
+    // The interrupt's injection and EOI, then the handler reading the one response.
+    #expect(phases[.completion] == c.irqInjectNs + c.ringSlotNs)
+    #expect(phases[.device] == service)
+    #expect(request.phases.first?.phase == .submit && request.phases.last?.phase == .completion)
+    let sum = request.phases.reduce(0) { $0 + $1.endNs - $1.startNs }
+    #expect(sum == request.endNs - request.startNs)
+    #expect(result.backends[0].channels[0].latencySumNs == sum)
+  }
+
+  @Test(
+    "the record limit holds for the backend's and the CPU's records together, and no request begins after the cut"
+  )
+  func recordLimitCoupled() throws {
+    var model = Model()
+    model.cpu.pcpus = 1
+    var events: [TraceEvent] = []
+    for k in 0..<3_000 as Range<UInt64> {
+      // Short bursts fill the CPU's records faster than the requests fill the backend's.
+      events.append(TraceEvent(timeNs: k * 10_000, vm: 2, op: .burst, serviceNs: 3_000))
+      if k % 4 == 0 {
+        events.append(
+          TraceEvent(
+            timeNs: k * 10_000 + 1, vm: 1, op: .read, offset: k << 12, bytes: 4096,
+            serviceNs: 25_000))
+      }
+    }
+    for limit in [300, 1_000] {
+      let result = try Self.run(
+        events, model: model, backends: [.para], coupled: true,
+        window: TimelineWindow(startNs: 0, lengthNs: 1 << 40, recordLimit: limit))
+      let log = try #require(result.backends.first?.timeline)
+      #expect(log.cut)
+      #expect(log.records.count <= limit && log.records.count > limit * 3 / 4, "\(limit)")
+      let until = log.recordedUntilNs
+      #expect(log.records.allSatisfy { $0.kind != .begin || $0.time < until })
+      #expect(
+        log.records.allSatisfy {
+          switch $0.kind {
+          case .cpu: $0.time < until && $0.value <= until
+          case .instant, .counter: $0.time < until
+          default: true
+          }
+        })
+      #expect(
+        log.records.contains { $0.kind == .cpu } && log.records.contains { $0.kind == .begin })
+      let view = TimelineView(result)
+      #expect(view.processes[0].requests.allSatisfy { !$0.unfinished })
+      _ = try Self.checkFormat(view.chromeTrace(trace: result.trace))
+    }
+  }
+
+  @Test("a trace of cpu bursts only: the default window starts at the first burst and shows them")
+  func burstsOnly() throws {
+    var model = Model()
+    model.cpu.pcpus = 1
+    let events = [
+      TraceEvent(timeNs: 7_000_000, vm: 1, op: .burst, serviceNs: 2_000_000),
+      TraceEvent(timeNs: 7_500_000, vm: 2, op: .burst, serviceNs: 1_000_000),
+    ]
+    let result = try Self.run(
+      events, model: model, backends: [.native], coupled: true, schedulers: [.fair])
+    let process = try #require(TimelineView(result).processes.first)
+    #expect(process.startNs == 7_000_000)
+    let ran = process.threads.flatMap(\.slices).reduce(0) { $0 + $1.endNs - $1.startNs }
+    #expect(ran == 3_000_000)
+    #expect(process.records > 0)
   }
 
   @Test("--timeline-window takes START+LEN and +LEN")

@@ -8,14 +8,14 @@
 
 /// Which stretch of trace time a timeline covers, and how much it may hold.
 public struct TimelineWindow: Sendable, Equatable {
-  /// The window's start in (scaled) trace ns, or `nil` for the first request's issue time.
+  /// The window's start in (scaled) trace ns, or `nil` for the first event's time (a request or a burst).
   public var startNs: UInt64?
   public var lengthNs: UInt64
   /// The most records each host simulation keeps (requests' phases, CPU slices, instants
   /// and counter values together).
   public var recordLimit: Int
 
-  /// The default window: 10 ms from the first request.
+  /// The default window: 10 ms from the first event.
   public static let defaultLengthNs: UInt64 = 10_000_000
   /// The default cap per host simulation: about 25 MB of JSON each at most.
   public static let defaultRecordLimit = 200_000
@@ -29,7 +29,7 @@ public struct TimelineWindow: Sendable, Equatable {
     self.recordLimit = recordLimit
   }
 
-  /// `START+LEN` (`2s+10ms`), or `+LEN` from the first request; nil when malformed or the
+  /// `START+LEN` (`2s+10ms`), or `+LEN` from the first event; nil when malformed or the
   /// length is zero.
   public static func parse(_ text: String) -> TimelineWindow? {
     guard let plus = text.firstIndex(of: "+") else { return nil }
@@ -147,7 +147,7 @@ public struct TimelineLog: Sendable {
   /// Requests taken and not yet complete, by their backend's key, and the next number.
   private var open: [UInt64: UInt32] = [:]
   private var nextRequest: UInt32 = 0
-  /// The start of the window (the first request's issue time when not given).
+  /// The start of the window (the first event's time when not given).
   public private(set) var startNs: UInt64 = .max
   /// Per context: its last CPU record, to extend when the next piece continues it.
   private var lastSlice: [Int] = []
@@ -166,13 +166,13 @@ public struct TimelineLog: Sendable {
     if let s = window.startNs { begin(at: s) }
   }
 
-  /// The logs of a host simulation's backend and CPU recording `window`: the record limit
-  /// shared between them.
+  /// The logs of a host simulation's backend and CPU recording `window`: each may take
+  /// up to the limit while recording (so neither is starved), and ``take(_:_:)`` cuts the
+  /// two together to the limit.
   static func pair(_ window: TimelineWindow) -> (backend: TimelineLog, cpu: TimelineLog) {
-    let cpu = window.recordLimit / 2
-    return (
-      TimelineLog(window: window, limit: window.recordLimit - cpu),
-      TimelineLog(window: window, limit: cpu)
+    (
+      TimelineLog(window: window, limit: window.recordLimit),
+      TimelineLog(window: window, limit: window.recordLimit)
     )
   }
 
@@ -345,9 +345,21 @@ public struct TimelineLog: Sendable {
         kind: .cpu, detail: 0, channel: channel, id: UInt32(index), time: start, value: end))
   }
 
-  /// Takes `other`'s CPU slices and counters (the host's scheduler's log) into this one.
+  /// Takes `other`'s CPU slices and counters (the host's scheduler's log) into this one,
+  /// then keeps the two within the limit: where they hold more, recording ends at the
+  /// earliest instant before which they hold at most the limit (a request counts with all
+  /// its records), and what either took from that instant on goes, requests issued then
+  /// included, so no request begins after ``recordedUntilNs``.
   mutating func absorb(_ other: TimelineLog) {
-    guard other.enabled else { return }
+    if other.enabled { merge(other) }
+    if records.count > limit, let until = limitInstant() {
+      cut = true
+      recordedUntilNs = min(recordedUntilNs, until)
+    }
+    trim()
+  }
+
+  private mutating func merge(_ other: TimelineLog) {
     let offset = UInt32(contexts.count)
     var vmOffset: [UInt32] = []
     for vm in other.vms.indices {
@@ -359,6 +371,7 @@ public struct TimelineLog: Sendable {
       contexts.append(context)
       lastSlice.append(-1)
     }
+    records.reserveCapacity(records.count + other.records.count)
     for var r in other.records {
       if r.kind == .cpu { r.id &+= offset }
       if r.kind == .counter && r.detail == Self.vmCounter { r.id = vmOffset[Int(r.id)] }
@@ -368,16 +381,56 @@ public struct TimelineLog: Sendable {
       cut = true
       recordedUntilNs = min(recordedUntilNs, other.recordedUntilNs)
     }
-    // Where one log was cut, what the other took after it goes too (requests already
-    // taken keep their phases), so the timeline ends at one instant.
-    if cut {
-      let until = recordedUntilNs
-      records.removeAll { r in
-        switch r.kind {
-        case .cpu, .instant, .counter: r.time >= until
-        case .begin, .phase, .end: false
-        }
+  }
+
+  /// The earliest instant before which the records number at most the limit, a request
+  /// counted at its issue with all its records; nil when they all fit.
+  private func limitInstant() -> UInt64? {
+    var perRequest = [Int](repeating: 0, count: Int(nextRequest))
+    for r in records where r.kind == .begin || r.kind == .phase || r.kind == .end {
+      perRequest[Int(r.id)] += 1
+    }
+    var units: [(time: UInt64, count: Int)] = []
+    units.reserveCapacity(records.count)
+    for r in records {
+      switch r.kind {
+      case .begin: units.append((r.time, perRequest[Int(r.id)]))
+      case .phase, .end: break
+      case .cpu, .instant, .counter: units.append((r.time, 1))
       }
+    }
+    units.sort { $0.time < $1.time }
+    var total = 0
+    var k = 0
+    while k < units.count {
+      // Everything of one instant is kept or goes together.
+      var j = k
+      var atInstant = 0
+      while j < units.count && units[j].time == units[k].time {
+        atInstant += units[j].count
+        j += 1
+      }
+      if total + atInstant > limit { return units[k].time }
+      total += atInstant
+      k = j
+    }
+    return nil
+  }
+
+  /// Drops what was recorded from ``recordedUntilNs`` on (requests issued then with all
+  /// their records; requests issued before keep theirs) and clips CPU slices to it.
+  private mutating func trim() {
+    let until = recordedUntilNs
+    var dropped = [Bool](repeating: false, count: Int(nextRequest))
+    for r in records where r.kind == .begin && r.time >= until { dropped[Int(r.id)] = true }
+    records.removeAll { r in
+      switch r.kind {
+      case .cpu, .instant, .counter: r.time >= until
+      case .begin, .phase, .end: dropped[Int(r.id)]
+      }
+    }
+    for k in records.indices where records[k].kind == .cpu && records[k].value > until {
+      records[k].value = until
     }
   }
 }

@@ -124,6 +124,7 @@ struct HostSimulation<Backend: DeviceBackend, Policy: SchedulingPolicy>: HostTar
   @inline(__always)
   mutating func submit(_ event: TraceEvent, channel: Int, at time: UInt64, tag: UInt32) {
     if !pastHorizon, let horizon, time >= horizon { reachHorizon() }
+    backend.metrics.timeline.start(at: time)
     cpu.timeline.start(at: time)
     backend.submit(event, channel: channel, at: time, tag: tag, cpu: &cpu)
   }
@@ -135,6 +136,9 @@ struct HostSimulation<Backend: DeviceBackend, Policy: SchedulingPolicy>: HostTar
       reachHorizon()
       return
     }
+    // The default window starts at the first event, a burst or a request.
+    backend.metrics.timeline.start(at: time)
+    cpu.timeline.start(at: time)
     do {
       try cpu.arriveBurst(event, at: time)
     } catch {
@@ -201,6 +205,7 @@ struct UncoupledBackend<Backend: DeviceBackend>: HostTarget {
 
   @inline(__always)
   mutating func submit(_ event: TraceEvent, channel: Int, at time: UInt64, tag: UInt32) {
+    backend.metrics.timeline.start(at: time)
     cpu.timeline.start(at: time)
     backend.submit(event, channel: channel, at: time, tag: tag, cpu: &cpu)
   }

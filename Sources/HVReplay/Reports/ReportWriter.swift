@@ -6,7 +6,11 @@ public enum ReportWriter {
   /// The directory reports of `trace` go to when no `--out` is given: `Reports/<name>`,
   /// always inside `Reports/` (a name of `.`, `..` or with a `/` becomes `trace`).
   public static func defaultDirectory(for trace: TraceIdentity) -> String {
-    let name = trace.name
+    defaultDirectory(for: trace.name)
+  }
+
+  /// The directory reports of the trace named `name` (``TraceIdentity/name``) go to.
+  public static func defaultDirectory(for name: String) -> String {
     let safe = name.isEmpty || name == "." || name == ".." || name.contains("/")
     return "Reports/\(safe ? "trace" : name)"
   }

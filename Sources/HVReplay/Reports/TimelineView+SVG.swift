@@ -8,11 +8,66 @@ extension TimelineView {
   /// CPU threads drawn per backend at most.
   static let cpuRowLimit = 48
 
-  /// A colour per phase, in ``TimelinePhase`` order.
+  /// A colour per phase, in ``TimelinePhase`` order, then CPU work's: I/O, burst.
   static let phaseColors = [
     "#c7c7c7", "#d62728", "#ff7f0e", "#bcbd22", "#9467bd", "#1f77b4", "#17becf", "#e377c2",
-    "#2ca02c",
+    "#2ca02c", "#8c564b", "#7f7f7f",
   ]
+  static let ioColor = 9
+  static let burstColor = 10
+
+  /// Draws one row's pieces in time order, gathering pieces narrower than a pixel that
+  /// are less than a pixel apart into one rectangle (coloured as most of its time, its
+  /// title counting the pieces), so a row holds at most about two rectangles per pixel
+  /// however many pieces it has.
+  struct RowPainter {
+    let y: Double
+    let height: Double
+    private var x0 = 0.0
+    private var x1 = -Double.infinity
+    private var pieces = 0
+    private var label = ""
+    private var ns: UInt64 = 0
+    private var colorNs = [UInt64](repeating: 0, count: TimelineView.phaseColors.count)
+
+    init(y: Double, height: Double) {
+      self.y = y
+      self.height = height
+    }
+
+    mutating func add(
+      _ start: Double, _ end: Double, color: Int, ns: UInt64, label: String,
+      into out: inout String
+    ) {
+      // A rectangle a pixel wide or more is drawn as it is; narrower pieces are gathered
+      // until they make a pixel or a pixel's gap follows.
+      if pieces > 0 && (start >= x1 + 1 || x1 - x0 >= 1) { flush(into: &out) }
+      if pieces == 0 {
+        x0 = start
+        self.label = label
+      }
+      x1 = max(x1, end)
+      pieces += 1
+      self.ns += ns
+      colorNs[color] += max(ns, 1)
+    }
+
+    mutating func flush(into out: inout String) {
+      guard pieces > 0 else { return }
+      var color = 0
+      for k in colorNs.indices where colorNs[k] > colorNs[color] { color = k }
+      let title =
+        pieces == 1
+        ? "\(label), \(Duration.format(nanoseconds: ns))"
+        : "\(pieces) pieces from \(label), \(Duration.format(nanoseconds: ns)) in all"
+      out +=
+        "<rect x=\"\(TimelineView.f(x0))\" y=\"\(TimelineView.f(y))\" width=\"\(TimelineView.f(max(x1 - x0, 0.5)))\" height=\"\(TimelineView.f(height))\" fill=\"\(TimelineView.phaseColors[color])\"><title>\(SVGChart.escape(title))</title></rect>\n"
+      pieces = 0
+      ns = 0
+      x1 = -.infinity
+      for k in colorNs.indices { colorNs[k] = 0 }
+    }
+  }
 
   /// The timeline as an SVG picture.
   public func svg(trace: TraceIdentity) -> String {
@@ -45,13 +100,14 @@ extension TimelineView {
       for thread in cpuThreads.prefix(Self.cpuRowLimit) {
         body +=
           "<text x=\"8\" y=\"\(Self.f(y + 10))\" font-size=\"10\">\(SVGChart.escape(thread.name))</text>\n"
+        var row = RowPainter(y: y + 1, height: rowHeight - 3)
         for slice in thread.slices where slice.startNs < end {
-          let x0 = x(slice.startNs)
-          let w = max(x(slice.endNs) - x0, 0.5)
-          let color = slice.channel >= 0 ? "#8c564b" : "#7f7f7f"
-          body +=
-            "<rect x=\"\(Self.f(x0))\" y=\"\(Self.f(y + 1))\" width=\"\(Self.f(w))\" height=\"\(Self.f(rowHeight - 3))\" fill=\"\(color)\"><title>\(SVGChart.escape(slice.name)): \(Duration.format(nanoseconds: slice.endNs - slice.startNs))</title></rect>\n"
+          row.add(
+            x(slice.startNs), x(slice.endNs),
+            color: slice.channel >= 0 ? Self.ioColor : Self.burstColor,
+            ns: slice.endNs - slice.startNs, label: slice.name, into: &body)
         }
+        row.flush(into: &body)
         y += rowHeight
       }
       if cpuThreads.count > Self.cpuRowLimit {
@@ -61,6 +117,7 @@ extension TimelineView {
       }
       // Requests, packed greedily into rows in order of issue.
       var rowEnds: [UInt64] = []
+      var painters: [RowPainter] = []
       var hidden = 0
       var drawn = ""
       for request in process.requests {
@@ -71,17 +128,20 @@ extension TimelineView {
           hidden += 1
           continue
         }
-        if row == rowEnds.count { rowEnds.append(0) }
+        if row == rowEnds.count {
+          rowEnds.append(0)
+          painters.append(
+            RowPainter(y: y + Double(row) * (rowHeight - 4) + 1, height: rowHeight - 6))
+        }
         rowEnds[row] = max(request.endNs, request.startNs + 1)
-        let ry = y + Double(row) * (rowHeight - 4)
         let name = "\(Self.name(of: channels[request.channel])) \(request.op)"
         for phase in request.phases where phase.startNs < end {
-          let x0 = x(phase.startNs)
-          let w = max(x(phase.endNs) - x0, 0.5)
-          drawn +=
-            "<rect x=\"\(Self.f(x0))\" y=\"\(Self.f(ry + 1))\" width=\"\(Self.f(w))\" height=\"\(Self.f(rowHeight - 6))\" fill=\"\(Self.phaseColors[Int(phase.phase.rawValue)])\"><title>\(SVGChart.escape(name)): \(SVGChart.escape(phase.phase.label)), \(Duration.format(nanoseconds: phase.endNs - phase.startNs))</title></rect>\n"
+          painters[row].add(
+            x(phase.startNs), x(phase.endNs), color: Int(phase.phase.rawValue),
+            ns: phase.endNs - phase.startNs, label: "\(name): \(phase.phase.label)", into: &drawn)
         }
       }
+      for k in painters.indices { painters[k].flush(into: &drawn) }
       let shown = process.requests.count - hidden
       body +=
         "<text x=\"8\" y=\"\(Self.f(y + 10))\" font-size=\"10\">requests: \(shown)\(hidden > 0 ? " (\(hidden) more not drawn)" : "")</text>\n"
@@ -107,7 +167,10 @@ extension TimelineView {
     var legend = ""
     var lx = 4.0
     let entries =
-      [("#8c564b", "CPU: I/O work"), ("#7f7f7f", "CPU: burst")]
+      [
+        (Self.phaseColors[Self.ioColor], "CPU: I/O work"),
+        (Self.phaseColors[Self.burstColor], "CPU: burst"),
+      ]
       + TimelinePhase.allCases.map { (Self.phaseColors[Int($0.rawValue)], $0.label) }
     var ly = 36.0
     for (color, label) in entries {

@@ -102,6 +102,9 @@ public struct TimelineView: Sendable {
       counterPoints[name, default: (unit, order, [])].points.append((r.time, r.value))
     }
     var order: [UInt32] = []
+    // VMs whose host-side threads are vhost workers (contexts numbered from 1) rather than
+    // a device model.
+    let vhostVMs = Set(log.contexts.filter { $0.domain == .deviceModel && $0.vcpu > 0 }.map(\.vm))
     for r in log.records {
       switch r.kind {
       case .cpu:
@@ -128,11 +131,13 @@ public struct TimelineView: Sendable {
           let vm = log.vms[Int(r.id)]
           let label =
             switch vm.domain {
-            case .guest: "vm\(vm.id)"
-            case .driverDomain: "dom0"
-            case .deviceModel: "vm\(vm.id) device model"
+            case .guest: "vm\(vm.id) running vCPUs"
+            case .driverDomain: "dom0 running vCPUs"
+            case .deviceModel:
+              vhostVMs.contains(vm.id)
+                ? "vm\(vm.id) running vhost workers" : "vm\(vm.id) running device model threads"
             }
-          point("\(label) running vCPUs", "vCPUs", -1, r)
+          point(label, vm.domain == .deviceModel ? "threads" : "vCPUs", -1, r)
         }
       }
     }
@@ -174,16 +179,32 @@ public struct TimelineView: Sendable {
       .map { name, value in
         Counter(
           name: name, unit: value.unit,
-          points: value.points.enumerated().sorted {
-            ($0.element.0, $0.offset) < ($1.element.0, $1.offset)
-          }
-          .map { (timeNs: $0.element.0, value: $0.element.1) })
+          points: Self.lastPerInstant(value.points))
       }
     return Process(
       name: name, threads: threads, channelThread: channelThread, requests: requests,
       counters: counters, startNs: log.startNs == .max ? 0 : log.startNs,
       lengthNs: log.window.lengthNs, recordedUntilNs: log.recordedUntilNs, cut: log.cut,
       records: log.records.count)
+  }
+
+  /// A counter's points in time order, one per instant: the last value set at it.
+  private static func lastPerInstant(_ points: [(UInt64, UInt64)]) -> [(
+    timeNs: UInt64, value: UInt64
+  )] {
+    let sorted = points.enumerated().sorted {
+      ($0.element.0, $0.offset) < ($1.element.0, $1.offset)
+    }
+    var out: [(timeNs: UInt64, value: UInt64)] = []
+    out.reserveCapacity(sorted.count)
+    for (_, point) in sorted {
+      if let last = out.last, last.timeNs == point.0 {
+        out[out.count - 1].value = point.1
+      } else {
+        out.append((point.0, point.1))
+      }
+    }
+    return out
   }
 
   /// A request from its records (begin, phases, end) in the order recorded: consecutive

@@ -59,7 +59,7 @@ extension HVReplayCommand {
 
     @Option(
       help: ArgumentHelp(
-        "The timeline's window of trace time, START+LEN (e.g. 2s+10ms); +LEN starts at the first request (default +10ms).",
+        "The timeline's window of trace time, START+LEN (e.g. 2s+10ms); +LEN starts at the first event (default +10ms).",
         valueName: "start+len"))
     var timelineWindow: String?
 
@@ -135,9 +135,19 @@ extension HVReplayCommand {
           model: model, backends: kinds, schedulers: schedulerKinds, horizon: horizonNs)
         engine.timeSeriesIntervalNs = interval.flatMap(Duration.parseNanoseconds)
         engine.timeline = timelineRequest
-        // Opened first, so that a timeline that cannot be written fails before the replay.
+        let directory =
+          out ?? ReportWriter.defaultDirectory(for: TraceIdentity.name(of: reader.input.name))
+        // Checked and opened first, so that a timeline that cannot be written fails before
+        // the replay.
         var timelineOutput: ByteOutput?
-        if let timeline { timelineOutput = try ByteOutput(path: timeline, compression: .none) }
+        if let timeline {
+          if let why = OutputClash.reason(
+            output: timeline, inputs: trace, reportDirectory: directory)
+          {
+            throw HVReplayError(.usage, "--timeline \(timeline.escapingControlCharacters) \(why)")
+          }
+          timelineOutput = try ByteOutput(path: timeline, compression: .none)
+        }
         var result = try engine.run(&reader) { progress.update($0) }
         result.baseline = baseline
         if reader.skippedRecords > 0 {
@@ -154,14 +164,13 @@ extension HVReplayCommand {
           writeStandardError("hvreplay: replay: \(note.escapingControlCharacters)\n")
         }
         let report = ReplayReport(result)
-        let directory = out ?? ReportWriter.defaultDirectory(for: result.trace)
         let files = report.files
         try ReportWriter.write(files, into: directory)
         let shown = directory.escapingControlCharacters
         var names = files.map { "\(shown)/\($0.name)" }
         if let timeline, let out = timelineOutput {
           let view = TimelineView(result)
-          if timeline.hasSuffix(".svg") {
+          if timeline.lowercased().hasSuffix(".svg") {
             try out.write(view.svg(trace: result.trace))
           } else {
             try view.writeChromeTrace(trace: result.trace) { (text) throws(HVReplayError) in
@@ -170,14 +179,14 @@ extension HVReplayCommand {
           }
           try out.close()
           names.append(timeline.escapingControlCharacters)
-          if view.processes.allSatisfy({ $0.requests.isEmpty }) {
+          if view.processes.allSatisfy({ $0.records == 0 }) {
             writeStandardError(
-              "hvreplay: timeline: no request was issued in the window (the trace's events span \(result.trace.statistics.firstNs) to \(result.trace.statistics.lastNs) ns as recorded); choose one with --timeline-window START+LEN\n"
+              "hvreplay: timeline: nothing was issued or ran in the window (the trace's events span \(result.trace.statistics.firstNs) to \(result.trace.statistics.lastNs) ns as recorded); choose one with --timeline-window START+LEN\n"
             )
           }
           for p in view.processes where p.cut {
             writeStandardError(
-              "hvreplay: timeline: \(p.name) reached \(p.records) records, --timeline-limit; it stops \(TimelineView.time(p.recordedUntilNs - p.startNs)) into the window\n"
+              "hvreplay: timeline: \(p.name) reached the limit of \(view.window.recordLimit) records (--timeline-limit); it holds \(p.records) and stops \(TimelineView.time(p.recordedUntilNs - p.startNs)) into the window\n"
             )
           }
         }

@@ -475,14 +475,15 @@ struct ParavirtualizationBackend: DeviceBackend {
     _ r: Int, _ n: UInt32, _ vcpu: UInt16, _ now: UInt64, cpu: inout C
   ) {
     occupy(r, n, every: costs.ringSlotNs, endingAt: now)
-    if metrics.timeline.enabled { timelinePublished(r, n, now) }
     let old = rings[r].reqProd
     let new = old &+ n
-    rings[r].reqProd = new
     // A polling worker has notifications off (with or without EVENT_IDX: the used ring's
     // VRING_USED_F_NO_NOTIFY flag), so the publish does not kick.
     let polling = rings[r].backendSide == .polling
-    guard !polling && needsNotify(old: old, new: new, event: rings[r].reqEvent) else {
+    let notifies = !polling && needsNotify(old: old, new: new, event: rings[r].reqEvent)
+    if metrics.timeline.enabled { timelinePublished(r, n, now, notifies: notifies) }
+    rings[r].reqProd = new
+    guard notifies else {
       metrics.channels[r].notificationsSuppressed &+= 1
       metrics.timeline.instant(.suppressed, channel: r, at: now)
       // V7: the polling worker sees the request at once, with no kick and no wake-up.
@@ -500,8 +501,11 @@ struct ParavirtualizationBackend: DeviceBackend {
   }
 
   /// Timeline: the `n` requests the frontend wrote (the first unpublished ones) were
-  /// written in the slot work that ended `now`, and are in the ring.
-  private mutating func timelinePublished(_ r: Int, _ n: UInt32, _ now: UInt64) {
+  /// written in the slot work that ended `now`, and are in the ring; when the guest
+  /// notifies, its submission lasts until the notification is made (``notified(_:_:cpu:)``).
+  private mutating func timelinePublished(
+    _ r: Int, _ n: UInt32, _ now: UInt64, notifies: Bool
+  ) {
     let first = Int(rings[r].reqProd &- rings[r].reqCons)
     let ids = rings[r].written.dropFirst(first).prefix(Int(n))
     var cost = UInt64(n) &* costs.ringSlotNs
@@ -512,12 +516,19 @@ struct ParavirtualizationBackend: DeviceBackend {
     }
     for id in ids {
       metrics.timeline.phase(id, channel: r, .submit, at: now &- cost)
-      metrics.timeline.phase(id, channel: r, .ring, at: now)
+      if !notifies { metrics.timeline.phase(id, channel: r, .ring, at: now) }
     }
   }
 
   /// The hypercall is made: a sleeping backend wakes.
   private mutating func notified<C: CPUExecutor>(_ r: Int, _ now: UInt64, cpu: inout C) {
+    if metrics.timeline.enabled {
+      // The notification is made: the requests published and not yet taken are in the
+      // ring (those there already stay).
+      for id in rings[r].written.prefix(Int(rings[r].reqProd &- rings[r].reqCons)) {
+        metrics.timeline.phase(id, channel: r, .ring, at: now)
+      }
+    }
     guard rings[r].backendSide == .asleep else { return }
     rings[r].backendSide = .waking
     metrics.channels[r].backendWakeups &+= 1
@@ -727,18 +738,22 @@ struct ParavirtualizationBackend: DeviceBackend {
         }
       }
     }
-    if metrics.timeline.enabled {
-      // The first unpublished responses: after those the handler is reading and the
-      // published ones.
-      let first = Int(rings[r].handling &+ rings[r].rspProd &- rings[r].rspCons)
-      for id in rings[r].responses.dropFirst(first).prefix(Int(k)) {
-        metrics.timeline.phase(id, channel: r, .interrupt, at: now)
-      }
-    }
     let old = rings[r].rspProd
     let new = old &+ k
+    let interrupts = needsNotify(old: old, new: new, event: rings[r].rspEvent)
+    if metrics.timeline.enabled {
+      // The first unpublished responses: after those the handler is reading and the
+      // published ones. An interrupt that starts the handler begins their completion (as
+      // full virtualization's does); otherwise they wait for the running handler.
+      let first = Int(rings[r].handling &+ rings[r].rspProd &- rings[r].rspCons)
+      let phase: TimelinePhase =
+        interrupts && rings[r].handler == .asleep ? .completion : .interrupt
+      for id in rings[r].responses.dropFirst(first).prefix(Int(k)) {
+        metrics.timeline.phase(id, channel: r, phase, at: now)
+      }
+    }
     rings[r].rspProd = new
-    guard needsNotify(old: old, new: new, event: rings[r].rspEvent) else {
+    guard interrupts else {
       metrics.channels[r].notificationsSuppressed &+= 1
       metrics.timeline.instant(.suppressed, channel: r, at: now)
       return
