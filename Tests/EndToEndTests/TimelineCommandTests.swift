@@ -91,11 +91,26 @@ struct TimelineCommandTests {
       (trace, "is the input"), (dir.file("link.json"), "is the input"),
       (dir.file("g/t.json"), "lies in the report folder"),
       (dir.file("g/summary.csv"), "lies in the report folder"),
+      (dir.file("g"), "is or lies in the report folder"),
     ] {
       let r = try HVReplay.run(base + ["--out", dir.file("g"), "--timeline", target])
       #expect(r.status == 64, "\(target)")
       #expect(r.stderr.contains(message), "\(r.stderr)")
     }
+    // A report folder not made yet, and a dangling link into it.
+    try FileManager.default.createSymbolicLink(
+      atPath: dir.file("dangling.json"), withDestinationPath: dir.file("h/t.json"))
+    for target in [dir.file("h"), dir.file("h/sub/t.json"), dir.file("dangling.json")] {
+      let r = try HVReplay.run(base + ["--out", dir.file("h"), "--timeline", target])
+      #expect(r.status == 64, "\(target): \(r.stderr)")
+      #expect(!FileManager.default.fileExists(atPath: dir.file("h")))
+    }
+    #expect(FileManager.default.contents(atPath: trace) == before)
+    // The trace read from standard input, redirected from the file named.
+    let piped = try HVReplay.shell(
+      "\"$HVREPLAY\" replay - --quiet --out '\(dir.file("i"))' --timeline '\(trace)' < '\(trace)'")
+    #expect(piped.status == 64, "\(piped.stderr)")
+    #expect(piped.stderr.contains("is the input (standard input)"))
     #expect(FileManager.default.contents(atPath: trace) == before)
     #expect(
       FileManager.default.contents(atPath: dir.file("g/summary.csv"))

@@ -172,6 +172,10 @@ struct TimelineTests {
       #expect(sum == total.latencySumNs, "\(process.name)")
       let phases = process.requests.flatMap(\.phases).reduce(0) { $0 + ($1.endNs - $1.startNs) }
       #expect(phases == sum)
+      // The log holds no record the file leaves out: each is a begin, a phase, an end, a
+      // slice, an instant or a counter value shown.
+      let log = try #require(result.backends.first { $0.name == process.name }?.timeline)
+      #expect(log.records.count == process.records, "\(process.name)")
     }
     _ = try Self.checkFormat(view.chromeTrace(trace: result.trace))
   }
@@ -315,6 +319,31 @@ struct TimelineTests {
     let ran = process.threads.flatMap(\.slices).reduce(0) { $0 + $1.endNs - $1.startNs }
     #expect(ran == 3_000_000)
     #expect(process.records > 0)
+  }
+
+  @Test(
+    "a slice running across the window is clipped to it at both ends; a cut at the window's start is a cut, not empty"
+  )
+  func clippingAndEarlyCut() throws {
+    var model = Model()
+    model.cpu.pcpus = 1
+    let result = try Self.run(
+      [TraceEvent(timeNs: 0, vm: 1, op: .burst, serviceNs: 5_000_000)], model: model,
+      backends: [.native], coupled: true, schedulers: [.fair],
+      window: TimelineWindow(startNs: 2_000_000, lengthNs: 1_000_000))
+    let slices = try #require(TimelineView(result).processes.first).threads.flatMap(\.slices)
+    #expect(slices.map { [$0.startNs, $0.endNs] } == [[2_000_000, 3_000_000]])
+    // One request's begin and first phase already pass a limit of 1.
+    let cut = try Self.run(
+      [TraceEvent(timeNs: 1_000, vm: 1, op: .read, bytes: 4096, serviceNs: 30_000)],
+      backends: [.para], window: TimelineWindow(recordLimit: 1))
+    let view = TimelineView(cut)
+    let process = try #require(view.processes.first)
+    #expect(process.cut && process.records == 0)
+    let note = try #require(
+      JSONParser.parse(view.chromeTrace(trace: cut.trace), file: "t")["otherData"]?["para"]?
+        .string)
+    #expect(note.hasPrefix("cut at 1000 ns (0ns into the window)"), "\(note)")
   }
 
   @Test("--timeline-window takes START+LEN and +LEN")

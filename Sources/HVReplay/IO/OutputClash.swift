@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
@@ -12,24 +14,29 @@ public enum OutputClash {
   /// Why writing `output` would destroy `inputs` or clash with the report folder
   /// `reportDirectory`, or nil when it would not.
   ///
-  /// Refused: `output` is one of `inputs` (the same file, through any link or hard link),
-  /// or lies in `reportDirectory` or below it (the folder is replaced as a whole, and
-  /// only by the report's own files).
+  /// Refused: `output` is one of `inputs` (the same file, through any link or hard link;
+  /// `-` is standard input as it is open), or it is the report folder or lies in it or
+  /// below it, existing or not (the folder is replaced as a whole, and only by the
+  /// report's own files). Symbolic links are followed, a dangling one to where it points.
   public static func reason(
     output: String, inputs: [String], reportDirectory: String?
   ) -> String? {
-    if let target = identity(output) {
-      for input in inputs where input != "-" && identity(input) == target {
-        return "is the input \(input); name another file (the input would be overwritten)"
+    let target = OutputDestination(output).path
+    if let written = identity(target) {
+      for input in inputs {
+        let same = input == "-" ? standardInputIdentity() == written : identity(input) == written
+        if same {
+          let shown = input == "-" ? "standard input" : input
+          return "is the input (\(shown)); name another file (the input would be overwritten)"
+        }
       }
     }
-    guard let reportDirectory, let folder = resolved(reportDirectory),
-      let parent = resolved(output).map(parentDirectory)
-        ?? resolved(parentDirectory(of: output))
-    else { return nil }
-    if parent == folder || parent.hasPrefix(folder == "/" ? "/" : folder + "/") {
+    guard let reportDirectory else { return nil }
+    let folder = canonical(reportDirectory)
+    let file = canonical(target)
+    if file == folder || file.hasPrefix(folder == "/" ? "/" : folder + "/") {
       return
-        "lies in the report folder \(reportDirectory), which hvreplay replaces as a whole; name a file outside it"
+        "is or lies in the report folder \(reportDirectory), which hvreplay replaces as a whole; name a file outside it"
     }
     return nil
   }
@@ -41,17 +48,36 @@ public enum OutputClash {
     return [UInt64(st.st_dev), UInt64(st.st_ino)]
   }
 
-  /// `path` with every link followed, or nil when it does not exist.
-  private static func resolved(_ path: String) -> String? {
-    guard let c = realpath(path, nil) else { return nil }
-    defer { free(c) }
-    return String(cString: c)
+  /// The device and inode of standard input when it is a regular file.
+  private static func standardInputIdentity() -> [UInt64]? {
+    var st = stat()
+    guard fstat(0, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+    return [UInt64(st.st_dev), UInt64(st.st_ino)]
   }
 
-  /// The directory `path` is in (`.` for a bare name).
-  private static func parentDirectory(of path: String) -> String {
-    guard let slash = path.lastIndex(of: "/") else { return "." }
-    let parent = String(path[..<slash])
-    return parent.isEmpty ? "/" : parent
+  /// `path` absolute and normalized, its longest existing prefix with every link
+  /// followed, the rest as written.
+  static func canonical(_ path: String) -> String {
+    var absolute = FilePath(path)
+    if !absolute.isAbsolute {
+      var buffer = [CChar](repeating: 0, count: 4097)
+      if getcwd(&buffer, buffer.count) != nil {
+        absolute = FilePath(String(cString: buffer)).pushing(absolute)
+      }
+    }
+    absolute = absolute.lexicallyNormalized()
+    var existing = absolute
+    var rest: [FilePath.Component] = []
+    while !existing.components.isEmpty {
+      if let c = realpath(existing.string, nil) {
+        defer { free(c) }
+        var resolved = FilePath(String(cString: c))
+        for component in rest.reversed() { resolved.append(component) }
+        return resolved.string
+      }
+      if let last = existing.lastComponent { rest.append(last) }
+      existing.removeLastComponent()
+    }
+    return absolute.string
   }
 }

@@ -132,6 +132,8 @@ public struct TimelineLog: Sendable {
   static let ringCounter: UInt8 = 0
   static let pcpuCounter: UInt8 = 1
   static let vmCounter: UInt8 = 2
+  /// A phase record that would last 0 ns, to be left out when the log is taken.
+  static let droppedPhase = UInt8.max
 
   public private(set) var enabled = false
   public private(set) var window = TimelineWindow()
@@ -144,8 +146,9 @@ public struct TimelineLog: Sendable {
   public private(set) var recordedUntilNs: UInt64 = .max
   /// Whether the cap cut the window short.
   public private(set) var cut = false
-  /// Requests taken and not yet complete, by their backend's key, and the next number.
-  private var open: [UInt64: UInt32] = [:]
+  /// Requests taken and not yet complete, by their backend's key (their number and the
+  /// index of their latest phase record), and the next number.
+  private var open: [UInt64: (number: UInt32, last: Int)] = [:]
   private var nextRequest: UInt32 = 0
   /// The start of the window (the first event's time when not given).
   public private(set) var startNs: UInt64 = .max
@@ -230,7 +233,7 @@ public struct TimelineLog: Sendable {
     guard inWindow(time) else { return }
     let n = nextRequest
     nextRequest &+= 1
-    open[key] = n
+    open[key] = (n, records.count + 1)
     append(
       TimelineRecord(
         kind: .begin, detail: op.rawValue, channel: Int32(c), id: n, time: time,
@@ -240,20 +243,36 @@ public struct TimelineLog: Sendable {
         kind: .phase, detail: phase.rawValue, channel: Int32(c), id: n, time: time, value: 0))
   }
 
-  /// Request `key` of channel `c` enters `phase` at `time`.
+  /// Request `key` of channel `c` enters `phase` at `time`. A mark of the phase it is in
+  /// changes nothing; a mark no later than its latest one replaces that one (which would
+  /// last 0 ns), so the records are the phases a timeline shows.
   @inline(__always)
   mutating func phase(_ key: Int32, channel c: Int, _ phase: TimelinePhase, at time: UInt64) {
-    guard enabled && !open.isEmpty, let n = open[Self.key(key, c)] else { return }
+    guard enabled && !open.isEmpty else { return }
+    let k = Self.key(key, c)
+    guard let (n, last) = open[k], records[last].detail != phase.rawValue else { return }
+    if time <= records[last].time {
+      records[last].detail = phase.rawValue
+      return
+    }
+    open[k] = (n, records.count)
     records.append(
       TimelineRecord(
         kind: .phase, detail: phase.rawValue, channel: Int32(c), id: n, time: time, value: 0))
   }
 
-  /// Request `key` of channel `c` completes at `time`.
+  /// Request `key` of channel `c` completes at `time`; a latest phase that would last 0 ns
+  /// goes, when it is the latest record.
   @inline(__always)
   mutating func complete(_ key: Int32, channel c: Int, at time: UInt64) {
-    guard enabled && !open.isEmpty, let n = open.removeValue(forKey: Self.key(key, c)) else {
-      return
+    guard enabled && !open.isEmpty, let (n, last) = open.removeValue(forKey: Self.key(key, c))
+    else { return }
+    if records[last].time >= time {
+      if last == records.count - 1 {
+        records.removeLast()
+      } else {
+        records[last].detail = Self.droppedPhase
+      }
     }
     records.append(
       TimelineRecord(kind: .end, detail: 0, channel: Int32(c), id: n, time: time, value: 0))
@@ -388,7 +407,7 @@ public struct TimelineLog: Sendable {
   private func limitInstant() -> UInt64? {
     var perRequest = [Int](repeating: 0, count: Int(nextRequest))
     for r in records where r.kind == .begin || r.kind == .phase || r.kind == .end {
-      perRequest[Int(r.id)] += 1
+      if r.kind != .phase || r.detail != Self.droppedPhase { perRequest[Int(r.id)] += 1 }
     }
     var units: [(time: UInt64, count: Int)] = []
     units.reserveCapacity(records.count)
@@ -418,7 +437,8 @@ public struct TimelineLog: Sendable {
   }
 
   /// Drops what was recorded from ``recordedUntilNs`` on (requests issued then with all
-  /// their records; requests issued before keep theirs) and clips CPU slices to it.
+  /// their records; requests issued before keep theirs) and clips CPU slices to the window
+  /// (a slice begun before it starts at its start).
   private mutating func trim() {
     let until = recordedUntilNs
     var dropped = [Bool](repeating: false, count: Int(nextRequest))
@@ -426,11 +446,13 @@ public struct TimelineLog: Sendable {
     records.removeAll { r in
       switch r.kind {
       case .cpu, .instant, .counter: r.time >= until
-      case .begin, .phase, .end: dropped[Int(r.id)]
+      case .phase: dropped[Int(r.id)] || r.detail == Self.droppedPhase
+      case .begin, .end: dropped[Int(r.id)]
       }
     }
-    for k in records.indices where records[k].kind == .cpu && records[k].value > until {
-      records[k].value = until
+    for k in records.indices where records[k].kind == .cpu {
+      if records[k].value > until { records[k].value = until }
+      if records[k].time < startNs { records[k].time = startNs }
     }
   }
 }

@@ -191,10 +191,10 @@ extension TimelineView {
     for process in processes {
       let end = process.startNs.adding(saturating: process.lengthNs)
       let state =
-        process.records == 0
-        ? "empty: no request was issued and nothing ran in the window"
-        : process.cut
-          ? "cut at \(process.recordedUntilNs) ns (\(Self.time(process.recordedUntilNs - process.startNs)) into the window): the record limit was reached; nothing from then on is shown"
+        process.cut
+        ? "cut at \(process.recordedUntilNs) ns (\(Self.time(process.recordedUntilNs - process.startNs)) into the window): the record limit was reached; nothing from then on is shown"
+        : process.records == 0
+          ? "empty: no request was issued and nothing ran in the window"
           : "complete: \(process.startNs) ns to \(end) ns"
       data.append(
         (

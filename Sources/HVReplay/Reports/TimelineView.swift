@@ -60,6 +60,8 @@ public struct TimelineView: Sendable {
     public var lengthNs: UInt64
     public var recordedUntilNs: UInt64
     public var cut: Bool
+    /// The records shown: each request's begin, phases and end, slices, instants and
+    /// counter values (at most the limit).
     public var records: Int
   }
 
@@ -185,7 +187,9 @@ public struct TimelineView: Sendable {
       name: name, threads: threads, channelThread: channelThread, requests: requests,
       counters: counters, startNs: log.startNs == .max ? 0 : log.startNs,
       lengthNs: log.window.lengthNs, recordedUntilNs: log.recordedUntilNs, cut: log.cut,
-      records: log.records.count)
+      records: requests.reduce(0) { $0 + 2 + $1.phases.count }
+        + threads.reduce(0) { $0 + $1.slices.count + $1.instants.count }
+        + counters.reduce(0) { $0 + $1.points.count })
   }
 
   /// A counter's points in time order, one per instant: the last value set at it.

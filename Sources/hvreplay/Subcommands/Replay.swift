@@ -179,7 +179,7 @@ extension HVReplayCommand {
           }
           try out.close()
           names.append(timeline.escapingControlCharacters)
-          if view.processes.allSatisfy({ $0.records == 0 }) {
+          if view.processes.allSatisfy({ $0.records == 0 && !$0.cut }) {
             writeStandardError(
               "hvreplay: timeline: nothing was issued or ran in the window (the trace's events span \(result.trace.statistics.firstNs) to \(result.trace.statistics.lastNs) ns as recorded); choose one with --timeline-window START+LEN\n"
             )
