@@ -56,8 +56,13 @@ struct ChannelHistogramTests {
       reference.record(v)
     }
     let index = PercentileIndex(mine)
-    for p in [0, 0.001, 1, 10, 50, 90, 99, 99.9, 99.99, 100] + ReplayReport.fioPercentiles {
+    let ps = ([0, 0.001, 1, 10, 50, 90, 99, 99.9, 99.99, 100] + ReplayReport.fioPercentiles)
+      .sorted()
+    // In one walk, several at once: the same values.
+    let walked = mine.values(at: ps)
+    for (k, p) in ps.enumerated() {
       #expect(index.value(at: p) == reference.valueAtPercentile(p), "size \(size) p\(p)")
+      #expect(walked[k] == reference.valueAtPercentile(p), "size \(size) p\(p)")
     }
     #expect(mine.totalCount == reference.totalCount)
     #expect(mine.min == reference.min && mine.maxRecorded == reference.maxRecorded)
@@ -81,6 +86,19 @@ struct ChannelHistogramTests {
     }
     var sparseFirst = right
     sparseFirst.add(left)
+    // Dense into dense, the other's range reaching past this one's on both sides.
+    var wide = ChannelHistogram()
+    for v in Self.values(2_000, seed: 10) where v > 1_000 && v < 1 << 30 { wide.record(v) }
+    var denseBoth = both
+    denseBoth.add(wide)
+    var denseRef = wide
+    for bucket in both.nonEmptyBuckets() { denseRef.record(bucket.value, count: bucket.count) }
+    #expect(denseBoth.nonEmptyBuckets().map(\.count) == denseRef.nonEmptyBuckets().map(\.count))
+    #expect(denseBoth.nonEmptyBuckets().map(\.value) == denseRef.nonEmptyBuckets().map(\.value))
+    #expect(denseBoth.totalCount == denseRef.totalCount)
+    var narrow = wide
+    narrow.add(both)
+    #expect(narrow.nonEmptyBuckets().map(\.count) == denseRef.nonEmptyBuckets().map(\.count))
     left.add(right)
     #expect(left.nonEmptyBuckets().map(\.count) == both.nonEmptyBuckets().map(\.count))
     #expect(sparseFirst.nonEmptyBuckets().map(\.value) == both.nonEmptyBuckets().map(\.value))

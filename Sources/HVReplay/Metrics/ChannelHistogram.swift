@@ -79,7 +79,61 @@ public struct ChannelHistogram: Sendable, Equatable {
   public mutating func add(_ other: ChannelHistogram) {
     guard other.totalCount > 0 else { return }
     noteExtremes(other.min, other.maxRecorded)
+    if let base, let otherBase = other.base {
+      // Both dense: widen this one's range to hold the other's, then add count by count.
+      let last = otherBase + other.counts.count - 1
+      if otherBase < base { growDense(toInclude: otherBase, base: base) }
+      if last >= self.base! + counts.count { growDense(toInclude: last, base: self.base!) }
+      let offset = otherBase - self.base!
+      counts.withUnsafeMutableBufferPointer { mine in
+        other.counts.withUnsafeBufferPointer { theirs in
+          for i in theirs.indices where theirs[i] > 0 {
+            mine[offset + i] = mine[offset + i].adding(saturating: theirs[i])
+          }
+        }
+      }
+      totalCount = totalCount.adding(saturating: other.totalCount)
+      return
+    }
     other.forEachBucket { index, count in addToBucket(index, count) }
+  }
+
+  /// The values at `percentiles` (0-100, ascending), each as ``PercentileIndex`` answers
+  /// it, in one walk over the buckets.
+  func values(at percentiles: [Double]) -> [UInt64] {
+    guard totalCount > 0 else { return percentiles.map { _ in 0 } }
+    var out = [UInt64](repeating: 0, count: percentiles.count)
+    var wanted: [(k: Int, count: UInt64)] = []
+    for (k, p) in percentiles.enumerated() {
+      if p == 0 {
+        out[k] = min
+      } else if p >= 100 {
+        out[k] = maxRecorded
+      } else {
+        let requested = Swift.min(Swift.max(p.nextDown, 0), 100)
+        wanted.append(
+          (k, Swift.max(1, UInt64((requested * Double(totalCount) / 100).rounded(.up)))))
+      }
+    }
+    var next = 0
+    var running: UInt64 = 0
+    var lastValue: UInt64 = 0
+    forEachBucket { index, count in
+      guard next < wanted.count else { return }
+      running = running.adding(saturating: count)
+      let (lowest, size) = Self.range(of: index)
+      lastValue = lowest.adding(saturating: size - 1)
+      while next < wanted.count && running >= wanted[next].count {
+        out[wanted[next].k] = Swift.max(Swift.min(lastValue, maxRecorded), min)
+        next += 1
+      }
+    }
+    // Counts short of the total (saturated sums): the last bucket, as the index answers.
+    while next < wanted.count {
+      out[wanted[next].k] = Swift.max(Swift.min(lastValue, maxRecorded), min)
+      next += 1
+    }
+    return out
   }
 
   @inline(__always)

@@ -12,45 +12,51 @@ extension ReplayReport {
   /// theirs, `ring_occupancy_mean`, `exits` and `notifications`; per VM of a host,
   /// `cpu_share` (device `cpu`). Scopes and intervals with nothing are left out.
   public var timeSeriesCSV: String {
-    var out = "backend,vm,device,interval_start_ns,metric,value,unit\n"
-    for b in seriesBackends {
-      let series = b.timeSeries!
-      let name = CSVField.quote(b.name)
-      for (i, slot) in series.intervals.enumerated() {
-        let (start, ns) = series.span(of: i)
-        var perVM: [UInt16: IntervalFigures] = [:]
-        var vmRings: [UInt16: Int] = [:]
-        var vmOrder: [UInt16] = []
-        var every = IntervalFigures()
-        var rings = 0
-        let cpuRows = series.pcpus > 0 && i < series.cpu.count ? series.cpu[i] : []
-        // The interval's width, so that rates turn back into counts.
-        if !slot.isEmpty || !cpuRows.isEmpty {
-          out += "\(name),all,all,\(start),interval_ns,\(ns),ns\n"
+    // Each backend's rows on its own core, joined in order.
+    let backends = seriesBackends
+    let sections = parallelMap(backends.count) { self.timeSeriesRows(backends[$0]) }
+    return "backend,vm,device,interval_start_ns,metric,value,unit\n" + sections.joined()
+  }
+
+  /// timeseries.csv's rows of backend `b`.
+  private func timeSeriesRows(_ b: BackendResult) -> String {
+    var out = ""
+    let series = b.timeSeries!
+    let name = CSVField.quote(b.name)
+    for (i, slot) in series.intervals.enumerated() {
+      let (start, ns) = series.span(of: i)
+      var perVM: [UInt16: IntervalFigures] = [:]
+      var vmRings: [UInt16: Int] = [:]
+      var vmOrder: [UInt16] = []
+      var every = IntervalFigures()
+      var rings = 0
+      let cpuRows = series.pcpus > 0 && i < series.cpu.count ? series.cpu[i] : []
+      // The interval's width, so that rates turn back into counts.
+      if !slot.isEmpty || !cpuRows.isEmpty {
+        out += "\(name),all,all,\(start),interval_ns,\(ns),ns\n"
+      }
+      for (c, f) in slot {
+        let channel = result.channels[Int(c)]
+        Self.seriesRows(&out, name, "\(channel.vm)", channel.name, start, ns, f)
+        if perVM[channel.vm] == nil { vmOrder.append(channel.vm) }
+        perVM[channel.vm, default: IntervalFigures()].add(f)
+        every.add(f)
+        if f.occupancyNs != nil {
+          vmRings[channel.vm, default: 0] += 1
+          rings += 1
         }
-        for (c, f) in slot {
-          let channel = result.channels[Int(c)]
-          Self.seriesRows(&out, name, "\(channel.vm)", channel.name, start, ns, f)
-          if perVM[channel.vm] == nil { vmOrder.append(channel.vm) }
-          perVM[channel.vm, default: IntervalFigures()].add(f)
-          every.add(f)
-          if f.occupancyNs != nil {
-            vmRings[channel.vm, default: 0] += 1
-            rings += 1
-          }
-        }
-        for vm in vmOrder.sorted() {
-          Self.seriesRows(
-            &out, name, "\(vm)", "all", start, ns, perVM[vm]!, rings: vmRings[vm] ?? 0)
-        }
-        if !slot.isEmpty {
-          Self.seriesRows(&out, name, "all", "all", start, ns, every, rings: rings)
-        }
-        for (vm, used) in cpuRows {
-          let share = Double(used) / (Double(ns) * Double(series.pcpus)) * 100
-          out +=
-            "\(name),\(CSVField.quote(vm)),cpu,\(start),cpu_share,\(TraceInspection.fixed(share, 3)),pct\n"
-        }
+      }
+      for vm in vmOrder.sorted() {
+        Self.seriesRows(
+          &out, name, "\(vm)", "all", start, ns, perVM[vm]!, rings: vmRings[vm] ?? 0)
+      }
+      if !slot.isEmpty {
+        Self.seriesRows(&out, name, "all", "all", start, ns, every, rings: rings)
+      }
+      for (vm, used) in cpuRows {
+        let share = Double(used) / (Double(ns) * Double(series.pcpus)) * 100
+        out +=
+          "\(name),\(CSVField.quote(vm)),cpu,\(start),cpu_share,\(TraceInspection.fixed(share, 3)),pct\n"
       }
     }
     return out
@@ -66,9 +72,9 @@ extension ReplayReport {
       out += prefix + "requests,\(f.requests),requests\n"
       out += prefix + "iops,\(TraceInspection.fixed(Double(f.requests) / seconds, 3)),per_s\n"
       out += prefix + "bytes_per_s,\(TraceInspection.fixed(Double(f.bytes) / seconds, 3)),B/s\n"
-      let index = PercentileIndex(f.latency)
-      out += prefix + "latency_p50_ns,\(index.value(at: 50)),ns\n"
-      out += prefix + "latency_p99_ns,\(index.value(at: 99)),ns\n"
+      let p = f.latency.values(at: [50, 99])
+      out += prefix + "latency_p50_ns,\(p[0]),ns\n"
+      out += prefix + "latency_p99_ns,\(p[1]),ns\n"
       out += prefix + "latency_max_ns,\(f.maxNs),ns\n"
     }
     if let o = f.occupancyNs, rings > 0 {
@@ -96,7 +102,7 @@ extension ReplayReport {
         let x = Double(start - origin) / 1e9
         iopsPoints.append((x, Double(every.requests) / (Double(ns) / 1e9)))
         if every.requests > 0 {
-          latencyPoints.append((x, Double(PercentileIndex(every.latency).value(at: 99))))
+          latencyPoints.append((x, Double(every.latency.values(at: [99])[0])))
         }
       }
       p99.append((b.name, latencyPoints))
@@ -178,7 +184,7 @@ extension ReplayReport {
         }
         values.append(
           every.requests > 0
-            ? TraceInspection.fixed(Double(PercentileIndex(every.latency).value(at: 99)) / 1e3, 1)
+            ? TraceInspection.fixed(Double(every.latency.values(at: [99])[0]) / 1e3, 1)
             : "0")
       }
       md += "  line [" + values.joined(separator: ", ") + "]\n"

@@ -201,22 +201,27 @@ public enum ReportWriter {
 
 extension ReplayReport {
   /// The files `hvreplay replay` writes.
+  /// The files `hvreplay replay` writes, each made on its own core where there are several.
   public var files: [(name: String, contents: String)] {
-    var files = [("report.md", markdown), ("summary.csv", summaryCSV)]
-    if !result.schedulers.isEmpty { files.append(("cpu.csv", cpuCSV)) }
+    var makers: [(name: String, make: @Sendable (ReplayReport) -> String)] = [
+      ("report.md", { $0.markdown }), ("summary.csv", { $0.summaryCSV }),
+    ]
+    if !result.schedulers.isEmpty { makers.append(("cpu.csv", { $0.cpuCSV })) }
     if !result.channels.isEmpty {
-      files.append(("histograms.csv", histogramsCSV))
-      files.append(("latency-cdf.svg", latencySVG))
+      makers.append(("histograms.csv", { $0.histogramsCSV }))
+      makers.append(("latency-cdf.svg", { $0.latencySVG }))
     }
     if backends.contains(where: { !$0.rings.isEmpty }) {
-      files.append(("occupancy.csv", occupancyCSV))
-      files.append(("ring-occupancy.svg", occupancySVG))
+      makers.append(("occupancy.csv", { $0.occupancyCSV }))
+      makers.append(("ring-occupancy.svg", { $0.occupancySVG }))
     }
     if !seriesBackends.isEmpty {
-      files.append(("timeseries.csv", timeSeriesCSV))
-      if seriesHasRequests { files.append(("timeseries.svg", timeSeriesSVG)) }
+      makers.append(("timeseries.csv", { $0.timeSeriesCSV }))
+      if seriesHasRequests { makers.append(("timeseries.svg", { $0.timeSeriesSVG })) }
     }
-    files.append(("report.json", json.serialized() + "\n"))
-    return files
+    makers.append(("report.json", { $0.json.serialized() + "\n" }))
+    let made = makers
+    let contents = parallelMap(made.count) { made[$0].make(self) }
+    return zip(made, contents).map { ($0.name, $1) }
   }
 }
