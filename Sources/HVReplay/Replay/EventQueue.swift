@@ -16,21 +16,28 @@ public struct EventQueue<Payload> {
 
   private var entries: [Entry] = []
   private var nextSequence: UInt64 = 0
+  /// The earliest step's time, kept beside the heap: it is asked for far more often than
+  /// steps are scheduled or taken.
+  private var earliest = UInt64.max
 
   public init() {}
 
-  public var isEmpty: Bool { entries.isEmpty }
-  public var count: Int { entries.count }
+  public var isEmpty: Bool {
+    @inline(__always) get { size == 0 }
+  }
+  public var count: Int { size }
+  private var size = 0
 
   /// The time of the earliest step, or `UInt64.max` when empty.
   @inline(__always)
-  public var nextTime: UInt64 { entries.isEmpty ? .max : entries[0].time }
+  public var nextTime: UInt64 { earliest }
 
   /// Schedules `payload` at `time`.
   @inline(__always)
   public mutating func schedule(_ payload: Payload, at time: UInt64) {
     let entry = Entry(time: time, sequence: nextSequence, payload: payload)
     nextSequence &+= 1
+    size += 1
     entries.append(entry)
     var i = entries.count - 1
     entries.withUnsafeMutableBufferPointer { heap in
@@ -42,6 +49,7 @@ public struct EventQueue<Payload> {
       }
       heap[i] = entry
     }
+    if time < earliest { earliest = time }
   }
 
   /// Removes and returns the earliest step.
@@ -49,7 +57,11 @@ public struct EventQueue<Payload> {
   public mutating func pop() -> Entry {
     let top = entries[0]
     let last = entries.removeLast()
-    if entries.isEmpty { return top }
+    size -= 1
+    if entries.isEmpty {
+      earliest = .max
+      return top
+    }
     entries.withUnsafeMutableBufferPointer { heap in
       let n = heap.count
       var i = 0
@@ -62,6 +74,7 @@ public struct EventQueue<Payload> {
         i = child
       }
       heap[i] = last
+      earliest = heap[0].time
     }
     return top
   }

@@ -90,7 +90,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   private var lockHeld: [Bool] = []
   private var lockQueue: [ItemLists.List] = []
   /// Work completed since the host last took it.
-  var finished = Deque<Finished>()
+  var finished = FIFO<Finished>()
   /// The pCPU each vCPU runs on, or -1.
   private var pcpuOf: [Int] = []
   /// The pCPU each vCPU last ran on, or -1.
