@@ -151,10 +151,23 @@ struct SynthesisTests {
     arguments: [
       ("10s", UInt64(10_000_000_000)), ("250ms", 250_000_000), ("30us", 30_000), ("7ns", 7),
       ("2m", 120_000_000_000), ("1h", 3_600_000_000_000), ("1.5s", 1_500_000_000),
-      ("3", 3_000_000_000),
+      ("3", 3_000_000_000), ("0.0000000005s", 1), ("0.0000000004s", 0), (".5ms", 500_000),
+      ("2.s", 2_000_000_000), ("1e-3s", 1_000_000), ("1.23456789012345678901s", 1_234_567_890),
+      // Beyond 2^53 ns, exactly (through Double these would round).
+      ("9999999999s", 9_999_999_999_000_000_000), ("104249991374.5us", 104_249_991_374_500),
+      ("4999999h", 17_999_996_400_000_000_000),
     ])
   func durations(text: String, ns: UInt64) {
     #expect(Duration.parseNanoseconds(text) == ns)
     #expect(Duration.parseNanoseconds(Duration.format(nanoseconds: ns)) == ns)
+  }
+
+  @Test("a duration that is malformed, negative or 1.8e19 ns or more is refused")
+  func durationsRefused() {
+    for text in [
+      "", ".", "s", "-5s", "1.2.3s", "5000000h", "18446744073709551616ns", "abc", "5 xs",
+    ] {
+      #expect(Duration.parseNanoseconds(text) == nil, "\(text)")
+    }
   }
 }
