@@ -106,6 +106,36 @@ struct ChannelHistogramTests {
     #expect(sparseFirst.maxRecorded == both.maxRecorded)
   }
 
+  @Test(
+    "two sparse histograms add to the very histogram recording every value gives, below and across the sparse limit",
+    arguments: [(20, 30), (60, 60), (100, 90)])
+  func sparseAdd(sizes: (Int, Int)) {
+    var a = ChannelHistogram()
+    var b = ChannelHistogram()
+    var both = ChannelHistogram()
+    // Few distinct buckets each (values on a coarse grid), overlapping in part.
+    for k in 0..<sizes.0 {
+      let v = UInt64(1_000 + k * 977)
+      a.record(v, count: 2)
+      both.record(v, count: 2)
+    }
+    for k in 0..<sizes.1 {
+      let v = UInt64(20_000 + k * 1_301)
+      b.record(v)
+      both.record(v)
+    }
+    var sum = a
+    sum.add(b)
+    // The same buckets, counts, extremes and storage form (sparse up to the limit, dense
+    // past it) as recording every value into one.
+    #expect(sum == both)
+    #expect(
+      (both.nonEmptyBuckets().count > ChannelHistogram.sparseLimit) == (sizes.0 + sizes.1 > 128))
+    var reversed = b
+    reversed.add(a)
+    #expect(reversed.nonEmptyBuckets().map(\.count) == both.nonEmptyBuckets().map(\.count))
+  }
+
   @Test("a channel with a few distinct latencies holds a few bytes, and never more than 36 KiB")
   func storageIsBounded() {
     var few = ChannelHistogram()

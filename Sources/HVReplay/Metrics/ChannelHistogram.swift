@@ -95,7 +95,43 @@ public struct ChannelHistogram: Sendable, Equatable {
       totalCount = totalCount.adding(saturating: other.totalCount)
       return
     }
+    if base == nil && other.base == nil {
+      mergeSparse(other)
+      return
+    }
     other.forEachBucket { index, count in addToBucket(index, count) }
+  }
+
+  /// Both sparse: one merge of the two sorted lists (the storage then is what recording
+  /// the other's buckets one by one would leave: sparse up to ``sparseLimit`` buckets,
+  /// else dense from the lowest to the highest).
+  private mutating func mergeSparse(_ other: ChannelHistogram) {
+    var mergedIndices: [UInt16] = []
+    var mergedCounts: [UInt64] = []
+    mergedIndices.reserveCapacity(indices.count + other.indices.count)
+    mergedCounts.reserveCapacity(indices.count + other.indices.count)
+    var i = 0
+    var j = 0
+    while i < indices.count || j < other.indices.count {
+      if j == other.indices.count || (i < indices.count && indices[i] < other.indices[j]) {
+        mergedIndices.append(indices[i])
+        mergedCounts.append(counts[i])
+        i += 1
+      } else if i == indices.count || other.indices[j] < indices[i] {
+        mergedIndices.append(other.indices[j])
+        mergedCounts.append(other.counts[j])
+        j += 1
+      } else {
+        mergedIndices.append(indices[i])
+        mergedCounts.append(counts[i].adding(saturating: other.counts[j]))
+        i += 1
+        j += 1
+      }
+    }
+    totalCount = totalCount.adding(saturating: other.totalCount)
+    indices = mergedIndices
+    counts = mergedCounts
+    if indices.count > Self.sparseLimit { makeDense() }
   }
 
   /// The values at `percentiles` (0-100, ascending), each as ``PercentileIndex`` answers
