@@ -112,6 +112,35 @@ struct TimelineCommandTests {
     #expect(piped.status == 64, "\(piped.stderr)")
     #expect(piped.stderr.contains("is the input (standard input)"))
     #expect(FileManager.default.contents(atPath: trace) == before)
+    // The model file read, and a blktrace recording's per-CPU file named by its base name.
+    let model = dir.file("m.json")
+    try HVReplay.run(["model"]).stdout.write(toFile: model, atomically: true, encoding: .utf8)
+    let modelBefore = FileManager.default.contents(atPath: model)
+    let withModel = try HVReplay.run(
+      base + ["--out", dir.file("j"), "--model", model, "--timeline", model])
+    #expect(withModel.status == 64, "\(withModel.stderr)")
+    #expect(FileManager.default.contents(atPath: model) == modelBefore)
+    try FileManager.default.copyItem(
+      atPath: ImportCommandTests.fixtures + "/blktrace-nvme/sample.blktrace.0",
+      toPath: dir.file("bt.blktrace.0"))
+    let perCPU = FileManager.default.contents(atPath: dir.file("bt.blktrace.0"))
+    let blk = try HVReplay.run([
+      "replay", dir.file("bt"), "--quiet", "--out", dir.file("k"), "--timeline",
+      dir.file("bt.blktrace.0"),
+    ])
+    #expect(blk.status == 64, "\(blk.stderr)")
+    #expect(FileManager.default.contents(atPath: dir.file("bt.blktrace.0")) == perCPU)
+    // `..` after a link is resolved on disk: DL/../R is the link target's sibling R.
+    try FileManager.default.createDirectory(
+      atPath: dir.file("deep/sub"), withIntermediateDirectories: true)
+    try FileManager.default.createSymbolicLink(
+      atPath: dir.file("DL"), withDestinationPath: dir.file("deep/sub"))
+    let beside = try HVReplay.run(
+      base + ["--out", dir.file("DL/../R"), "--timeline", dir.file("R/x.json")])
+    #expect(beside.status != 64, "\(beside.stderr)")
+    let inside = try HVReplay.run(
+      base + ["--out", dir.file("DL/../R"), "--timeline", dir.file("deep/R/x.json")])
+    #expect(inside.status == 64, "\(inside.stderr)")
     #expect(
       FileManager.default.contents(atPath: dir.file("g/summary.csv"))
         == FileManager.default.contents(atPath: dir.file("c/summary.csv")))

@@ -304,6 +304,41 @@ struct TimelineTests {
     }
   }
 
+  @Test(
+    "a larger record limit never keeps fewer records, and a limit the window fits in cuts nothing")
+  func limitMonotone() throws {
+    var model = Model()
+    model.cpu.pcpus = 1
+    var events: [TraceEvent] = []
+    for k in 0..<40 as Range<UInt64> {
+      events.append(
+        TraceEvent(timeNs: k * 400_000, vm: 1 + UInt16(k % 3), op: .burst, serviceNs: 700_000))
+      events.append(
+        TraceEvent(
+          timeNs: k * 400_000 + 3, vm: 1, op: .read, offset: k << 12, bytes: 4096, serviceNs: 40_000
+        ))
+    }
+    // The window starts inside a burst's slice.
+    let window = { (limit: Int) in
+      TimelineWindow(startNs: 2_100_000, lengthNs: 6_000_000, recordLimit: limit)
+    }
+    let whole = try Self.run(
+      events, model: model, backends: [.passthrough], coupled: true, schedulers: [.fair],
+      window: window(1_000_000))
+    let all = try #require(TimelineView(whole).processes.first).records
+    #expect(all > 40)
+    var previous = 0
+    for limit in Array(1...30) + [all - 1, all] {
+      let result = try Self.run(
+        events, model: model, backends: [.passthrough], coupled: true, schedulers: [.fair],
+        window: window(limit))
+      let process = try #require(TimelineView(result).processes.first)
+      #expect(process.records <= limit && process.records >= previous, "limit \(limit)")
+      #expect(process.cut == (limit < all), "limit \(limit)")
+      previous = process.records
+    }
+  }
+
   @Test("a trace of cpu bursts only: the default window starts at the first burst and shows them")
   func burstsOnly() throws {
     var model = Model()

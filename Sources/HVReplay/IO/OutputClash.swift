@@ -23,7 +23,8 @@ public enum OutputClash {
   ) -> String? {
     let target = OutputDestination(output).path
     if let written = identity(target) {
-      for input in inputs {
+      // A blktrace base name stands for the per-CPU files it is read from.
+      for input in TraceReader.expand(inputs) + inputs {
         let same = input == "-" ? standardInputIdentity() == written : identity(input) == written
         if same {
           let shown = input == "-" ? "standard input" : input
@@ -55,29 +56,27 @@ public enum OutputClash {
     return [UInt64(st.st_dev), UInt64(st.st_ino)]
   }
 
-  /// `path` absolute and normalized, its longest existing prefix with every link
-  /// followed, the rest as written.
+  /// `path` absolute, its longest existing prefix resolved on disk (links and `..`
+  /// followed as the kernel follows them), the rest normalized as written.
   static func canonical(_ path: String) -> String {
-    var absolute = FilePath(path)
-    if !absolute.isAbsolute {
+    var absolute = path
+    if !path.hasPrefix("/") {
       var buffer = [CChar](repeating: 0, count: 4097)
-      if getcwd(&buffer, buffer.count) != nil {
-        absolute = FilePath(String(cString: buffer)).pushing(absolute)
-      }
+      if getcwd(&buffer, buffer.count) != nil { absolute = String(cString: buffer) + "/" + path }
     }
-    absolute = absolute.lexicallyNormalized()
-    var existing = absolute
-    var rest: [FilePath.Component] = []
-    while !existing.components.isEmpty {
-      if let c = realpath(existing.string, nil) {
+    var existing = absolute.split(separator: "/").map(String.init)
+    var rest: [String] = []
+    while true {
+      if let c = realpath("/" + existing.joined(separator: "/"), nil) {
         defer { free(c) }
         var resolved = FilePath(String(cString: c))
         for component in rest.reversed() { resolved.append(component) }
-        return resolved.string
+        return resolved.lexicallyNormalized().string
       }
-      if let last = existing.lastComponent { rest.append(last) }
-      existing.removeLastComponent()
+      guard let last = existing.popLast() else {
+        return FilePath(absolute).lexicallyNormalized().string
+      }
+      rest.append(last)
     }
-    return absolute.string
   }
 }

@@ -152,6 +152,12 @@ public struct TimelineLog: Sendable {
   private var nextRequest: UInt32 = 0
   /// The start of the window (the first event's time when not given).
   public private(set) var startNs: UInt64 = .max
+  /// Records that will be shown (a phase record dropped as 0 ns long is not), and the
+  /// latest time one was dated.
+  private var live = 0
+  private var latestNs: UInt64 = 0
+  /// Per counter: its latest record.
+  private var lastCounter: [UInt64: Int] = [:]
   /// Per context: its last CPU record, to extend when the next piece continues it.
   private var lastSlice: [Int] = []
   private var contextIndex: [CPUContext: Int] = [:]
@@ -204,12 +210,32 @@ public struct TimelineLog: Sendable {
   @inline(__always)
   private func inWindow(_ time: UInt64) -> Bool { time >= startNs && time < recordedUntilNs }
 
+  /// Takes `record`; past the limit (records that will be shown), recording stops at the
+  /// latest time recorded so far (CPU slices are taken when they are accounted, after
+  /// others that began later), and ``absorb(_:)`` places the cut where the limit falls.
   private mutating func append(_ record: TimelineRecord) {
     records.append(record)
-    if records.count >= limit && !cut {
+    live += 1
+    if record.time > latestNs { latestNs = record.time }
+    if live > limit && !cut {
       cut = true
-      recordedUntilNs = min(recordedUntilNs, max(record.time, startNs))
+      recordedUntilNs = min(recordedUntilNs, max(latestNs, startNs))
     }
+  }
+
+  /// Counter record `key` (its kind, channel and VM) is `value` from `time` on: a change at
+  /// the instant of its latest record replaces that one (a timeline shows one value per
+  /// instant).
+  private mutating func counter(_ record: TimelineRecord) {
+    let key =
+      UInt64(record.detail) << 56 | UInt64(UInt32(bitPattern: record.channel)) << 24
+      | UInt64(record.id & 0xFF_FFFF)
+    if let last = lastCounter[key], records[last].time == record.time {
+      records[last].value = record.value
+      return
+    }
+    lastCounter[key] = records.count
+    append(record)
   }
 
   // MARK: Requests
@@ -256,6 +282,7 @@ public struct TimelineLog: Sendable {
       return
     }
     open[k] = (n, records.count)
+    live += 1
     records.append(
       TimelineRecord(
         kind: .phase, detail: phase.rawValue, channel: Int32(c), id: n, time: time, value: 0))
@@ -273,7 +300,9 @@ public struct TimelineLog: Sendable {
       } else {
         records[last].detail = Self.droppedPhase
       }
+      live -= 1
     }
+    live += 1
     records.append(
       TimelineRecord(kind: .end, detail: 0, channel: Int32(c), id: n, time: time, value: 0))
   }
@@ -301,7 +330,7 @@ public struct TimelineLog: Sendable {
   @inline(__always)
   mutating func occupancy(channel c: Int, _ level: UInt64, at time: UInt64) {
     guard enabled && inWindow(time) else { return }
-    append(
+    counter(
       TimelineRecord(
         kind: .counter, detail: Self.ringCounter, channel: Int32(c), id: 0, time: time,
         value: level))
@@ -311,7 +340,7 @@ public struct TimelineLog: Sendable {
   @inline(__always)
   mutating func busyPCPUs(_ busy: Int, at time: UInt64) {
     guard enabled && inWindow(time) else { return }
-    append(
+    counter(
       TimelineRecord(
         kind: .counter, detail: Self.pcpuCounter, channel: -1, id: 0, time: time,
         value: UInt64(busy)))
@@ -325,7 +354,7 @@ public struct TimelineLog: Sendable {
     guard enabled && inWindow(time) else { return }
     while vms.count <= index { vms.append((.guest, 0)) }
     vms[index] = (domain, id)
-    append(
+    counter(
       TimelineRecord(
         kind: .counter, detail: Self.vmCounter, channel: -1, id: UInt32(index), time: time,
         value: UInt64(running)))
@@ -371,6 +400,8 @@ public struct TimelineLog: Sendable {
   /// included, so no request begins after ``recordedUntilNs``.
   mutating func absorb(_ other: TimelineLog) {
     if other.enabled { merge(other) }
+    // Slices clipped to the window first, so each counts where it is shown.
+    clipSlices()
     if records.count > limit, let until = limitInstant() {
       cut = true
       recordedUntilNs = min(recordedUntilNs, until)
@@ -450,6 +481,12 @@ public struct TimelineLog: Sendable {
       case .begin, .end: dropped[Int(r.id)]
       }
     }
+    clipSlices()
+  }
+
+  /// CPU slices clipped to the window as recorded so far.
+  private mutating func clipSlices() {
+    let until = recordedUntilNs
     for k in records.indices where records[k].kind == .cpu {
       if records[k].value > until { records[k].value = until }
       if records[k].time < startNs { records[k].time = startNs }

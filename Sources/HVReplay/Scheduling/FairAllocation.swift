@@ -9,7 +9,9 @@ enum FairAllocation {
   /// - Returns: each claimant's allocation (same order), summing to at most `capacity`.
   static func waterFill(capacity: Double, weights: [Double], limits: [Double]) -> [Double] {
     var allocation = [Double](repeating: 0, count: weights.count)
-    var open = Set(weights.indices.filter { weights[$0] > 0 && limits[$0] > 0 })
+    // In index order throughout, so that the sums, and so the shares to the last digit, are
+    // the same on every run (a Set's order is not).
+    var open = weights.indices.filter { weights[$0] > 0 && limits[$0] > 0 }
     var left = capacity
     while !open.isEmpty && left > 1e-9 {
       let total = open.reduce(0.0) { $0 + weights[$1] }
@@ -22,8 +24,9 @@ enum FairAllocation {
       for i in saturated {
         left -= limits[i] - allocation[i]
         allocation[i] = limits[i]
-        open.remove(i)
       }
+      let done = Set(saturated)
+      open.removeAll { done.contains($0) }
     }
     return allocation
   }

@@ -142,7 +142,8 @@ extension HVReplayCommand {
         var timelineOutput: ByteOutput?
         if let timeline {
           if let why = OutputClash.reason(
-            output: timeline, inputs: trace, reportDirectory: directory)
+            output: timeline, inputs: trace + [modelOptions.modelFile].compactMap { $0 },
+            reportDirectory: directory)
           {
             throw HVReplayError(.usage, "--timeline \(timeline.escapingControlCharacters) \(why)")
           }
