@@ -106,43 +106,28 @@ public struct ChannelHistogram: Sendable, Equatable {
   /// the other's buckets one by one would leave: sparse up to ``sparseLimit`` buckets,
   /// else dense from the lowest to the highest).
   private mutating func mergeSparse(_ other: ChannelHistogram) {
-    let capacity = indices.count + other.indices.count
-    var mergedIndices = [UInt16](repeating: 0, count: capacity)
-    var mergedCounts = [UInt64](repeating: 0, count: capacity)
-    var n = 0
-    mergedIndices.withUnsafeMutableBufferPointer { outIndex in
-      mergedCounts.withUnsafeMutableBufferPointer { outCount in
-        indices.withUnsafeBufferPointer { ai in
-          counts.withUnsafeBufferPointer { ac in
-            other.indices.withUnsafeBufferPointer { bi in
-              other.counts.withUnsafeBufferPointer { bc in
-                var i = 0
-                var j = 0
-                while i < ai.count || j < bi.count {
-                  if j == bi.count || (i < ai.count && ai[i] < bi[j]) {
-                    outIndex[n] = ai[i]
-                    outCount[n] = ac[i]
-                    i += 1
-                  } else if i == ai.count || bi[j] < ai[i] {
-                    outIndex[n] = bi[j]
-                    outCount[n] = bc[j]
-                    j += 1
-                  } else {
-                    outIndex[n] = ai[i]
-                    outCount[n] = ac[i].adding(saturating: bc[j])
-                    i += 1
-                    j += 1
-                  }
-                  n += 1
-                }
-              }
-            }
-          }
-        }
+    var mergedIndices: [UInt16] = []
+    var mergedCounts: [UInt64] = []
+    mergedIndices.reserveCapacity(indices.count + other.indices.count)
+    mergedCounts.reserveCapacity(indices.count + other.indices.count)
+    var i = 0
+    var j = 0
+    while i < indices.count || j < other.indices.count {
+      if j == other.indices.count || (i < indices.count && indices[i] < other.indices[j]) {
+        mergedIndices.append(indices[i])
+        mergedCounts.append(counts[i])
+        i += 1
+      } else if i == indices.count || other.indices[j] < indices[i] {
+        mergedIndices.append(other.indices[j])
+        mergedCounts.append(other.counts[j])
+        j += 1
+      } else {
+        mergedIndices.append(indices[i])
+        mergedCounts.append(counts[i].adding(saturating: other.counts[j]))
+        i += 1
+        j += 1
       }
     }
-    mergedIndices.removeLast(capacity - n)
-    mergedCounts.removeLast(capacity - n)
     totalCount = totalCount.adding(saturating: other.totalCount)
     indices = mergedIndices
     counts = mergedCounts
@@ -169,15 +154,8 @@ public struct ChannelHistogram: Sendable, Equatable {
     var next = 0
     var running: UInt64 = 0
     var lastValue: UInt64 = 0
-    // Buckets in increasing order, stopping once every percentile is found.
-    let dense = base != nil
-    let first = base ?? 0
-    var k = 0
-    while k < counts.count && next < wanted.count {
-      let count = counts[k]
-      let index = dense ? first + k : Int(indices[k])
-      k += 1
-      guard count > 0 else { continue }
+    forEachBucket { index, count in
+      guard next < wanted.count else { return }
       running = running.adding(saturating: count)
       let (lowest, size) = Self.range(of: index)
       lastValue = lowest.adding(saturating: size - 1)
