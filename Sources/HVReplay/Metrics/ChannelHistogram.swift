@@ -146,9 +146,7 @@ public struct ChannelHistogram: Sendable, Equatable {
       } else if p >= 100 {
         out[k] = maxRecorded
       } else {
-        let requested = Swift.min(Swift.max(p.nextDown, 0), 100)
-        wanted.append(
-          (k, Swift.max(1, UInt64((requested * Double(totalCount) / 100).rounded(.up)))))
+        wanted.append((k, PercentileIndex.rank(of: p, among: totalCount)))
       }
     }
     var next = 0

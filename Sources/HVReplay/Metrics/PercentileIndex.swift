@@ -51,13 +51,20 @@ struct PercentileIndex {
     mean = total > 0 ? weighted / Double(total) : 0
   }
 
+  /// How many of `total` values lie at or below `percentile` (0 < p < 100), as
+  /// `Histogram.valueAtPercentile` counts: the percentile's value is the first bucket whose
+  /// running count reaches it.
+  static func rank(of percentile: Double, among total: UInt64) -> UInt64 {
+    let requested = Swift.min(Swift.max(percentile.nextDown, 0), 100)
+    return Swift.max(1, UInt64((requested * Double(total) / 100).rounded(.up)))
+  }
+
   /// The value at `percentile` (0-100), as `Histogram.valueAtPercentile` computes it.
   func value(at percentile: Double) -> UInt64 {
     guard total > 0, !values.isEmpty else { return 0 }
     if percentile == 0 { return min }
     if percentile >= 100 { return maxRecorded }
-    let requested = Swift.min(Swift.max(percentile.nextDown, 0), 100)
-    let count = Swift.max(1, UInt64((requested * Double(total) / 100).rounded(.up)))
+    let count = Self.rank(of: percentile, among: total)
     // The first bucket whose running count reaches `count`.
     var lo = 0
     var hi = cumulative.count - 1

@@ -195,7 +195,8 @@ public struct TimelineLog: Sendable {
     return log
   }
 
-  /// Fixes the window's start at `time` if it is not fixed yet.
+  /// Fixes the window's start at `time` if it is not fixed yet: the host calls it for
+  /// both of its logs at each arrival, a request's or a burst's.
   @inline(__always)
   mutating func start(at time: UInt64) {
     if enabled && startNs == .max { begin(at: time) }
@@ -255,7 +256,7 @@ public struct TimelineLog: Sendable {
     _ key: UInt64, channel c: Int, op: EventOp, bytes: UInt32, at time: UInt64,
     phase: TimelinePhase
   ) {
-    start(at: time)
+    // The host fixed the window's start at this arrival (``start(at:)``).
     guard inWindow(time) else { return }
     let n = nextRequest
     nextRequest &+= 1

@@ -66,6 +66,13 @@ struct HostSimulation<Backend: DeviceBackend, Policy: SchedulingPolicy>: HostTar
   }
   mutating func addChannel(_ channel: Channel) { backend.addChannel(channel) }
 
+  /// The default window starts at the first event, a request or a burst.
+  @inline(__always)
+  private mutating func startTimeline(at time: UInt64) {
+    backend.metrics.timeline.start(at: time)
+    cpu.timeline.start(at: time)
+  }
+
   var nextStepTime: UInt64 {
     @inline(__always) get {
       failure == nil ? min(backend.nextStepTime, cpu.hostNextStepTime) : backend.nextStepTime
@@ -124,8 +131,7 @@ struct HostSimulation<Backend: DeviceBackend, Policy: SchedulingPolicy>: HostTar
   @inline(__always)
   mutating func submit(_ event: TraceEvent, channel: Int, at time: UInt64, tag: UInt32) {
     if !pastHorizon, let horizon, time >= horizon { reachHorizon() }
-    backend.metrics.timeline.start(at: time)
-    cpu.timeline.start(at: time)
+    startTimeline(at: time)
     backend.submit(event, channel: channel, at: time, tag: tag, cpu: &cpu)
   }
 
@@ -136,9 +142,7 @@ struct HostSimulation<Backend: DeviceBackend, Policy: SchedulingPolicy>: HostTar
       reachHorizon()
       return
     }
-    // The default window starts at the first event, a burst or a request.
-    backend.metrics.timeline.start(at: time)
-    cpu.timeline.start(at: time)
+    startTimeline(at: time)
     do {
       try cpu.arriveBurst(event, at: time)
     } catch {

@@ -200,7 +200,6 @@ public enum ReportWriter {
 }
 
 extension ReplayReport {
-  /// The files `hvreplay replay` writes.
   /// The files `hvreplay replay` writes, each made on its own core where there are several.
   public var files: [(name: String, contents: String)] {
     var makers: [(name: String, make: @Sendable (ReplayReport) -> String)] = [
