@@ -107,7 +107,11 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   /// When the last vCPU with work blocked: the end of the work (CPU rule 7).
   private var workEnd: UInt64 = 0
   /// A host's figures of the window that ended at the horizon (model rule "host horizon").
-  private var closed: SchedulerResult?
+  private var closed: SchedulerResult? {
+    didSet { windowClosed = closed != nil }
+  }
+  /// Whether ``closed`` is set, asked per piece of work without copying the figures.
+  private var windowClosed = false
   /// Where I/O work runs once the window has closed.
   private var pastWindow = DedicatedCPUs()
   private var vms: [VMState] = []
@@ -942,7 +946,7 @@ extension SchedulerSimulation: CPUExecutor {
     if work.ns == 0 && !(work.ordered && lockHeld[c]) { return time }
     // Model rule "host horizon": past the window, new work runs on CPUs of its own (work
     // waiting for a channel lock held on the host waits for it there).
-    if closed != nil && !(work.ordered && lockHeld[c]) { return pastWindow.run(work, at: time) }
+    if windowClosed && !(work.ordered && lockHeld[c]) { return pastWindow.run(work, at: time) }
     leaveQuiet(at: time)
     advanceClock(to: time)
     let v = vcpu(work.context)
@@ -950,7 +954,7 @@ extension SchedulerSimulation: CPUExecutor {
     let owner = work.context.domain == .guest ? vm : guestVM(work.owner)
     workBudget = workBudget.adding(saturating: stepsPerItem)
     metrics[vm].demandNs = Self.add(metrics[vm].demandNs, work.ns)
-    if closed == nil { self.work &+= entitlement.arrive(v, at: time, ns: work.ns) }
+    if !windowClosed { self.work &+= entitlement.arrive(v, at: time, ns: work.ns) }
     let item = Item(
       left: work.ns, continuation: work.continuation, channel: work.channel,
       owner: Int32(owner), vcpu: Int32(v), ordered: work.ordered)
