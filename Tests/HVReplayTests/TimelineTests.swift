@@ -115,6 +115,35 @@ struct TimelineTests {
     }
   }
 
+  // Two pCPUs, one VM whose two vCPUs each run a 100 ms burst from 0: both pCPUs are busy
+  // from 0 to the burst's end after its context switch, and nothing changes in 50-60 ms.
+  // The counters hold their values there all the same: each is written at the window's
+  // start (a window starting at the end shows the change there; one 5 ms before, both).
+  @Test("a counter that changed before the window shows its value from the window's start")
+  func countersAtWindowStart() throws {
+    let events = [
+      TraceEvent(timeNs: 0, vm: 1, vcpu: 0, op: .burst, serviceNs: 100_000_000),
+      TraceEvent(timeNs: 0, vm: 1, vcpu: 1, op: .burst, serviceNs: 100_000_000),
+    ]
+    var model = Model()
+    model.cpu.pcpus = 2
+    let end = Model().cpu.contextSwitchNs + 100_000_000
+    for (start, busy) in [(50_000_000, 2), (end, 0), (end - 5_000_000, 2)] as [(UInt64, UInt64)] {
+      let result = try Self.run(
+        events, model: model, backends: [.native], coupled: true,
+        window: TimelineWindow(startNs: start, lengthNs: 10_000_000))
+      let process = try #require(TimelineView(result).processes.first)
+      let pcpus = try #require(process.counters.first { $0.name == "busy pCPUs" })
+      let vcpus = try #require(process.counters.first { $0.name == "vm1 running vCPUs" })
+      #expect(pcpus.points.first?.timeNs == start && pcpus.points.first?.value == busy)
+      #expect(vcpus.points.first?.timeNs == start && vcpus.points.first?.value == busy)
+      // Inside the window only the bursts' end changes them, to 0.
+      let changes: [[UInt64]] =
+        start < end && end < start + 10_000_000 ? [[start, busy], [end, 0]] : [[start, busy]]
+      #expect(pcpus.points.map { [$0.timeNs, $0.value] } == changes)
+    }
+  }
+
   @Test(
     "one write under full virtualization: its phases are its traps, the device's service and the interrupt, adding up to its latency"
   )

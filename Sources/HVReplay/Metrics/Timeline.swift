@@ -158,6 +158,9 @@ public struct TimelineLog: Sendable {
   private var latestNs: UInt64 = 0
   /// Per counter: its latest record.
   private var lastCounter: [UInt64: Int] = [:]
+  /// Per counter that changed before the window's start: its latest value there, which
+  /// the timeline shows from the start on until the counter's first change in the window.
+  private var beforeWindow: [UInt64: TimelineRecord] = [:]
   /// Per context: its last CPU record, to extend when the next piece continues it.
   private var lastSlice: [Int] = []
   private var contextIndex: [CPUContext: Int] = [:]
@@ -189,7 +192,10 @@ public struct TimelineLog: Sendable {
   static func take(_ backend: inout TimelineLog, _ cpu: inout TimelineLog) -> TimelineLog? {
     guard backend.enabled else { return nil }
     var log = backend
-    log.absorb(cpu)
+    var scheduler = cpu
+    log.writeValuesBeforeWindow()
+    scheduler.writeValuesBeforeWindow()
+    log.absorb(scheduler)
     backend = TimelineLog()
     cpu = TimelineLog()
     return log
@@ -226,11 +232,27 @@ public struct TimelineLog: Sendable {
 
   /// Counter record `key` (its kind, channel and VM) is `value` from `time` on: a change at
   /// the instant of its latest record replaces that one (a timeline shows one value per
-  /// instant).
+  /// instant). A counter that changed before the window holds its value there from the
+  /// window's start on: that value is written at the start, unless the counter changes at
+  /// that very instant.
   private mutating func counter(_ record: TimelineRecord) {
     let key =
       UInt64(record.detail) << 56 | UInt64(UInt32(bitPattern: record.channel)) << 24
       | UInt64(record.id & 0xFF_FFFF)
+    if record.time < startNs {
+      // The start is fixed before anything is recorded (``start(at:)``).
+      if startNs != .max { beforeWindow[key] = record }
+      return
+    }
+    guard record.time < recordedUntilNs else { return }
+    if !beforeWindow.isEmpty, var held = beforeWindow.removeValue(forKey: key),
+      record.time > startNs
+    {
+      held.time = startNs
+      lastCounter[key] = records.count
+      append(held)
+      guard record.time < recordedUntilNs else { return }
+    }
     if let last = lastCounter[key], records[last].time == record.time {
       records[last].value = record.value
       return
@@ -330,7 +352,7 @@ public struct TimelineLog: Sendable {
   /// Channel `c`'s ring holds `level` from `time` on.
   @inline(__always)
   mutating func occupancy(channel c: Int, _ level: UInt64, at time: UInt64) {
-    guard enabled && inWindow(time) else { return }
+    guard enabled && time < recordedUntilNs else { return }
     counter(
       TimelineRecord(
         kind: .counter, detail: Self.ringCounter, channel: Int32(c), id: 0, time: time,
@@ -340,7 +362,7 @@ public struct TimelineLog: Sendable {
   /// `busy` pCPUs run a vCPU from `time` on.
   @inline(__always)
   mutating func busyPCPUs(_ busy: Int, at time: UInt64) {
-    guard enabled && inWindow(time) else { return }
+    guard enabled && time < recordedUntilNs else { return }
     counter(
       TimelineRecord(
         kind: .counter, detail: Self.pcpuCounter, channel: -1, id: 0, time: time,
@@ -352,7 +374,7 @@ public struct TimelineLog: Sendable {
   mutating func runningVCPUs(
     vm index: Int, domain: CPUDomain, id: UInt16, _ running: Int, at time: UInt64
   ) {
-    guard enabled && inWindow(time) else { return }
+    guard enabled && time < recordedUntilNs else { return }
     while vms.count <= index { vms.append((.guest, 0)) }
     vms[index] = (domain, id)
     counter(
@@ -392,6 +414,19 @@ public struct TimelineLog: Sendable {
     append(
       TimelineRecord(
         kind: .cpu, detail: 0, channel: channel, id: UInt32(index), time: start, value: end))
+  }
+
+  /// The counters that changed before the window and not in it: their value from the
+  /// start on, written at the start (in the order of their keys, the same on every run).
+  private mutating func writeValuesBeforeWindow() {
+    guard !beforeWindow.isEmpty else { return }
+    let held = beforeWindow.sorted { $0.key < $1.key }
+    beforeWindow = [:]
+    for (key, var record) in held where startNs < recordedUntilNs {
+      record.time = startNs
+      lastCounter[key] = records.count
+      append(record)
+    }
   }
 
   /// Takes `other`'s CPU slices and counters (the host's scheduler's log) into this one,
