@@ -76,7 +76,8 @@ struct TimeSeriesRecorder {
   /// Each channel's counters when the open interval began.
   private var last: [(bytes: UInt64, exits: UInt64, notifications: UInt64, occupancyNs: UInt64)] =
     []
-  private var lastCPU: [String: UInt64] = [:]
+  /// Each VM's CPU time (by the host's VM index) when the open interval began.
+  private var lastCPU: [UInt64] = []
   /// The (channel, interval) figures kept.
   private var entries = 0
 
@@ -87,10 +88,12 @@ struct TimeSeriesRecorder {
 
   /// Closes every interval that ends at or before `time` (the simulation is about to run
   /// a step dated `time`), one by one: each takes the figures of the open interval out
-  /// of `metrics`, and the ring occupancy and CPU (`cpu`, each VM's CPU up to a time) up
-  /// to its own end; intervals without a step get what ran through them.
+  /// of `metrics`, and the ring occupancy and CPU (`cpu`, each VM's CPU up to a time, by
+  /// the host's VM index; `label`, a VM's cpu.csv label) up to its own end; intervals
+  /// without a step get what ran through them.
   mutating func close(
-    upTo time: UInt64, metrics: inout BackendMetrics, cpu: (UInt64) -> [(vm: String, ns: UInt64)]
+    upTo time: UInt64, metrics: inout BackendMetrics, cpu: (UInt64) -> [UInt64],
+    label: (Int) -> String
   ) {
     if !started {
       started = true
@@ -98,11 +101,11 @@ struct TimeSeriesRecorder {
       current = time / w
       series.startNs = current &* w
       nextBoundary = current &+ 1 == 0 ? .max : (current &+ 1) &* w
-      take(&metrics, cpu: cpu(time), at: time, keep: false)
+      take(&metrics, cpu: cpu(time), label: label, at: time, keep: false)
       return
     }
     while time >= nextBoundary && !series.cut {
-      take(&metrics, cpu: cpu(nextBoundary), at: nextBoundary, keep: true)
+      take(&metrics, cpu: cpu(nextBoundary), label: label, at: nextBoundary, keep: true)
       current &+= 1
       let (next, overflow) = (current &+ 1).multipliedReportingOverflow(by: series.widthNs)
       nextBoundary = overflow ? .max : next
@@ -128,7 +131,8 @@ struct TimeSeriesRecorder {
   /// The open interval's figures, up to `end`, added to what its slot holds (a slot
   /// merged tenfold may already hold the figures of the intervals before it).
   private mutating func take(
-    _ metrics: inout BackendMetrics, cpu: [(vm: String, ns: UInt64)], at end: UInt64, keep: Bool
+    _ metrics: inout BackendMetrics, cpu: [UInt64], label: (Int) -> String, at end: UInt64,
+    keep: Bool
   ) {
     let w = series.widthNs
     let index = Int(current - series.startNs / w)
@@ -141,19 +145,21 @@ struct TimeSeriesRecorder {
     }
     for c in metrics.channels.indices {
       var f = IntervalFigures()
-      let m = metrics.channels[c]
-      let exits = m.exits
-      let notifications = m.notificationsSent
-      let occupancy = m.occupancy?.integral(upTo: end)
-      f.bytes = m.bytes &- last[c].bytes
+      // Each figure read in place: a copy of the channel's metrics would retain every
+      // histogram it holds, per channel and interval.
+      let bytes = metrics.channels[c].bytes
+      let exits = metrics.channels[c].exits
+      let notifications = metrics.channels[c].notificationsSent
+      let occupancy = metrics.channels[c].occupancy?.integral(upTo: end)
+      f.bytes = bytes &- last[c].bytes
       f.exits = exits &- last[c].exits
       f.notifications = notifications &- last[c].notifications
       if let o = occupancy { f.occupancyNs = o &- last[c].occupancyNs }
-      last[c] = (m.bytes, exits, notifications, occupancy ?? 0)
-      if m.intervalLatency.totalCount > 0 {
-        f.requests = m.intervalLatency.totalCount
-        f.latency = m.intervalLatency
-        f.maxNs = m.intervalMaxNs
+      last[c] = (bytes, exits, notifications, occupancy ?? 0)
+      if metrics.channels[c].intervalLatency.totalCount > 0 {
+        f.requests = metrics.channels[c].intervalLatency.totalCount
+        f.latency = metrics.channels[c].intervalLatency
+        f.maxNs = metrics.channels[c].intervalMaxNs
         metrics.channels[c].startInterval()
       }
       guard keep else { continue }
@@ -162,10 +168,13 @@ struct TimeSeriesRecorder {
       }
     }
     var used: [(vm: String, ns: UInt64)] = []
-    for (vm, ns) in cpu {
-      let previous = lastCPU[vm] ?? 0
-      lastCPU[vm] = max(ns, previous)
-      if ns > previous { used.append((vm, ns - previous)) }
+    if lastCPU.count < cpu.count {
+      lastCPU.append(contentsOf: repeatElement(0, count: cpu.count - lastCPU.count))
+    }
+    // A VM's label is made only for an interval in which it ran.
+    for (vm, ns) in cpu.enumerated() where ns > lastCPU[vm] {
+      used.append((label(vm), ns - lastCPU[vm]))
+      lastCPU[vm] = ns
     }
     guard keep else { return }
     while series.intervals.count <= index {
@@ -234,12 +243,14 @@ struct TimeSeriesRecorder {
 
   /// Ends the series with the replay at `end`: the open interval closes there.
   mutating func finish(
-    at end: UInt64, metrics: inout BackendMetrics, cpu: [(vm: String, ns: UInt64)]
+    at end: UInt64, metrics: inout BackendMetrics, cpu: [UInt64], label: (Int) -> String
   )
     -> TimeSeries
   {
     guard started else { return series }
-    if !series.cut { take(&metrics, cpu: cpu, at: max(end, series.startNs), keep: true) }
+    if !series.cut {
+      take(&metrics, cpu: cpu, label: label, at: max(end, series.startNs), keep: true)
+    }
     series.endNs = max(end, series.startNs)
     return series
   }

@@ -9,9 +9,10 @@ protocol HostTarget: ReplayTarget {
   var backendName: String { get }
   mutating func addChannel(_ channel: Channel)
   var metrics: BackendMetrics { get set }
-  /// CPU time each VM of the host received up to `time`, by cpu.csv's VM label (none
-  /// uncoupled), and the host's pCPUs.
-  func cpuUsage(at time: UInt64) -> [(vm: String, ns: UInt64)]
+  /// CPU time each VM of the host received up to `time`, by the host's VM index (none
+  /// uncoupled); a VM's cpu.csv label; the host's pCPUs.
+  func cpuNs(at time: UInt64) -> [UInt64]
+  func cpuLabel(_ vm: Int) -> String
   var pcpus: UInt64 { get }
   /// Closes the time series' intervals that end at or before `time` (model rule "time
   /// series"), the backend's metrics moved out, the host's CPU read as it stands.
@@ -49,13 +50,16 @@ struct HostSimulation<Backend: DeviceBackend, Policy: SchedulingPolicy>: HostTar
     get { backend.metrics }
     _modify { yield &backend.metrics }
   }
-  func cpuUsage(at time: UInt64) -> [(vm: String, ns: UInt64)] { cpu.usage(at: time) }
+  func cpuNs(at time: UInt64) -> [UInt64] { cpu.usageNs(at: time) }
+  func cpuLabel(_ vm: Int) -> String { cpu.label(ofVM: vm) }
   var pcpus: UInt64 { cpu.pcpuCount }
   mutating func closeIntervals(_ recorder: inout TimeSeriesRecorder, upTo time: UInt64) {
     // The scheduler is only read while the backend's metrics change: a copy of it shares
     // its storage and copies nothing.
     let cpu = self.cpu
-    recorder.close(upTo: time, metrics: &backend.metrics) { cpu.usage(at: $0) }
+    recorder.close(
+      upTo: time, metrics: &backend.metrics, cpu: { cpu.usageNs(at: $0) },
+      label: { cpu.label(ofVM: $0) })
   }
   var reportedMetrics: [String] { backend.reportedMetrics }
   mutating func recordTimeline(_ window: TimelineWindow) {
@@ -179,10 +183,11 @@ struct UncoupledBackend<Backend: DeviceBackend>: HostTarget {
     get { backend.metrics }
     _modify { yield &backend.metrics }
   }
-  func cpuUsage(at time: UInt64) -> [(vm: String, ns: UInt64)] { [] }
+  func cpuNs(at time: UInt64) -> [UInt64] { [] }
+  func cpuLabel(_ vm: Int) -> String { "" }
   var pcpus: UInt64 { 0 }
   mutating func closeIntervals(_ recorder: inout TimeSeriesRecorder, upTo time: UInt64) {
-    recorder.close(upTo: time, metrics: &backend.metrics) { _ in [] }
+    recorder.close(upTo: time, metrics: &backend.metrics, cpu: { _ in [] }, label: { _ in "" })
   }
   var reportedMetrics: [String] { backend.reportedMetrics }
   mutating func recordTimeline(_ window: TimelineWindow) {
@@ -284,8 +289,10 @@ struct Recorded<Target: HostTarget>: ReplayTarget {
 
   /// The series, its last interval closed at the latest step.
   mutating func finishSeries() -> TimeSeries {
+    let cpu = target.cpuNs(at: lastNs)
+    let labels = cpu.indices.map { target.cpuLabel($0) }
     var series = recorder.finish(
-      at: lastNs, metrics: &target.metrics, cpu: target.cpuUsage(at: lastNs))
+      at: lastNs, metrics: &target.metrics, cpu: cpu, label: { labels[$0] })
     series.pcpus = target.pcpus
     return series
   }

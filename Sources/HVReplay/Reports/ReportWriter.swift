@@ -50,6 +50,20 @@ public enum ReportWriter {
   )
     throws(HVReplayError)
   {
+    try write(
+      makers: files.map { file in (file.name, { file.contents }) }, into: directory,
+      replacing: family)
+  }
+
+  /// As ``write(_:into:replacing:)``, each file made by its maker, on its own core where
+  /// there are several, and written as soon as it is made: only the files being made are in
+  /// memory at once, not the whole report.
+  public static func write(
+    makers files: [(name: String, make: @Sendable () -> String)], into directory: String,
+    replacing family: Set<String> = reportFileNames
+  )
+    throws(HVReplayError)
+  {
     func failure(_ why: String) -> HVReplayError {
       HVReplayError(.cannotCreateOutput, file: directory, why)
     }
@@ -74,12 +88,19 @@ public enum ReportWriter {
       throw failure("cannot create the directory: it exists and is not a directory")
     }
     let temporary = try TemporaryFiles.createDirectory(beside: target, naming: directory)
-    do {
-      for (name, contents) in files {
-        let output = try ByteOutput(path: temporary + "/" + name, compression: .none)
-        try output.write(contents)
-        try output.close()
+    do throws(HVReplayError) {
+      let failures = parallelMap(files.count) { i -> HVReplayError? in
+        do throws(HVReplayError) {
+          let output = try ByteOutput(path: temporary + "/" + files[i].name, compression: .none)
+          try output.write(files[i].make())
+          try output.close()
+          return nil
+        } catch {
+          return error
+        }
       }
+      // The first file's failure, in the files' order, whichever core met it first.
+      if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
       try swap(temporary, into: target, allowed: allowed, naming: directory)
     } catch {
       TemporaryFiles.discard(temporary)
@@ -202,6 +223,14 @@ public enum ReportWriter {
 extension ReplayReport {
   /// The files `hvreplay replay` writes, each made on its own core where there are several.
   public var files: [(name: String, contents: String)] {
+    let made = fileMakers
+    let contents = parallelMap(made.count) { made[$0].make() }
+    return zip(made, contents).map { ($0.name, $1) }
+  }
+
+  /// The files `hvreplay replay` writes, each with the maker of its contents (for
+  /// ``ReportWriter/write(makers:into:replacing:)``, which holds only the files being made).
+  public var fileMakers: [(name: String, make: @Sendable () -> String)] {
     var makers: [(name: String, make: @Sendable (ReplayReport) -> String)] = [
       ("report.md", { $0.markdown }), ("summary.csv", { $0.summaryCSV }),
     ]
@@ -219,8 +248,7 @@ extension ReplayReport {
       if seriesHasRequests { makers.append(("timeseries.svg", { $0.timeSeriesSVG })) }
     }
     makers.append(("report.json", { $0.json.serialized() + "\n" }))
-    let made = makers
-    let contents = parallelMap(made.count) { made[$0].make(self) }
-    return zip(made, contents).map { ($0.name, $1) }
+    let report = self
+    return makers.map { maker in (maker.name, { maker.make(report) }) }
   }
 }

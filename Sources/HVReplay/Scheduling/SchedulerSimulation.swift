@@ -826,15 +826,20 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     }
   }
 
-  /// CPU time each VM received up to `time` (model rule "time series"), by cpu.csv's
-  /// label: what was accounted, and what the running vCPUs have run since.
-  func usage(at time: UInt64) -> [(vm: String, ns: UInt64)] {
-    var ns = metrics.map(\.cpuNs)
+  /// CPU time each VM received up to `time` (model rule "time series"), by VM index:
+  /// what was accounted, and what the running vCPUs have run since.
+  func usageNs(at time: UInt64) -> [UInt64] {
+    var ns = [UInt64](repeating: 0, count: metrics.count)
+    // By index: iterating the metrics would copy each (and its wait histogram).
+    for i in metrics.indices { ns[i] = metrics[i].cpuNs }
     for p in pcpus where p.vcpu >= 0 && time > p.accruedUntil {
       ns[vcpus[p.vcpu].vm] &+= min(time - p.accruedUntil, vcpus[p.vcpu].remaining)
     }
-    return zip(metrics, ns).map { ($0.label, $1) }
+    return ns
   }
+
+  /// VM `index`'s label in cpu.csv.
+  func label(ofVM index: Int) -> String { metrics[index].label }
 
   /// The host's pCPUs.
   var pcpuCount: UInt64 { UInt64(pcpus.count) }

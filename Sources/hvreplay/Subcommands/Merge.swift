@@ -69,7 +69,7 @@ extension HVReplayCommand {
         }
         let merged = try ReplayResult.merge(parts, names: reports)
         let report = ReplayReport(merged)
-        try ReportWriter.write(report.files, into: output)
+        try ReportWriter.write(makers: report.fileMakers, into: output)
         do {
           try writeStandardOutput(
             report.verdictLines.joined(separator: "\n")

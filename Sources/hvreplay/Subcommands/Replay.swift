@@ -165,8 +165,8 @@ extension HVReplayCommand {
           writeStandardError("hvreplay: replay: \(note.escapingControlCharacters)\n")
         }
         let report = ReplayReport(result)
-        let files = report.files
-        try ReportWriter.write(files, into: directory)
+        let files = report.fileMakers
+        try ReportWriter.write(makers: files, into: directory)
         let shown = directory.escapingControlCharacters
         var names = files.map { "\(shown)/\($0.name)" }
         if let timeline, let out = timelineOutput {
