@@ -144,6 +144,37 @@ struct TimelineTests {
     }
   }
 
+  // The same two bursts, and one read at 1 ms whose vhost worker runs then, long before
+  // the window. Held values are context: a window after everything stays empty, the
+  // record limit counts only the window's own records (2 burst slices), and the held
+  // count of vhost workers is named as vhost's although no worker runs in the window.
+  @Test("values held from before the window are not records: empty windows and the limit")
+  func heldValuesAreNotRecords() throws {
+    let events = [
+      TraceEvent(timeNs: 0, vm: 1, vcpu: 0, op: .burst, serviceNs: 100_000_000),
+      TraceEvent(timeNs: 0, vm: 1, vcpu: 1, op: .burst, serviceNs: 100_000_000),
+      TraceEvent(
+        timeNs: 1_000_000, vm: 1, op: .read, offset: 0, bytes: 4096, serviceNs: 50_000),
+    ]
+    var model = Model()
+    model.cpu.pcpus = 2
+    func process(_ start: UInt64, limit: Int = 1_000) throws -> TimelineView.Process {
+      let result = try Self.run(
+        events, model: model, backends: [.vhost], coupled: true,
+        window: TimelineWindow(startNs: start, lengthNs: 10_000_000, recordLimit: limit))
+      return try #require(TimelineView(result).processes.first)
+    }
+    let after = try process(500_000_000)
+    #expect(after.records == 0 && after.counters.isEmpty && !after.cut)
+    let small = try process(50_000_000, limit: 2)
+    #expect(small.records == 2 && !small.cut)
+    #expect(small.threads.flatMap(\.slices).count == 2)
+    let names = Set(small.counters.map(\.name))
+    #expect(names.contains("busy pCPUs") && names.contains("vm1 running vhost workers"))
+    #expect(!names.contains { $0.contains("device model") })
+    #expect(try process(50_000_000, limit: 1).cut)
+  }
+
   @Test(
     "one write under full virtualization: its phases are its traps, the device's service and the interrupt, adding up to its latency"
   )

@@ -124,6 +124,9 @@ public struct TimelineRecord: Sendable, Equatable {
   public var id: UInt32
   public var time: UInt64
   public var value: UInt64
+  /// A counter's value held from before the window, written at its start: context for the
+  /// window, not one of its records (the record limit does not count it).
+  public var held = false
 }
 
 /// A host simulation's timeline as it is recorded; disabled (and free) unless asked for.
@@ -196,6 +199,9 @@ public struct TimelineLog: Sendable {
     log.writeValuesBeforeWindow()
     scheduler.writeValuesBeforeWindow()
     log.absorb(scheduler)
+    // Held values alone are no window: one in which nothing was issued or ran, nor any
+    // counter changed, stays empty.
+    if !log.records.contains(where: { !$0.held }) { log.records.removeAll() }
     backend = TimelineLog()
     cpu = TimelineLog()
     return log
@@ -245,13 +251,10 @@ public struct TimelineLog: Sendable {
       return
     }
     guard record.time < recordedUntilNs else { return }
-    if !beforeWindow.isEmpty, var held = beforeWindow.removeValue(forKey: key),
+    if !beforeWindow.isEmpty, let held = beforeWindow.removeValue(forKey: key),
       record.time > startNs
     {
-      held.time = startNs
-      lastCounter[key] = records.count
-      append(held)
-      guard record.time < recordedUntilNs else { return }
+      appendHeld(held, key: key)
     }
     if let last = lastCounter[key], records[last].time == record.time {
       records[last].value = record.value
@@ -422,11 +425,17 @@ public struct TimelineLog: Sendable {
     guard !beforeWindow.isEmpty else { return }
     let held = beforeWindow.sorted { $0.key < $1.key }
     beforeWindow = [:]
-    for (key, var record) in held where startNs < recordedUntilNs {
-      record.time = startNs
-      lastCounter[key] = records.count
-      append(record)
-    }
+    for (key, record) in held where startNs < recordedUntilNs { appendHeld(record, key: key) }
+  }
+
+  /// Counter `key`'s value held from before the window, at the window's start (not counted
+  /// against the limit).
+  private mutating func appendHeld(_ record: TimelineRecord, key: UInt64) {
+    var r = record
+    r.time = startNs
+    r.held = true
+    lastCounter[key] = records.count
+    records.append(r)
   }
 
   /// Takes `other`'s CPU slices and counters (the host's scheduler's log) into this one,
@@ -478,7 +487,7 @@ public struct TimelineLog: Sendable {
     }
     var units: [(time: UInt64, count: Int)] = []
     units.reserveCapacity(records.count)
-    for r in records {
+    for r in records where !r.held {
       switch r.kind {
       case .begin: units.append((r.time, perRequest[Int(r.id)]))
       case .phase, .end: break

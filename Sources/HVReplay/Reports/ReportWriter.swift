@@ -99,8 +99,13 @@ public enum ReportWriter {
           return error
         }
       }
-      // The first file's failure, in the files' order, whichever core met it first.
-      if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
+      // Named by the report folder, not the temporary file (gone once this fails) nor the
+      // file that failed (which core met a full disk first changes from run to run).
+      if let failure = failures.lazy.compactMap({ $0 }).first {
+        throw HVReplayError(
+          .cannotCreateOutput, file: directory,
+          "cannot write the report (\(failure.message)); nothing was replaced")
+      }
       try swap(temporary, into: target, allowed: allowed, naming: directory)
     } catch {
       TemporaryFiles.discard(temporary)

@@ -105,9 +105,14 @@ public struct TimelineView: Sendable {
     }
     var order: [UInt32] = []
     // VMs whose host-side threads are vhost workers (contexts numbered from 1) rather than
-    // a device model.
+    // a device model: every VM under vhost (a counter held from before the window may name
+    // one whose workers did not run in it), else those whose workers ran.
+    let vhost = name.split(separator: "/").first == "vhost"
     let vhostVMs = Set(log.contexts.filter { $0.domain == .deviceModel && $0.vcpu > 0 }.map(\.vm))
+    // Values held from before the window are shown, not counted as records.
+    var held = 0
     for r in log.records {
+      if r.held { held += 1 }
       switch r.kind {
       case .cpu:
         let channel = r.channel
@@ -136,7 +141,7 @@ public struct TimelineView: Sendable {
             case .guest: "vm\(vm.id) running vCPUs"
             case .driverDomain: "dom0 running vCPUs"
             case .deviceModel:
-              vhostVMs.contains(vm.id)
+              vhost || vhostVMs.contains(vm.id)
                 ? "vm\(vm.id) running vhost workers" : "vm\(vm.id) running device model threads"
             }
           point(label, vm.domain == .deviceModel ? "threads" : "vCPUs", -1, r)
@@ -189,7 +194,7 @@ public struct TimelineView: Sendable {
       lengthNs: log.window.lengthNs, recordedUntilNs: log.recordedUntilNs, cut: log.cut,
       records: requests.reduce(0) { $0 + 2 + $1.phases.count }
         + threads.reduce(0) { $0 + $1.slices.count + $1.instants.count }
-        + counters.reduce(0) { $0 + $1.points.count })
+        + counters.reduce(0) { $0 + $1.points.count } - held)
   }
 
   /// A counter's points in time order, one per instant: the last value set at it.
