@@ -250,7 +250,7 @@ public struct TimelineLog: Sendable {
       if startNs != .max { beforeWindow[key] = record }
       return
     }
-    guard record.time < recordedUntilNs else { return }
+    // (The callers took only what comes before ``recordedUntilNs``.)
     if !beforeWindow.isEmpty, let held = beforeWindow.removeValue(forKey: key),
       record.time > startNs
     {
@@ -422,10 +422,11 @@ public struct TimelineLog: Sendable {
   /// The counters that changed before the window and not in it: their value from the
   /// start on, written at the start (in the order of their keys, the same on every run).
   private mutating func writeValuesBeforeWindow() {
-    guard !beforeWindow.isEmpty else { return }
-    let held = beforeWindow.sorted { $0.key < $1.key }
+    guard !beforeWindow.isEmpty && startNs < recordedUntilNs else { return }
+    for (key, record) in beforeWindow.sorted(by: { $0.key < $1.key }) {
+      appendHeld(record, key: key)
+    }
     beforeWindow = [:]
-    for (key, record) in held where startNs < recordedUntilNs { appendHeld(record, key: key) }
   }
 
   /// Counter `key`'s value held from before the window, at the window's start (not counted

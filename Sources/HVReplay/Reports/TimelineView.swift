@@ -61,7 +61,8 @@ public struct TimelineView: Sendable {
     public var recordedUntilNs: UInt64
     public var cut: Bool
     /// The records shown: each request's begin, phases and end, slices, instants and
-    /// counter values (at most the limit).
+    /// counter values (at most the limit; the values counters held from before the window,
+    /// shown at its start, are not counted).
     public var records: Int
   }
 
