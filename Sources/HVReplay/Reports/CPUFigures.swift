@@ -61,16 +61,24 @@ extension SchedulerResult {
 extension ReplayReport {
   /// `cpu.csv`: `scheduler,vm,metric,value,unit`; `vm` is `all` on totals.
   public var cpuCSV: String {
-    var out = "scheduler,vm,metric,value,unit\n"
+    var out = ""
+    writeCPUCSV(to: &out)
+    return out
+  }
+
+  /// Writes ``cpuCSV`` to `out`.
+  func writeCPUCSV<Out: TextOutputStream>(to out: inout Out) {
+    out.write("scheduler,vm,metric,value,unit\n")
     for s in result.schedulers {
       for i in s.vms.indices {
         for row in s.rows(vm: i) {
-          out += "\(s.name),\(s.vms[i].label),\(row.metric),\(row.text),\(row.unit)\n"
+          out.write("\(s.name),\(s.vms[i].label),\(row.metric),\(row.text),\(row.unit)\n")
         }
       }
-      for row in s.rows(vm: nil) { out += "\(s.name),all,\(row.metric),\(row.text),\(row.unit)\n" }
+      for row in s.rows(vm: nil) {
+        out.write("\(s.name),all,\(row.metric),\(row.text),\(row.unit)\n")
+      }
     }
-    return out
   }
 
   /// The CPU section of `report.md`, or "" when the trace has no cpu events.

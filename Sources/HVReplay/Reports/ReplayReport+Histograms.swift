@@ -7,16 +7,23 @@ extension ReplayReport {
   /// `histograms.csv`: `backend,vm,device,op,percentile,latency_ns` at fio's percentiles
   /// plus `max`, per device and op, per device over all ops (`op` = `all`), and in total.
   public var histogramsCSV: String {
-    var out = "backend,vm,device,op,percentile,latency_ns\n"
+    var out = ""
+    writeHistogramsCSV(to: &out)
+    return out
+  }
+
+  /// Writes ``histogramsCSV`` to `out`.
+  func writeHistogramsCSV<Out: TextOutputStream>(to out: inout Out) {
+    out.write("backend,vm,device,op,percentile,latency_ns\n")
     func rows(
       _ backend: String, _ vm: String, _ device: String, _ op: String, _ h: PercentileIndex?
     ) {
       guard let h else { return }
       for p in Self.fioPercentiles {
-        out +=
-          "\(backend),\(vm),\(device),\(op),\(Self.percentileName(p)),\(h.value(at: p))\n"
+        out.write(
+          "\(backend),\(vm),\(device),\(op),\(Self.percentileName(p)),\(h.value(at: p))\n")
       }
-      out += "\(backend),\(vm),\(device),\(op),max,\(h.maxRecorded)\n"
+      out.write("\(backend),\(vm),\(device),\(op),max,\(h.maxRecorded)\n")
     }
     for b in backends {
       for (key, f) in b.devices {
@@ -30,7 +37,6 @@ extension ReplayReport {
       }
       rows(b.name, "all", "all", "all", b.total.percentiles)
     }
-    return out
   }
 
   /// `occupancy.csv`: `backend,vm,ring,occupancy,time_ns,fraction`, the time each ring held

@@ -11,22 +11,27 @@ extension ReplayReport {
   public static let schemaVersion: UInt64 = 2
 
   /// `report.json`.
-  public var json: JSONValue {
-    .object(
-      [
-        ("schema", .string("hvreplay-report")),
-        ("schema_version", .uint(Self.schemaVersion)),
-        ("hvreplay_version", .string(HVReplayVersion.current)),
-        ("trace", result.trace.json),
-        ("model", result.model.json),
-        ("replay_notes", .array(result.replayNotes.map { .string($0) })),
-      ] + (result.baseline.map { [("baseline", .string($0))] } ?? []) + [
-        ("backends", .array(backends.map(backendJSON))),
-        (
-          "schedulers",
-          .array(result.schedulers.map { Self.schedulerJSON($0, pcpusSource: result.pcpusSource) })
-        ),
-      ])
+  public var json: JSONValue { .object(jsonMembers.map { ($0.0, $0.1.value) }) }
+
+  /// report.json's members, its backends and schedulers made one by one as they are
+  /// written (``JSONValue/writeObject(_:to:)``).
+  var jsonMembers: [(String, JSONValue.StreamedMember)] {
+    [
+      ("schema", .value(.string("hvreplay-report"))),
+      ("schema_version", .value(.uint(Self.schemaVersion))),
+      ("hvreplay_version", .value(.string(HVReplayVersion.current))),
+      ("trace", .value(result.trace.json)),
+      ("model", .value(result.model.json)),
+      ("replay_notes", .value(.array(result.replayNotes.map { .string($0) }))),
+    ] + (result.baseline.map { [("baseline", .value(.string($0)))] } ?? []) + [
+      ("backends", .objects(count: backends.count) { backendJSON(backends[$0]) }),
+      (
+        "schedulers",
+        .objects(count: result.schedulers.count) {
+          Self.schedulerJSON(result.schedulers[$0], pcpusSource: result.pcpusSource)
+        }
+      ),
+    ]
   }
 
   static func figures(_ rows: [Figures.Row]) -> JSONValue {

@@ -12,17 +12,22 @@ extension ReplayReport {
   /// theirs, `ring_occupancy_mean`, `exits` and `notifications`; per VM of a host,
   /// `cpu_share` (device `cpu`). Scopes and intervals with nothing are left out.
   public var timeSeriesCSV: String {
-    // Each backend's rows on its own core, joined in order.
+    var out = ""
+    writeTimeSeriesCSV(to: &out)
+    return out
+  }
+
+  /// Writes ``timeSeriesCSV`` to `out`, backend by backend (each backend's rows made on
+  /// the cores two at a time, written in order and let go).
+  func writeTimeSeriesCSV<Out: TextOutputStream>(to out: inout Out) {
     let backends = seriesBackends
-    var sections = parallelMap(backends.count) { self.timeSeriesRows(backends[$0]) }
-    var csv = "backend,vm,device,interval_start_ns,metric,value,unit\n"
-    csv.reserveCapacity(sections.reduce(csv.utf8.count) { $0 + $1.utf8.count })
-    // Each section is let go once copied: the file is in memory about once, not twice.
-    for i in sections.indices {
-      csv += sections[i]
-      sections[i] = ""
+    out.write("backend,vm,device,interval_start_ns,metric,value,unit\n")
+    for first in stride(from: 0, to: backends.count, by: 2) {
+      let pair = Array(backends[first..<min(first + 2, backends.count)])
+      for section in parallelMap(pair.count, { self.timeSeriesRows(pair[$0]) }) {
+        out.write(section)
+      }
     }
-    return csv
   }
 
   /// timeseries.csv's rows of backend `b`.

@@ -51,15 +51,15 @@ public enum ReportWriter {
     throws(HVReplayError)
   {
     try write(
-      makers: files.map { file in (file.name, { file.contents }) }, into: directory,
+      makers: files.map { file in (file.name, { $0.write(file.contents) }) }, into: directory,
       replacing: family)
   }
 
-  /// As ``write(_:into:replacing:)``, each file made by its maker, on its own core where
-  /// there are several, and written as soon as it is made: only the files being made are in
-  /// memory at once, not the whole report.
+  /// As ``write(_:into:replacing:)``, each file written by its maker, on its own core where
+  /// there are several, into the file as it is made: no file is whole in memory.
   public static func write(
-    makers files: [(name: String, make: @Sendable () -> String)], into directory: String,
+    makers files: [(name: String, write: @Sendable (inout ReportFileStream) -> Void)],
+    into directory: String,
     replacing family: Set<String> = reportFileNames
   )
     throws(HVReplayError)
@@ -92,7 +92,9 @@ public enum ReportWriter {
       let failures = parallelMap(files.count) { i -> HVReplayError? in
         do throws(HVReplayError) {
           let output = try ByteOutput(path: temporary + "/" + files[i].name, compression: .none)
-          try output.write(files[i].make())
+          var stream = ReportFileStream(output: output)
+          files[i].write(&stream)
+          if let failure = stream.failure { throw failure }
           try output.close()
           return nil
         } catch {
@@ -225,35 +227,83 @@ public enum ReportWriter {
   }
 }
 
+/// A report file's text as it is made, written on into the file (through the file's
+/// buffer), so that a report of many channels is never whole in memory.
+public struct ReportFileStream: TextOutputStream {
+  let output: ByteOutput
+  /// The first write that failed; the writes after it are skipped.
+  private(set) var failure: HVReplayError?
+
+  init(output: ByteOutput) { self.output = output }
+
+  public mutating func write(_ string: String) {
+    guard failure == nil else { return }
+    do { try output.write(string) } catch { failure = error }
+  }
+}
+
+/// The files of a replay report.
+enum ReplayReportFile: Sendable {
+  case markdown, summary, cpu, histograms, latencySVG, occupancy, occupancySVG, timeSeries
+  case timeSeriesSVG, json
+}
+
 extension ReplayReport {
   /// The files `hvreplay replay` writes, each made on its own core where there are several.
   public var files: [(name: String, contents: String)] {
-    let made = fileMakers
-    let contents = parallelMap(made.count) { made[$0].make() }
+    let made = fileKinds
+    let contents = parallelMap(made.count) { i -> String in
+      var text = ""
+      write(made[i].file, to: &text)
+      return text
+    }
     return zip(made, contents).map { ($0.name, $1) }
   }
 
-  /// The files `hvreplay replay` writes, each with the maker of its contents (for
-  /// ``ReportWriter/write(makers:into:replacing:)``, which holds only the files being made).
-  public var fileMakers: [(name: String, make: @Sendable () -> String)] {
-    var makers: [(name: String, make: @Sendable (ReplayReport) -> String)] = [
-      ("report.md", { $0.markdown }), ("summary.csv", { $0.summaryCSV }),
+  /// The files `hvreplay replay` writes, each with the maker that writes it (for
+  /// ``ReportWriter/write(makers:into:replacing:)``, which writes them as they are made).
+  public var fileMakers: [(name: String, write: @Sendable (inout ReportFileStream) -> Void)] {
+    let report = self
+    return fileKinds.map { kind in (kind.name, { report.write(kind.file, to: &$0) }) }
+  }
+
+  /// The files of this report, by name.
+  private var fileKinds: [(name: String, file: ReplayReportFile)] {
+    var files: [(name: String, file: ReplayReportFile)] = [
+      ("report.md", .markdown), ("summary.csv", .summary),
     ]
-    if !result.schedulers.isEmpty { makers.append(("cpu.csv", { $0.cpuCSV })) }
+    if !result.schedulers.isEmpty { files.append(("cpu.csv", .cpu)) }
     if !result.channels.isEmpty {
-      makers.append(("histograms.csv", { $0.histogramsCSV }))
-      makers.append(("latency-cdf.svg", { $0.latencySVG }))
+      files.append(("histograms.csv", .histograms))
+      files.append(("latency-cdf.svg", .latencySVG))
     }
     if backends.contains(where: { !$0.rings.isEmpty }) {
-      makers.append(("occupancy.csv", { $0.occupancyCSV }))
-      makers.append(("ring-occupancy.svg", { $0.occupancySVG }))
+      files.append(("occupancy.csv", .occupancy))
+      files.append(("ring-occupancy.svg", .occupancySVG))
     }
     if !seriesBackends.isEmpty {
-      makers.append(("timeseries.csv", { $0.timeSeriesCSV }))
-      if seriesHasRequests { makers.append(("timeseries.svg", { $0.timeSeriesSVG })) }
+      files.append(("timeseries.csv", .timeSeries))
+      if seriesHasRequests { files.append(("timeseries.svg", .timeSeriesSVG)) }
     }
-    makers.append(("report.json", { $0.json.serialized() + "\n" }))
-    let report = self
-    return makers.map { maker in (maker.name, { maker.make(report) }) }
+    files.append(("report.json", .json))
+    return files
+  }
+
+  /// Writes `file` to `out`.
+  func write<Out: TextOutputStream>(_ file: ReplayReportFile, to out: inout Out) {
+    switch file {
+    case .markdown: out.write(markdown)
+    case .summary: writeSummaryCSV(to: &out)
+    case .cpu: writeCPUCSV(to: &out)
+    case .histograms: writeHistogramsCSV(to: &out)
+    case .latencySVG: out.write(latencySVG)
+    case .occupancy: out.write(occupancyCSV)
+    case .occupancySVG: out.write(occupancySVG)
+    case .timeSeries: writeTimeSeriesCSV(to: &out)
+    case .timeSeriesSVG: out.write(timeSeriesSVG)
+    case .json:
+      JSONValue.writeObject(jsonMembers, to: &out)
+      out.write("\n")
+    }
   }
 }
