@@ -105,6 +105,24 @@ struct TimeSeriesTests {
     #expect(abs(occupancy - 1_000 * latency / 1e8) < 0.0005, "\(occupancy) \(latency)")
   }
 
+  @Test("many channels at a fine width widen the series past 250,000 figures, exactly, never cut")
+  func entryLimit() throws {
+    // 300 disks each holding one 900 us read from time 0: at 1 us, 300 ring-occupancy
+    // figures per interval pass 250,000 near 833 us, before 1,000 intervals would: the
+    // width becomes 10 us (91 intervals), the same rows as a replay given 10 us.
+    let reads = (0..<300).map {
+      TraceEvent(timeNs: 0, vm: 1, op: .read, device: UInt16($0), bytes: 4096, serviceNs: 900_000)
+    }
+    let r = try Self.run(reads, interval: nil, backends: [.para])
+    let series = try #require(r.backends[0].timeSeries)
+    #expect(series.widthNs == 10_000 && !series.cut)
+    #expect(series.intervals.count == Int((series.endNs - series.startNs) / series.widthNs) + 1)
+    #expect(series.intervals.reduce(0) { $0 + $1.count } <= TimeSeriesRecorder.adaptiveEntryLimit)
+    let fixed = try Self.run(reads, interval: 10_000, backends: [.para])
+    #expect(ReplayReport(r).timeSeriesCSV == ReplayReport(fixed).timeSeriesCSV)
+    #expect(ReplayReport(r).timeSeriesCSV.contains("para,1,disk299,890000,ring_occupancy_mean,1"))
+  }
+
   @Test("a fixed width keeps at most 10,000 intervals, and report.md says the rest was cut")
   func cut() throws {
     let r = try Self.run(Self.steady(), interval: 1_000)

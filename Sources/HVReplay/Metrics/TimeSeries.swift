@@ -10,27 +10,61 @@
 // the channels active in each, whatever the trace's length.
 
 /// What one channel did in one interval.
+///
+/// Kept small, as a report holds one per active channel and interval: the latencies of an
+/// interval that completed one request are that request's latency (`maxNs`, which the
+/// histogram, like every channel's, clamps to an hour); only an interval that completed
+/// more keeps a histogram, out of line.
 public struct IntervalFigures: Sendable {
   public var requests: UInt64 = 0
   public var bytes: UInt64 = 0
   public var exits: UInt64 = 0
   public var notifications: UInt64 = 0
+  /// The exact maximum latency of the requests that completed.
+  public var maxNs: UInt64 = 0
   /// The integral of the ring's occupancy over the interval, in entry-ns; nil without a
   /// ring.
   public var occupancyNs: UInt64?
-  /// The latencies of the requests that completed, and their exact maximum.
-  public var latency = ChannelHistogram()
-  public var maxNs: UInt64 = 0
+  /// The latencies, when more than one request completed.
+  private var spread: SharedHistogram?
+
+  public init() {}
+
+  /// The latencies of the requests that completed (set it with ``requests`` and
+  /// ``maxNs``: one request's latency is ``maxNs``).
+  public var latency: ChannelHistogram {
+    get {
+      if let spread { return spread.histogram }
+      var h = ChannelHistogram()
+      if requests == 1 { h.record(min(maxNs, ChannelMetrics.highestLatencyNs)) }
+      return h
+    }
+    set { spread = newValue.totalCount > 1 ? SharedHistogram(newValue) : nil }
+  }
 
   mutating func add(_ o: IntervalFigures) {
-    requests = requests.adding(saturating: o.requests)
+    let requests = self.requests.adding(saturating: o.requests)
+    let merged: ChannelHistogram? =
+      requests > 1
+      ? {
+        var h = latency
+        h.add(o.latency)
+        return h
+      }() : nil
+    self.requests = requests
     bytes = bytes.adding(saturating: o.bytes)
     exits = exits.adding(saturating: o.exits)
     notifications = notifications.adding(saturating: o.notifications)
     if let n = o.occupancyNs { occupancyNs = (occupancyNs ?? 0).adding(saturating: n) }
-    latency.add(o.latency)
     maxNs = max(maxNs, o.maxNs)
+    spread = merged.map(SharedHistogram.init)
   }
+}
+
+/// A histogram held by reference and never changed (an interval's latencies).
+final class SharedHistogram: Sendable {
+  let histogram: ChannelHistogram
+  init(_ histogram: ChannelHistogram) { self.histogram = histogram }
 }
 
 /// A host simulation's time series: intervals of one width from a multiple of it.
@@ -66,6 +100,9 @@ struct TimeSeriesRecorder {
   /// The most (channel, interval) figures kept in all: beyond, the series stops (noted),
   /// so that thousands of channels at a fine width stay within memory.
   static let maximumEntries = 2_000_000
+  /// Without a fixed width: the most (channel, interval) figures held before the intervals
+  /// merge tenfold (many channels at a fine width widen the series, rather than stop it).
+  static let adaptiveEntryLimit = 250_000
 
   private(set) var series: TimeSeries
   private let fixed: Bool
@@ -80,6 +117,9 @@ struct TimeSeriesRecorder {
   private var lastCPU: [UInt64] = []
   /// The (channel, interval) figures kept.
   private var entries = 0
+  /// The open interval's figures as they are gathered (kept for its capacity: each
+  /// interval's are then copied at their exact size).
+  private var gathered: [(channel: Int32, figures: IntervalFigures)] = []
 
   init(widthNs: UInt64?) {
     fixed = widthNs != nil
@@ -115,7 +155,9 @@ struct TimeSeriesRecorder {
           series.cut = true
           nextBoundary = .max
         }
-      } else if count >= UInt64(Self.adaptiveLimit) {
+      } else if count >= UInt64(Self.adaptiveLimit)
+        || (entries > Self.adaptiveEntryLimit && series.intervals.count > 1)
+      {
         widen()
       }
       // A long stretch without steps: the intervals in it are alike, so jump to where the
@@ -136,7 +178,7 @@ struct TimeSeriesRecorder {
   ) {
     let w = series.widthNs
     let index = Int(current - series.startNs / w)
-    var figures: [(Int32, IntervalFigures)] = []
+    gathered.removeAll(keepingCapacity: true)
     if last.count < metrics.channels.count {
       let zero: (bytes: UInt64, exits: UInt64, notifications: UInt64, occupancyNs: UInt64) = (
         0, 0, 0, 0
@@ -158,13 +200,13 @@ struct TimeSeriesRecorder {
       last[c] = (bytes, exits, notifications, occupancy ?? 0)
       if metrics.channels[c].intervalLatency.totalCount > 0 {
         f.requests = metrics.channels[c].intervalLatency.totalCount
-        f.latency = metrics.channels[c].intervalLatency
         f.maxNs = metrics.channels[c].intervalMaxNs
+        f.latency = metrics.channels[c].intervalLatency
         metrics.channels[c].startInterval()
       }
       guard keep else { continue }
       if f.requests > 0 || f.exits > 0 || f.notifications > 0 || (f.occupancyNs ?? 0) > 0 {
-        figures.append((Int32(c), f))
+        gathered.append((Int32(c), f))
       }
     }
     var used: [(vm: String, ns: UInt64)] = []
@@ -181,14 +223,19 @@ struct TimeSeriesRecorder {
       series.intervals.append([])
       series.cpu.append([])
     }
-    entries += figures.count
     if series.intervals[index].isEmpty {
-      series.intervals[index] = figures
+      var exact: [(channel: Int32, figures: IntervalFigures)] = []
+      exact.reserveCapacity(gathered.count)
+      exact.append(contentsOf: gathered)
+      series.intervals[index] = exact
+      entries += exact.count
     } else {
+      entries -= series.intervals[index].count
       var merged = Dictionary(
         uniqueKeysWithValues: series.intervals[index].map { ($0.channel, $0.figures) })
-      for (c, f) in figures { merged[c, default: IntervalFigures()].add(f) }
+      for (c, f) in gathered { merged[c, default: IntervalFigures()].add(f) }
       series.intervals[index] = merged.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+      entries += series.intervals[index].count
     }
     if series.cpu[index].isEmpty {
       series.cpu[index] = used
@@ -233,6 +280,7 @@ struct TimeSeriesRecorder {
     series.intervals = intervals.map { slot in
       slot.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
+    entries = series.intervals.reduce(0) { $0 + $1.count }
     series.cpu = zip(cpu, cpuOrder).map { slot, order in order.map { ($0, slot[$0]!) } }
     series.widthNs = w &* 10
     series.startNs = newFirst &* series.widthNs
