@@ -31,15 +31,20 @@ WORK = os.path.join(ROOT, "Benchmarks", "work")
 HVREPLAY = os.path.join(ROOT, ".build", "release", "hvreplay")
 
 
+class Failed(Exception):
+    """A measured command that exited non-zero (its standard error's first line)."""
+
+
 def run(argv, stdout=subprocess.DEVNULL, stdin=None):
-    """Runs argv; returns (seconds, peak RSS in MiB)."""
+    """Runs argv; returns (seconds, peak RSS in MiB); raises Failed when it fails."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=stdout, stdin=stdin, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     err = proc.stderr.read().decode()
     if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{' '.join(argv)} failed: {err}")
+        raise Failed(f"{os.path.basename(argv[0])} exited {os.waitstatus_to_exitcode(status)}: "
+                     f"{err.strip().splitlines()[-1] if err.strip() else 'no message'}")
     return elapsed, usage.ru_maxrss / 1024
 
 
@@ -236,9 +241,14 @@ def scale(events, runs):
             continue
         path = channels_csv(channels)
         print(f"# {channels:,} channels, 3 reads each ({os.path.getsize(path) / 1e6:.0f} MB of CSV)")
-        (hv, hv_mem), (zs, zs_mem) = side_by_side(
-            [HVREPLAY, "replay", path, "--out", out, "--quiet"],
-            ["sh", "-c", f"zstd -c '{path}' > /dev/null"], max(1, runs // 3))
+        try:
+            (hv, hv_mem), (zs, zs_mem) = side_by_side(
+                [HVREPLAY, "replay", path, "--out", out, "--quiet"],
+                ["sh", "-c", f"zstd -c '{path}' > /dev/null"], max(1, runs // 3))
+        except Failed as e:
+            check(f"peak memory, {channels:,} channels", False, f"the replay failed ({e})",
+                  f"< {target} MiB")
+            continue
         print(f"  zstd -c FILE > /dev/null: {zs:.3f} s, peak {zs_mem:.1f} MiB")
         print(f"  hvreplay replay FILE:     {hv:.3f} s, peak {hv_mem:.1f} MiB")
         check(f"peak memory, {channels:,} channels", hv_mem < target, f"{hv_mem:.0f} MiB",
@@ -321,8 +331,11 @@ def main():
                    stdout=subprocess.DEVNULL)
     os.makedirs(WORK, exist_ok=True)
     for suite in args.suites:
-        {"pipeline": pipeline, "replay": replay, "sweep": sweep, "scale": scale,
-         "blktrace": blktrace}[suite](args.events, args.runs)
+        try:
+            {"pipeline": pipeline, "replay": replay, "sweep": sweep, "scale": scale,
+             "blktrace": blktrace}[suite](args.events, args.runs)
+        except Failed as e:
+            sys.exit(f"{suite}: {e}")
     sys.exit(1 if failures else 0)
 
 
