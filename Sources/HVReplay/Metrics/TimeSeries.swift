@@ -6,8 +6,10 @@
 // `TimeSeriesRecorder.maximumIntervals` intervals are kept (the rest is cut, noted);
 // without, the width starts at 1 us and grows tenfold (ten neighbouring intervals merged,
 // exactly: counts add, histograms add) whenever more than 1,000 would be needed, so a
-// report has 100 to 1,000 intervals of a round width. Memory: the kept intervals times
-// the channels active in each, whatever the trace's length.
+// report has 100 to 1,000 intervals of a round width, or whenever more than 250,000
+// (channel, interval) figures are held in 100 or more intervals (many channels: then
+// possibly 10 to 100). Memory: the kept intervals times the channels active in each,
+// whatever the trace's length.
 
 /// What one channel did in one interval.
 ///
@@ -30,27 +32,31 @@ public struct IntervalFigures: Sendable {
 
   public init() {}
 
-  /// The latencies of the requests that completed (set it with ``requests`` and
-  /// ``maxNs``: one request's latency is ``maxNs``).
+  /// The latencies of the requests that completed.
   public var latency: ChannelHistogram {
-    get {
-      if let spread { return spread.histogram }
-      var h = ChannelHistogram()
-      if requests == 1 { h.record(min(maxNs, ChannelMetrics.highestLatencyNs)) }
-      return h
-    }
-    set { spread = newValue.totalCount > 1 ? SharedHistogram(newValue) : nil }
+    if let spread { return spread.histogram }
+    var h = ChannelHistogram()
+    if requests == 1 { h.record(min(maxNs, ChannelMetrics.highestLatencyNs)) }
+    return h
+  }
+
+  /// Sets the requests that completed: their latencies and their exact maximum.
+  mutating func setCompleted(_ latencies: ChannelHistogram, maxNs: UInt64) {
+    requests = latencies.totalCount
+    self.maxNs = maxNs
+    spread = latencies.totalCount > 1 ? SharedHistogram(latencies) : nil
   }
 
   mutating func add(_ o: IntervalFigures) {
     let requests = self.requests.adding(saturating: o.requests)
-    let merged: ChannelHistogram? =
-      requests > 1
-      ? {
-        var h = latency
-        h.add(o.latency)
-        return h
-      }() : nil
+    var merged: ChannelHistogram?
+    if requests > 1 {
+      var h = latency
+      // Let go of the shared copy first: h is then the only holder, added to in place.
+      spread = nil
+      h.add(o.latency)
+      merged = h
+    }
     self.requests = requests
     bytes = bytes.adding(saturating: o.bytes)
     exits = exits.adding(saturating: o.exits)
@@ -103,6 +109,9 @@ struct TimeSeriesRecorder {
   /// Without a fixed width: the most (channel, interval) figures held before the intervals
   /// merge tenfold (many channels at a fine width widen the series, rather than stop it).
   static let adaptiveEntryLimit = 250_000
+  /// The fewest intervals held for ``adaptiveEntryLimit`` to widen them (so a widened
+  /// series keeps at least a tenth of them; beyond, ``maximumEntries`` bounds it).
+  static let entryWideningFloor = 100
 
   private(set) var series: TimeSeries
   private let fixed: Bool
@@ -156,7 +165,7 @@ struct TimeSeriesRecorder {
           nextBoundary = .max
         }
       } else if count >= UInt64(Self.adaptiveLimit)
-        || (entries > Self.adaptiveEntryLimit && series.intervals.count > 1)
+        || (entries > Self.adaptiveEntryLimit && count >= UInt64(Self.entryWideningFloor))
       {
         widen()
       }
@@ -199,9 +208,8 @@ struct TimeSeriesRecorder {
       if let o = occupancy { f.occupancyNs = o &- last[c].occupancyNs }
       last[c] = (bytes, exits, notifications, occupancy ?? 0)
       if metrics.channels[c].intervalLatency.totalCount > 0 {
-        f.requests = metrics.channels[c].intervalLatency.totalCount
-        f.maxNs = metrics.channels[c].intervalMaxNs
-        f.latency = metrics.channels[c].intervalLatency
+        f.setCompleted(
+          metrics.channels[c].intervalLatency, maxNs: metrics.channels[c].intervalMaxNs)
         metrics.channels[c].startInterval()
       }
       guard keep else { continue }

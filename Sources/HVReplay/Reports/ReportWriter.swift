@@ -56,7 +56,8 @@ public enum ReportWriter {
   }
 
   /// As ``write(_:into:replacing:)``, each file written by its maker, on its own core where
-  /// there are several, into the file as it is made: no file is whole in memory.
+  /// there are several, into the file as it is made (report.json and the CSV files of
+  /// channels row by row, never whole in memory).
   public static func write(
     makers files: [(name: String, write: @Sendable (inout ReportFileStream) -> Void)],
     into directory: String,

@@ -47,7 +47,7 @@ extension HVReplayCommand {
 
     @Option(
       help:
-        "The width of timeseries.csv's intervals of trace time (e.g. 10ms); default: a round width giving 100 to 1,000 intervals."
+        "The width of timeseries.csv's intervals of trace time (e.g. 10ms); default: a round width giving 100 to 1,000 intervals (10 to 100 for many channels)."
     )
     var interval: String?
 
