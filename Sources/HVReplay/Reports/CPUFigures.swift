@@ -145,8 +145,12 @@ extension ReplayReport {
     let guests = Array(
       Set(result.schedulers.flatMap { $0.vms.filter { $0.domain == .guest }.map(\.vm) })
     ).sorted()
-    func guest(_ s: SchedulerResult, _ id: UInt16) -> VMCPUMetrics? {
-      s.vms.first { $0.domain == .guest && $0.vm == id }
+    // Each scheduler's (share, entitled share) by guest, the first VM of an id (looked up
+    // per guest: a search of the VMs per guest would be quadratic in the VMs).
+    let shares = result.schedulers.map { s in
+      Dictionary(
+        s.vms.filter { $0.domain == .guest }.map { ($0.vm, ($0.share, $0.entitledShare)) },
+        uniquingKeysWith: { first, _ in first })
     }
     let labels = guests.map { "\"vm \($0)\"" }.joined(separator: ", ")
     let top =
@@ -156,15 +160,15 @@ extension ReplayReport {
     md += "  title \"CPU share per VM (bars: "
     md += result.schedulers.map(\.name).joined(separator: ", ") + "; line: entitled)\"\n"
     md += "  x-axis [\(labels)]\n  y-axis \"% of pCPU capacity\" 0 --> \(axis)\n"
-    for s in result.schedulers {
+    for share in shares {
       md +=
         "  bar ["
-        + guests.map { TraceInspection.fixed((guest(s, $0)?.share ?? 0) * 100, 1) }
+        + guests.map { TraceInspection.fixed((share[$0]?.0 ?? 0) * 100, 1) }
         .joined(separator: ", ") + "]\n"
     }
     md +=
       "  line ["
-      + guests.map { TraceInspection.fixed((guest(first, $0)?.entitledShare ?? 0) * 100, 1) }
+      + guests.map { TraceInspection.fixed((shares[0][$0]?.1 ?? 0) * 100, 1) }
       .joined(separator: ", ") + "]\n```\n"
     return md
   }
