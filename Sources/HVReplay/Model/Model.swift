@@ -275,7 +275,7 @@ public struct Model: Sendable, Equatable {
   /// `devices.<kind>.base_service_ns` + bytes / `devices.<kind>.bandwidth_bytes_per_s`
   /// (docs/MODEL.md, assumed service time). A discard carries a range, not data: no
   /// transfer term.
-  @inlinable
+  @inlinable @inline(__always)
   public func serviceNs(for event: TraceEvent) -> UInt64 {
     device(event.kind).assumedServiceNs(bytes: event.op == .discard ? 0 : event.bytes)
   }

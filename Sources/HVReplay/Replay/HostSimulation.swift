@@ -83,7 +83,11 @@ struct HostSimulation<Backend: DeviceBackend, Policy: SchedulingPolicy>: HostTar
     }
   }
 
-  var isIdle: Bool { backend.isIdle && (failure != nil || cpu.hostNextStepTime == .max) }
+  var isIdle: Bool {
+    @inline(__always) get {
+      backend.isIdle && (failure != nil || cpu.hostNextStepTime == .max)
+    }
+  }
 
   var completions: CompletionLog {
     get { backend.completions }
@@ -202,7 +206,9 @@ struct UncoupledBackend<Backend: DeviceBackend>: HostTarget {
     @inline(__always) get { backend.nextStepTime }
   }
 
-  var isIdle: Bool { backend.isIdle }
+  var isIdle: Bool {
+    @inline(__always) get { backend.isIdle }
+  }
 
   var completions: CompletionLog {
     get { backend.completions }
@@ -258,7 +264,9 @@ struct Recorded<Target: HostTarget>: ReplayTarget {
   var nextStepTime: UInt64 {
     @inline(__always) get { target.nextStepTime }
   }
-  var isIdle: Bool { target.isIdle }
+  var isIdle: Bool {
+    @inline(__always) get { target.isIdle }
+  }
   var completions: CompletionLog {
     get { target.completions }
     _modify { yield &target.completions }
