@@ -28,6 +28,8 @@ let package = Package(
       pkgConfig: "zlib",
       providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
     ),
+    // glibc's mallopt, for the command's malloc arenas (no library to link).
+    .systemLibrary(name: "CMalloc"),
     .target(
       name: "HVReplay",
       dependencies: [
@@ -43,6 +45,7 @@ let package = Package(
       name: "hvreplay",
       dependencies: [
         "HVReplay",
+        "CMalloc",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
