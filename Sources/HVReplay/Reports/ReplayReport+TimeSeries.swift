@@ -17,26 +17,22 @@ extension ReplayReport {
     return out
   }
 
-  /// Writes ``timeSeriesCSV`` to `out`, backend by backend (each backend's rows made on
-  /// the cores two at a time, written in order and let go).
+  /// Writes ``timeSeriesCSV`` to `out`, backend by backend, interval by interval.
   func writeTimeSeriesCSV<Out: TextOutputStream>(to out: inout Out) {
-    let backends = seriesBackends
     out.write("backend,vm,device,interval_start_ns,metric,value,unit\n")
-    for first in stride(from: 0, to: backends.count, by: 2) {
-      let pair = Array(backends[first..<min(first + 2, backends.count)])
-      for section in parallelMap(pair.count, { self.timeSeriesRows(pair[$0]) }) {
-        out.write(section)
-      }
-    }
+    for b in seriesBackends { writeTimeSeriesRows(b, to: &out) }
   }
 
-  /// timeseries.csv's rows of backend `b`.
-  private func timeSeriesRows(_ b: BackendResult) -> String {
-    var out = ""
+  /// Writes timeseries.csv's rows of backend `b` to `stream`, an interval's at a time.
+  private func writeTimeSeriesRows<Out: TextOutputStream>(
+    _ b: BackendResult, to stream: inout Out
+  ) {
     let series = b.timeSeries!
     let name = CSVField.quote(b.name)
     for (i, slot) in series.intervals.enumerated() {
       let (start, ns) = series.span(of: i)
+      var out = ""
+      defer { stream.write(out) }
       var perVM: [UInt16: IntervalFigures] = [:]
       var vmRings: [UInt16: Int] = [:]
       var vmOrder: [UInt16] = []
@@ -71,7 +67,6 @@ extension ReplayReport {
           "\(name),\(CSVField.quote(vm)),cpu,\(start),cpu_share,\(TraceInspection.fixed(share, 3)),pct\n"
       }
     }
-    return out
   }
 
   private static func seriesRows(
