@@ -55,7 +55,8 @@ struct HostileReplayTests {
     }
     #expect(error?.exitCode == 65)
     #expect(error?.description.contains("cpu.timeslice_ns = 1000 ns") == true)
-    #expect(error?.description.contains("100010 simulation steps") == true)
+    // 100,000 + 10 for the first burst + 4,000 for its vCPU (the second never arrives).
+    #expect(error?.description.contains("104010 simulation steps") == true)
   }
 
   @Test("the same trace within the budget gives the cap's exact share")
@@ -113,23 +114,36 @@ struct HostileReplayTests {
     }
   }
 
-  @Test("accounting passes over 2,000 vCPUs count every vCPU against the work budget")
+  @Test("accounting passes over 2,000 vCPUs count every vCPU; each vCPU adds 4,000 steps")
   func passesCountEveryVCPU() throws {
     var sim = SchedulerSimulation(
       model: Model(), policy: CreditPolicy(model: Model()), horizon: nil, baseSteps: 50_000,
+      stepsPerBurst: 1, stepsPerVCPU: 0)
+    var events = Self.twoThousandVCPUs()
+    // 10 s of 30 ms passes: 333 passes over 2,200 vCPUs and VMs is far past 52,000 steps,
+    // while the ticks and pCPU steps alone (about 3,000) are not.
+    let error = #expect(throws: HVReplayError.self) {
+      try events.withUnsafeBufferPointer { try sim.replay($0) }
+    }
+    #expect(error?.exitCode == 65)
+    // With 4,000 steps per vCPU (the default) the same host has the steps its passes take:
+    // 733,000 of 50,000 + 2,000 + 8,000,000.
+    var allowed = SchedulerSimulation(
+      model: Model(), policy: CreditPolicy(model: Model()), horizon: nil, baseSteps: 50_000,
       stepsPerBurst: 1)
+    events = Self.twoThousandVCPUs()
+    #expect(throws: Never.self) { try events.withUnsafeBufferPointer { try allowed.replay($0) } }
+  }
+
+  /// 2,000 vCPUs of 200 VMs busy for ages from time 0, and a burst at 10 s.
+  static func twoThousandVCPUs() -> [TraceEvent] {
     var events = (0..<2_000).map {
       TraceEvent(
         timeNs: 0, vm: UInt16($0 % 200 + 1), vcpu: UInt16($0), op: .burst,
         serviceNs: 100_000_000_000_000)
     }
-    // 10 s of 30 ms passes: 333 passes over 2,200 vCPUs and VMs is far past 52,000 steps,
-    // while the ticks and pCPU steps alone (about 3,000) are not.
     events.append(TraceEvent(timeNs: 10_000_000_000, vm: 1, op: .burst, serviceNs: 1))
-    let error = #expect(throws: HVReplayError.self) {
-      try events.withUnsafeBufferPointer { try sim.replay($0) }
-    }
-    #expect(error?.exitCode == 65)
+    return events
   }
 
   @Test("report.json with pcpus 0 or a latency sum past an hour per request is refused")

@@ -141,13 +141,16 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   private var workBudget: UInt64
   private let stepsPerBurst: UInt64
   private let stepsPerItem: UInt64
+  private let stepsPerVCPU: UInt64
 
   init(
     model: Model, policy: Policy, horizon: UInt64? = nil,
-    baseSteps: UInt64 = Self.defaultBaseSteps, stepsPerBurst: UInt64 = Self.defaultStepsPerBurst
+    baseSteps: UInt64 = Self.defaultBaseSteps, stepsPerBurst: UInt64 = Self.defaultStepsPerBurst,
+    stepsPerVCPU: UInt64 = Self.defaultStepsPerVCPU
   ) {
     workBudget = baseSteps
     self.stepsPerBurst = stepsPerBurst
+    self.stepsPerVCPU = stepsPerVCPU
     self.model = model
     self.policy = policy
     self.horizon = horizon
@@ -245,11 +248,15 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   }
 
   /// Model rule "CPU work budget" (docs/MODEL.md): the simulation may take 20 million
-  /// steps (a few seconds) plus 1,000 per burst; ticks, pCPU and cap steps count one each,
+  /// steps (a few seconds) plus 1,000 per burst, 16 per piece of I/O work and 4,000 per
+  /// vCPU; ticks, pCPU and cap steps count one each,
   /// an accounting pass one per vCPU and VM it visits. That covers 2 days of 10 ms ticks with 30 ms passes on any trace;
   /// beyond it a hostile or mistimed trace, or a tiny tick or timeslice, would take hours.
   static var defaultBaseSteps: UInt64 { 20_000_000 }
   static var defaultStepsPerBurst: UInt64 { 1_000 }
+  /// Steps a vCPU adds to the budget: 2,000 accounting passes visiting it and its VM (a
+  /// minute of 30 ms passes).
+  static var defaultStepsPerVCPU: UInt64 { 4_000 }
 
   /// The time of the next pCPU or cap step, tick or pass (two-argument `min`s: the
   /// variadic one allocates its rest array).
@@ -663,6 +670,9 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     burstQueued.append(0)
     burstMarks.append(Deque())
     entitlement.addVCPU(vm: vm)
+    // Model rule "work budget": passes visit each vCPU and its VM (a host of many VMs
+    // takes a pass's steps for each).
+    workBudget = workBudget.adding(saturating: stepsPerVCPU)
     vcpuIndex[key] = v
     vms[vm].vcpus.append(v)
     return v
