@@ -55,8 +55,8 @@ struct HostileReplayTests {
     }
     #expect(error?.exitCode == 65)
     #expect(error?.description.contains("cpu.timeslice_ns = 1000 ns") == true)
-    // 100,000 + 10 for the first burst + 4,000 for its vCPU (the second never arrives).
-    #expect(error?.description.contains("104010 simulation steps") == true)
+    // 100,000 + 10 for the first burst + 1,000 for its vCPU (the second never arrives).
+    #expect(error?.description.contains("101010 simulation steps") == true)
   }
 
   @Test("the same trace within the budget gives the cap's exact share")
@@ -114,7 +114,7 @@ struct HostileReplayTests {
     }
   }
 
-  @Test("accounting passes over 2,000 vCPUs count every vCPU; each vCPU adds 4,000 steps")
+  @Test("accounting passes over 2,000 vCPUs count every vCPU; each vCPU adds 1,000 steps")
   func passesCountEveryVCPU() throws {
     var sim = SchedulerSimulation(
       model: Model(), policy: CreditPolicy(model: Model()), horizon: nil, baseSteps: 50_000,
@@ -126,13 +126,36 @@ struct HostileReplayTests {
       try events.withUnsafeBufferPointer { try sim.replay($0) }
     }
     #expect(error?.exitCode == 65)
-    // With 4,000 steps per vCPU (the default) the same host has the steps its passes take:
-    // 733,000 of 50,000 + 2,000 + 8,000,000.
+    // With 1,000 steps per vCPU (the default) the same host has the steps its passes take:
+    // about 740,000 of 50,000 + 2,000 + 2,000,000.
     var allowed = SchedulerSimulation(
       model: Model(), policy: CreditPolicy(model: Model()), horizon: nil, baseSteps: 50_000,
       stepsPerBurst: 1)
     events = Self.twoThousandVCPUs()
     #expect(throws: Never.self) { try events.withUnsafeBufferPointer { try allowed.replay($0) } }
+  }
+
+  @Test("a tick counts every busy pCPU it visits: 512 busy pCPUs at a 1 us tick stop in us")
+  func ticksCountEveryPCPU() throws {
+    var model = Model()
+    try model.set("cpu.pcpus=512")
+    try model.set("cpu.tick_ns=1000")
+    try model.set("cpu.timeslice_ns=10000000000")
+    var sim = SchedulerSimulation(
+      model: model, policy: CreditPolicy(model: model), horizon: nil, baseSteps: 50_000,
+      stepsPerBurst: 1, stepsPerVCPU: 0)
+    let events = (0..<512).map {
+      TraceEvent(timeNs: 0, vm: 1, vcpu: UInt16($0), op: .burst, serviceNs: 1_000_000_000)
+    }
+    let error = #expect(throws: HVReplayError.self) {
+      try events.withUnsafeBufferPointer { try sim.replay($0) }
+      _ = try sim.finish(windowStart: 0, windowEnd: 0)
+    }
+    #expect(error?.exitCode == 65)
+    // About 50,512 / 513 ticks: under 100 us of trace time (counted one per tick, the
+    // budget lasted 50 ms: 25 million pCPU visits).
+    #expect(
+      error?.description.contains(" us (a tick every") == true, "\(String(describing: error))")
   }
 
   /// 2,000 vCPUs of 200 VMs busy for ages from time 0, and a burst at 10 s.

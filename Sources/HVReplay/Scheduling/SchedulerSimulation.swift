@@ -248,15 +248,16 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
   }
 
   /// Model rule "CPU work budget" (docs/MODEL.md): the simulation may take 20 million
-  /// steps (a few seconds) plus 1,000 per burst, 16 per piece of I/O work and 4,000 per
-  /// vCPU; ticks, pCPU and cap steps count one each,
-  /// an accounting pass one per vCPU and VM it visits. That covers 2 days of 10 ms ticks with 30 ms passes on any trace;
-  /// beyond it a hostile or mistimed trace, or a tiny tick or timeslice, would take hours.
+  /// steps plus 1,000 per burst, 16 per piece of I/O work and 1,000 per vCPU; ticks, pCPU
+  /// and cap steps count one each, a tick one more per busy pCPU, an accounting pass one
+  /// per pCPU, vCPU and VM it visits. One vCPU busy for days on 2 pCPUs stops at about
+  /// 14 hours of trace time; beyond the budget a hostile or mistimed trace, or a tiny tick
+  /// or timeslice, would take hours.
   static var defaultBaseSteps: UInt64 { 20_000_000 }
   static var defaultStepsPerBurst: UInt64 { 1_000 }
-  /// Steps a vCPU adds to the budget: 2,000 accounting passes visiting it and its VM (a
-  /// minute of 30 ms passes).
-  static var defaultStepsPerVCPU: UInt64 { 4_000 }
+  /// Steps a vCPU adds to the budget: 500 accounting passes visiting it and its VM (15 s
+  /// of 30 ms passes), as much as a burst adds.
+  static var defaultStepsPerVCPU: UInt64 { 1_000 }
 
   /// The time of the next pCPU or cap step, tick or pass (two-argument `min`s: the
   /// variadic one allocates its rest array).
@@ -429,6 +430,9 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
 
   private mutating func tick() {
     for p in pcpus.indices where pcpus[p].vcpu >= 0 {
+      // Each busy pCPU a tick visits counts against the work budget (4,096 of them at a
+      // 1 us tick would otherwise be hours of work at one step each).
+      work &+= 1
       accrue(p, to: now)
       let v = pcpus[p].vcpu
       metrics[vcpus[v].vm].billedTickNs &+= tickNs
@@ -441,8 +445,8 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
 
   /// The accounting pass: credit, and a new cap period.
   private mutating func pass() {
-    // A pass visits every vCPU and VM: each visit counts against the work budget.
-    work &+= UInt64(vcpus.count + vms.count)
+    // A pass visits every pCPU, vCPU and VM: each visit counts against the work budget.
+    work &+= UInt64(pcpus.count + vcpus.count + vms.count)
     for p in pcpus.indices { accrue(p, to: now) }
     policy.account(vcpus: &vcpus, weights: weights)
     for vm in vms.indices {
