@@ -137,10 +137,7 @@ struct HostileReplayTests {
 
   @Test("a tick counts every busy pCPU it visits: 512 busy pCPUs at a 1 us tick stop in us")
   func ticksCountEveryPCPU() throws {
-    var model = Model()
-    try model.set("cpu.pcpus=512")
-    try model.set("cpu.tick_ns=1000")
-    try model.set("cpu.timeslice_ns=10000000000")
+    let model = try Self.model("cpu.pcpus=512", "cpu.tick_ns=1000", "cpu.timeslice_ns=10000000000")
     var sim = SchedulerSimulation(
       model: model, policy: CreditPolicy(model: model), horizon: nil, baseSteps: 50_000,
       stepsPerBurst: 1, stepsPerVCPU: 0)
@@ -156,6 +153,13 @@ struct HostileReplayTests {
     // budget lasted 50 ms: 25 million pCPU visits).
     #expect(
       error?.description.contains(" us (a tick every") == true, "\(String(describing: error))")
+  }
+
+  /// The default model with `settings` (`key=value`) applied.
+  static func model(_ settings: String...) throws -> Model {
+    var model = Model()
+    for setting in settings { try model.set(setting) }
+    return model
   }
 
   /// 2,000 vCPUs of 200 VMs busy for ages from time 0, and a burst at 10 s.
