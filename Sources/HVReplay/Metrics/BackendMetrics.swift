@@ -95,27 +95,13 @@ public struct BackendMetrics: Sendable {
   }
 
   /// Notes that `event` of channel `c` was issued at `time`, and gives its service time:
-  /// the recorded one, or `model`'s assumed one (counted).
+  /// the recorded one, or the model's assumed one (counted).
   @inline(__always)
   public mutating func admit(_ event: TraceEvent, channel c: Int, at time: UInt64, model: Model)
     -> UInt64
   {
-    admit(
-      event, channel: c, at: time,
-      assumedNs: event.serviceNs != 0 ? 0 : model.serviceNs(for: event))
-  }
-
-  /// Notes that `event` of channel `c` was issued at `time`, and gives its service time:
-  /// the recorded one, or `assumedNs`, the model's (``Model/serviceNs(for:)``, counted;
-  /// the caller's, as a model passed in would be copied at every request).
-  @inline(__always)
-  public mutating func admit(
-    _ event: TraceEvent, channel c: Int, at time: UInt64, assumedNs: UInt64
-  )
-    -> UInt64
-  {
     issue(c, at: time)
-    return event.serviceNs != 0 ? event.serviceNs : assumed(c, assumedNs)
+    return event.serviceNs != 0 ? event.serviceNs : assumed(c, model.serviceNs(for: event))
   }
 
   /// Records one request of channel `c`, issued at `issued`, completed at `done`.

@@ -674,7 +674,7 @@ struct SchedulerSimulation<Policy: SchedulingPolicy>: CPUScheduler {
     burstQueued.append(0)
     burstMarks.append(Deque())
     entitlement.addVCPU(vm: vm)
-    // Model rule "work budget": passes visit each vCPU and its VM (a host of many VMs
+    // Model rule "CPU work budget": passes visit each vCPU and its VM (a host of many VMs
     // takes a pass's steps for each).
     workBudget = workBudget.adding(saturating: stepsPerVCPU)
     vcpuIndex[key] = v

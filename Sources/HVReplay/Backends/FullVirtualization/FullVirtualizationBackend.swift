@@ -88,8 +88,7 @@ struct FullVirtualizationBackend: SteppedBackend {
   mutating func submit<C: CPUExecutor>(
     _ event: TraceEvent, channel c: Int, at time: UInt64, tag: UInt32, cpu: inout C
   ) {
-    let assumedNs = event.serviceNs != 0 ? 0 : model.serviceNs(for: event)
-    let service = metrics.admit(event, channel: c, at: time, assumedNs: assumedNs)
+    let service = metrics.admit(event, channel: c, at: time, model: model)
     let id = requests.allocate(
       Request(
         arrival: time, service: service, bytes: event.bytes, op: event.op, vcpu: event.vcpu,

@@ -257,8 +257,7 @@ struct ParavirtualizationBackend: DeviceBackend {
   mutating func submit<C: CPUExecutor>(
     _ event: TraceEvent, channel r: Int, at time: UInt64, tag: UInt32, cpu: inout C
   ) {
-    let assumedNs = event.serviceNs != 0 ? 0 : model.serviceNs(for: event)
-    let service = metrics.admit(event, channel: r, at: time, assumedNs: assumedNs)
+    let service = metrics.admit(event, channel: r, at: time, model: model)
     let id = requests.allocate(
       Request(
         arrival: time, service: service, bytes: event.bytes, op: event.op,
